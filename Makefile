@@ -1,0 +1,112 @@
+# baedal: the server (baedald), the client (baedal) and their tests.
+# `make` builds, `make demo` runs the lesson, `make test` runs the suite.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR   = $(DESTDIR)$(PREFIX)/bin
+VERSION  = 1.0.0
+
+CC      ?= cc
+BUILD   ?= build
+# CI builds with -Werror; a user's newer compiler should not fail the build.
+WERROR  := $(if $(CI),-Werror,)
+PKGS     = libevent sqlite3
+CPPFLAGS += -D_GNU_SOURCE -DBAEDAL_VERSION='"$(VERSION)"' -I.
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 $(WERROR) \
+           $(SANITIZE)
+LDFLAGS += $(SANITIZE)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+# Debian packages the build, the demo and the tests need.
+DEPS_PKGS = gcc make pkg-config libevent-dev libsqlite3-dev libcmocka-dev sqlite3 tmux
+
+COMMON_SRC = $(sort $(wildcard common/*.c))
+SERVER_SRC = $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
+CLIENT_SRC = $(filter-out client/main.c,$(sort $(wildcard client/*.c)))
+UNIT_SRC   = $(sort $(wildcard tests/test_*.c))
+SCHEMA     = $(sort $(wildcard schema/*.sql))
+
+COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/schema_sql.o
+CLIENT_OBJ = $(CLIENT_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN   = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_SUPPORT_OBJ = $(BUILD)/tests/support.o
+
+.PHONY: all deps demo test asan valgrind install uninstall clean
+
+all: $(BUILD)/baedald $(BUILD)/baedal
+
+$(BUILD)/baedald: $(BUILD)/server/main.o $(SERVER_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/baedal: $(BUILD)/client/main.o $(CLIENT_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+$(BUILD)/%.o: %.c $(wildcard */*.h) | $(BUILD)/common $(BUILD)/server $(BUILD)/client $(BUILD)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -MMD -c -o $@ $<
+
+# The migrations are compiled into the server, so it needs no files at run time.
+$(BUILD)/schema_sql.c: $(SCHEMA) server/embed_schema.sh | $(BUILD)
+	sh server/embed_schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/schema_sql.o: $(BUILD)/schema_sql.c server/migrations.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_SUPPORT_OBJ) $(SERVER_OBJ) $(CLIENT_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) -lm
+
+$(BUILD) $(BUILD)/common $(BUILD)/server $(BUILD)/client $(BUILD)/tests:
+	mkdir -p $@
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Installs what is missing: with apt-get as root, else prints the command.
+deps:
+	@missing=""; for p in $(DEPS_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else \
+	  echo "baedal needs these Debian packages:$$missing"; \
+	  echo "run: sudo apt-get update && sudo apt-get install -y --no-install-recommends$$missing"; \
+	  exit 1; \
+	fi
+
+# The lesson live: A 3 s, B 3 s, C 4 s, sync and async side by side.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/demo.sh $(BUILD) baedal.db
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@sh tests/run.sh $(BUILD)
+
+# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	  SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all" all \
+	  $(UNIT_SRC:tests/%.c=build-asan/tests/%)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  sh tests/run.sh build-asan
+
+# The suite with every server and client process under valgrind.
+valgrind: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@BAEDAL_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	  sh tests/run.sh $(BUILD)
+
+install: all
+	install -d $(BINDIR)
+	install -m 755 $(BUILD)/baedald $(BUILD)/baedal $(BINDIR)/
+
+uninstall:
+	rm -f $(BINDIR)/baedald $(BINDIR)/baedal
+
+clean:
+	rm -rf build build-asan

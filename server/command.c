@@ -1,0 +1,242 @@
+#include "server/command.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+
+#include "common/protocol.h"
+#include "server/clock.h"
+#include "server/conn.h"
+#include "server/log.h"
+#include "server/run.h"
+#include "server/server.h"
+#include "server/session.h"
+#include "server/store.h"
+
+/* Parsed commands are large (a line's worth of orders) and the loop runs
+ * one at a time: one buffer serves them all. */
+static struct cmd parsed;
+
+static void command_reply(struct conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void command_reply(struct conn *c, const char *fmt, ...)
+{
+	char line[PROTO_MAX_LINE];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof line - 2)
+		n = (int)sizeof line - 2;
+	line[n++] = '\n';
+	conn_send_reply(c, line, (size_t)n);
+}
+
+/* Room for a run of n orders, or an ERR busy saying which limit. */
+static int command_admit(struct conn *c, uint64_t n)
+{
+	struct server *srv = c->srv;
+	if (srv->stopping) {
+		command_reply(c, "ERR busy the server is shutting down");
+		return -1;
+	}
+	if (store_busy(srv->store)) {
+		command_reply(c, "ERR busy the database is %zu records behind; try again",
+		              store_backlog(srv->store));
+		return -1;
+	}
+	if (srv->inflight + n > srv->cfg->max_inflight) {
+		command_reply(c, "ERR busy %llu orders are running (limit %llu); try again",
+		              (unsigned long long)srv->inflight,
+		              (unsigned long long)srv->cfg->max_inflight);
+		return -1;
+	}
+	return 0;
+}
+
+/* Queues the run's records, then waits for their commit before the OK:
+ * an acknowledged order is a durable one. */
+static void command_submit(struct conn *c, struct run *r)
+{
+	struct server *srv = c->srv;
+	struct session *s = c->session;
+	int64_t wall = clock_wall_us();
+
+	if (!r || session_add_run(s, r) < 0) {
+		run_free(r);
+		command_reply(c, "ERR busy out of memory");
+		return;
+	}
+	srv->next_run_id++;
+	srv->inflight += r->norders;
+	if (!s->stored) {
+		store_add_session(srv->store, s->id, wall);
+		s->stored = 1;
+	}
+	store_add_run(srv->store, r->id, s->id, r->mode, r->norders, r->sum_us, r->max_us, wall);
+	if (r->names) {
+		for (uint32_t i = 0; i < r->norders; i++)
+			store_add_order(srv->store, r->id, i + 1, r->names[i], r->orders[i].meal_us);
+	} else {
+		store_add_generated_orders(srv->store, r->id, r->norders, parsed.gen_lo_us,
+		                           parsed.gen_hi_us, r->gen_prefix);
+	}
+	r->ack_conn = c;
+	c->pending = r;
+	store_when_durable(srv->store, command_run_durable, r);
+}
+
+void command_run_durable(void *arg, int ok, const char *err)
+{
+	struct run *r = arg;
+	struct session *s = r->owner;
+	struct server *srv = s->srv;
+	struct conn *c = r->ack_conn;
+
+	r->ack_conn = NULL;
+	if (!ok) {
+		log_error("run %llu not stored: %s", (unsigned long long)r->id, err);
+		srv->inflight -= r->norders;
+		session_remove_run(s, r);
+		run_free(r);
+	} else if (r->status == RUN_RUNNING) {
+		r->acked = 1;
+	} else {
+		/* Shutdown came between submit and commit: the run is recorded as
+		 * interrupted and never starts. */
+		ok = 0;
+		err = "the server is shutting down";
+	}
+	if (c)
+		conn_run_acked(c, r, ok, err);
+	if (ok && r->acked)
+		run_start(r);
+	if (c)
+		conn_resume(c);
+}
+
+static void command_run(struct conn *c)
+{
+	struct server *srv = c->srv;
+	if (command_admit(c, parsed.norders) < 0)
+		return;
+	command_submit(c, run_new_explicit(srv->next_run_id, parsed.mode, parsed.orders,
+	                                   parsed.norders, &srv->hooks, c->session));
+}
+
+static void command_gen(struct conn *c)
+{
+	struct server *srv = c->srv;
+	if (command_admit(c, parsed.norders) < 0)
+		return;
+	command_submit(c, run_new_generated(srv->next_run_id, parsed.mode, parsed.norders,
+	                                    parsed.gen_lo_us, parsed.gen_hi_us, parsed.gen_prefix,
+	                                    &srv->hooks, c->session));
+}
+
+/* "1,4,5" or "-": the runs of s still running. */
+static void command_active_list(const struct session *s, char *buf, size_t cap)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < s->nruns && used + 24 < cap; i++) {
+		if (s->runs[i]->status != RUN_RUNNING)
+			continue;
+		used += (size_t)snprintf(buf + used, cap - used, "%s%llu", used ? "," : "",
+		                         (unsigned long long)s->runs[i]->id);
+	}
+	if (used == 0)
+		snprintf(buf, cap, "-");
+}
+
+static void command_attach(struct conn *c)
+{
+	struct session *target = session_find(c->srv, parsed.session);
+	if (!target) {
+		command_reply(c, "ERR no_session no session has that id");
+		return;
+	}
+	if (target != c->session) {
+		struct conn *old = target->conn;
+		if (old) {
+			/* Unhook first, or closing it would detach target from c. */
+			old->session = NULL;
+			conn_close_with(old, "attached-elsewhere");
+		}
+		struct session *own = c->session;
+		c->session = NULL;
+		session_detach(own);
+		c->session = target;
+		session_attach(target, c);
+	}
+	char active[1024];
+	command_active_list(target, active, sizeof active);
+	command_reply(c, "OK attached session=%s seq=%llu active=%s", target->id,
+	              (unsigned long long)target->seq, active);
+	session_replay(target, parsed.since_seq);
+}
+
+static void command_runs(struct conn *c)
+{
+	struct session *s = parsed.session[0] ? session_find(c->srv, parsed.session) : c->session;
+	if (!s) {
+		command_reply(c, "ERR no_session no session has that id");
+		return;
+	}
+	char line[PROTO_MAX_LINE];
+	unsigned listed = 0;
+	for (size_t i = s->nruns; i-- > 0 && listed < SESSION_HISTORY_MAX; listed++) {
+		const struct run *r = s->runs[i];
+		struct proto_done d = {
+			.run = r->id, .mode = r->mode, .orders = r->norders, .status = r->status,
+			.elapsed_us = r->status == RUN_DONE ? (int64_t)r->elapsed_us : -1,
+			.ideal_us = run_ideal_us(r), .sum_us = r->sum_us, .max_us = r->max_us,
+		};
+		int n = proto_format_runinfo(line, sizeof line, &d);
+		if (n > 0)
+			conn_send_reply(c, line, (size_t)n);
+	}
+	command_reply(c, "OK runs=%u", listed);
+}
+
+void command_handle_line(struct conn *c, const char *line, size_t len)
+{
+	struct proto_error err;
+	if (proto_parse_command(line, len, &c->srv->limits, &parsed, &err) < 0) {
+		char out[PROTO_MAX_LINE];
+		int n = proto_format_error(out, sizeof out, &err);
+		if (n > 0)
+			conn_send_reply(c, out, (size_t)n);
+		return;
+	}
+	switch (parsed.kind) {
+	case CMD_PING:
+		command_reply(c, "OK pong");
+		break;
+	case CMD_HELP:
+		command_reply(c, "OK commands=RUN,GEN,ATTACH,RUNS,PING,HELP,QUIT "
+		                 "doc=docs/protocol.md");
+		break;
+	case CMD_QUIT:
+		command_reply(c, "OK bye");
+		conn_close_with(c, "quit");
+		break;
+	case CMD_RUN:
+		command_run(c);
+		break;
+	case CMD_GEN:
+		command_gen(c);
+		break;
+	case CMD_ATTACH:
+		command_attach(c);
+		break;
+	case CMD_RUNS:
+		command_runs(c);
+		break;
+	}
+}

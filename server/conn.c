@@ -1,0 +1,307 @@
+#include "server/conn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "common/protocol.h"
+#include "server/command.h"
+#include "server/log.h"
+#include "server/run.h"
+#include "server/server.h"
+#include "server/session.h"
+
+static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void conn_write_cb(struct bufferevent *bev, void *arg);
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+
+static void conn_link(struct server *srv, struct conn *c)
+{
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+}
+
+static void conn_unlink(struct conn *c)
+{
+	struct server *srv = c->srv;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+}
+
+static void conn_greet(struct conn *c)
+{
+	char line[PROTO_MAX_LINE];
+	int n = proto_format_hello(line, sizeof line, c->session->id, BAEDAL_VERSION);
+	if (n > 0)
+		conn_send_reply(c, line, (size_t)n);
+}
+
+void conn_accept(struct server *srv, evutil_socket_t fd)
+{
+	struct bufferevent *bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev) {
+		evutil_closesocket(fd);
+		return;
+	}
+	struct conn *c = calloc(1, sizeof *c);
+	struct session *s = c ? session_new(srv) : NULL;
+	if (!s) {
+		free(c);
+		bufferevent_free(bev);
+		log_warn("out of memory: refused a connection");
+		return;
+	}
+	c->srv = srv;
+	c->bev = bev;
+	c->session = s;
+	session_attach(s, c);
+	conn_link(srv, c);
+	bufferevent_priority_set(bev, PRIO_IO);
+	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(bev, EV_WRITE, CONN_OUT_LOW, 0);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	if (srv->nconns > srv->cfg->max_conns) {
+		conn_close_with(c, "busy");
+		return;
+	}
+	conn_greet(c);
+}
+
+/* Closes at once as far as anyone can see (no session, no pending run,
+ * no more I/O) but frees later, from the loop: the caller may be deep in
+ * a callback that still holds c. */
+void conn_kill(struct conn *c)
+{
+	struct server *srv = c->srv;
+	if (c->dead)
+		return;
+	c->dead = 1;
+	if (c->pending) {
+		c->pending->ack_conn = NULL;
+		c->pending = NULL;
+	}
+	if (c->session) {
+		struct session *s = c->session;
+		c->session = NULL;
+		session_detach(s);
+	}
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	conn_unlink(c);
+	c->next = srv->dead;
+	srv->dead = c;
+	event_active(srv->reaper, EV_TIMEOUT, 0);
+}
+
+void conn_reap(struct server *srv)
+{
+	while (srv->dead) {
+		struct conn *c = srv->dead;
+		srv->dead = c->next;
+		bufferevent_free(c->bev);
+		free(c);
+	}
+	server_conn_gone(srv);
+}
+
+static size_t conn_out_len(const struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+void conn_send_reply(struct conn *c, const char *line, size_t len)
+{
+	if (c->dead || c->closing)
+		return;
+	if (conn_out_len(c) + len > CONN_OUT_CAP) {
+		log_debug("closing a connection whose unread output passed %u bytes", CONN_OUT_CAP);
+		conn_kill(c);
+		return;
+	}
+	bufferevent_write(c->bev, line, len);
+}
+
+void conn_send_event(struct conn *c, const char *line, size_t len, int droppable)
+{
+	if (droppable && conn_out_len(c) > CONN_OUT_HIGH) {
+		c->dropped++;
+		return;
+	}
+	conn_send_reply(c, line, len);
+}
+
+void conn_close_with(struct conn *c, const char *reason)
+{
+	char line[64];
+	int n = snprintf(line, sizeof line, "BYE reason=%s\n", reason);
+	conn_send_reply(c, line, (size_t)n);
+	if (c->dead)
+		return;
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	if (conn_out_len(c) == 0)
+		conn_kill(c);
+}
+
+static void conn_reply_error(struct conn *c, const struct proto_error *err)
+{
+	char line[PROTO_MAX_LINE];
+	int n = proto_format_error(line, sizeof line, err);
+	if (n > 0)
+		conn_send_reply(c, line, (size_t)n);
+}
+
+enum { LINE_NONE = -1, LINE_TOO_LONG = -2, LINE_SKIPPED = -3 };
+
+/* Takes the next whole line off the input into buf. Returns its length,
+ * LINE_NONE when no whole line is buffered yet, LINE_TOO_LONG when a line
+ * (or what is buffered of it) passes the limit, LINE_SKIPPED for the tail
+ * of such a line. */
+static ssize_t conn_take_line(struct conn *c, struct evbuffer *in, char *buf)
+{
+	size_t eol_len = 0;
+	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+
+	if (eol.pos < 0) {
+		/* evbuffer_readln has no cap of its own: a line that never ends
+		 * would grow the buffer forever. */
+		if (evbuffer_get_length(in) <= PROTO_MAX_LINE + 1)
+			return -1;
+		evbuffer_drain(in, evbuffer_get_length(in));
+		int was = c->discarding;
+		c->discarding = 1;
+		return was ? LINE_NONE : LINE_TOO_LONG;
+	}
+	size_t len = (size_t)eol.pos;
+	if (c->discarding || len > PROTO_MAX_LINE + 1) {
+		int was = c->discarding;
+		evbuffer_drain(in, len + eol_len);
+		c->discarding = 0;
+		return was ? LINE_SKIPPED : LINE_TOO_LONG;
+	}
+	evbuffer_remove(in, buf, len);
+	evbuffer_drain(in, eol_len);
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (len > PROTO_MAX_LINE)
+		return LINE_TOO_LONG;
+	return (ssize_t)len;
+}
+
+/* Handles the buffered lines, in order, until one must wait for its
+ * commit (its reply must come before the next command's). */
+static void conn_process(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	static char line[PROTO_MAX_LINE + 2];
+
+	while (!c->pending && !c->closing && !c->dead) {
+		if (conn_out_len(c) > CONN_OUT_HIGH) {
+			bufferevent_disable(c->bev, EV_READ);
+			return;
+		}
+		ssize_t n = conn_take_line(c, in, line);
+		if (n == LINE_NONE)
+			break;
+		if (n == LINE_SKIPPED)
+			continue;
+		if (n == LINE_TOO_LONG) {
+			struct proto_error err = { .code = "line_too_long" };
+			snprintf(err.text, sizeof err.text,
+			         "lines are at most %d bytes; the rest of this one is discarded",
+			         PROTO_MAX_LINE);
+			conn_reply_error(c, &err);
+			continue;
+		}
+		command_handle_line(c, line, (size_t)n);
+	}
+	if (c->eof)
+		conn_session_idle(c);
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_process(arg);
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	(void)bev;
+	if (c->closing) {
+		if (conn_out_len(c) == 0)
+			conn_kill(c);
+		return;
+	}
+	if (c->dropped) {
+		char line[64];
+		int n = snprintf(line, sizeof line, "LAGGED dropped=%llu\n",
+		                 (unsigned long long)c->dropped);
+		c->dropped = 0;
+		conn_send_reply(c, line, (size_t)n);
+	}
+	if (!c->eof && !c->pending) {
+		bufferevent_enable(c->bev, EV_READ);
+		conn_process(c);
+	}
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	(void)bev;
+	if (what & BEV_EVENT_EOF) {
+		if (c->closing) {
+			conn_kill(c);
+			return;
+		}
+		/* A half-close: answer the whole lines already sent; a partial
+		 * last line is dropped. The session's runs still report here. */
+		c->eof = 1;
+		conn_process(c);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		log_debug("connection error: %s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		conn_kill(c);
+	}
+}
+
+void conn_run_acked(struct conn *c, struct run *r, int ok, const char *err)
+{
+	char line[256];
+	int n;
+	c->pending = NULL;
+	if (c->dead)
+		return;
+	if (ok)
+		n = snprintf(line, sizeof line, "OK run=%llu mode=%s orders=%u\n",
+		             (unsigned long long)r->id, proto_mode_name(r->mode), r->norders);
+	else
+		n = snprintf(line, sizeof line, "ERR storage %s\n", err ? err : "write failed");
+	conn_send_reply(c, line, (size_t)n);
+}
+
+void conn_resume(struct conn *c)
+{
+	if (!c->closing && !c->dead)
+		conn_process(c);
+}
+
+void conn_session_idle(struct conn *c)
+{
+	if (c->eof && !c->pending && !c->closing && !c->dead &&
+	    (!c->session || c->session->active == 0))
+		conn_close_with(c, "eof");
+}

@@ -1,0 +1,56 @@
+/* Client connections: one bufferevent each, lines in, replies and events
+ * out, with bounded input lines and bounded output for slow readers. */
+#ifndef BAEDAL_CONN_H
+#define BAEDAL_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <event2/util.h>
+
+struct server;
+struct session;
+struct run;
+
+/* Output past this is a slow reader: live events are dropped (and counted
+ * in one LAGGED notice) and its input is not read until it drains. */
+#define CONN_OUT_HIGH (1u << 20)
+#define CONN_OUT_LOW  (256u << 10)
+/* Output past this (replies and DONE lines alone) closes the connection. */
+#define CONN_OUT_CAP  (16u << 20)
+
+struct conn {
+	struct server *srv;
+	struct bufferevent *bev;
+	struct session *session;
+	struct run *pending;          /* a run awaiting its commit; input waits */
+	uint64_t dropped;             /* live events not sent since the last LAGGED */
+	int discarding;               /* inside an overlong line */
+	int eof;                      /* the client will send nothing more */
+	int closing;                  /* flush the output, then free */
+	int dead;                     /* closed; freed by the server's reaper */
+	struct conn *prev, *next;
+};
+
+/* Takes a freshly accepted socket: greets it with a new session. */
+void conn_accept(struct server *srv, evutil_socket_t fd);
+
+/* A reply or notice: always queued (a hard cap closes the connection). */
+void conn_send_reply(struct conn *c, const char *line, size_t len);
+/* An event line; droppable ones are dropped while the reader is slow. */
+void conn_send_event(struct conn *c, const char *line, size_t len, int droppable);
+
+/* The run's commit is done: answer its RUN/GEN and read on. */
+void conn_run_acked(struct conn *c, struct run *r, int ok, const char *err);
+/* The session has no running run left (a half-closed client may go). */
+void conn_session_idle(struct conn *c);
+
+/* Handles buffered input again (after a commit let the connection go on). */
+void conn_resume(struct conn *c);
+
+/* Says BYE with a reason, then closes once the output is flushed. */
+void conn_close_with(struct conn *c, const char *reason);
+/* Closes now; the memory is freed by conn_reap, outside any callback of c. */
+void conn_kill(struct conn *c);
+void conn_reap(struct server *srv);
+
+#endif

@@ -1,0 +1,141 @@
+/* baedald: the delivery-simulation daemon. Flags and environment in,
+ * server_main() out. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/duration.h"
+#include "server/log.h"
+#include "server/server.h"
+
+static const char usage[] =
+	"usage: baedald [options]\n"
+	"\n"
+	"Serves baedal orders: every order a coroutine on one event loop, every\n"
+	"timing stored in SQLite.\n"
+	"\n"
+	"  -l, --listen HOST:PORT    address to listen on (default 127.0.0.1:7878;\n"
+	"                            port 0 picks a free port; env BAEDAL_LISTEN)\n"
+	"  -d, --db PATH             SQLite database (default baedal.db; env BAEDAL_DB)\n"
+	"      --log-level LEVEL     error, warn, info (default) or debug\n"
+	"      --max-meal DURATION   longest meal accepted (default 10m)\n"
+	"      --max-orders N        orders per run (default 1000000)\n"
+	"      --max-inflight N      orders running at once, all clients (default 2000000)\n"
+	"      --max-conns N         client connections at once (default 16384)\n"
+	"      --session-ttl DURATION  how long a detached, idle session can be\n"
+	"                            re-attached (default 10m)\n"
+	"  -h, --help                this help\n"
+	"  -V, --version             the version\n";
+
+enum { OPT_LOG_LEVEL = 256, OPT_MAX_MEAL, OPT_MAX_ORDERS, OPT_MAX_INFLIGHT, OPT_MAX_CONNS,
+       OPT_SESSION_TTL };
+
+static const struct option options[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "db", required_argument, NULL, 'd' },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "max-meal", required_argument, NULL, OPT_MAX_MEAL },
+	{ "max-orders", required_argument, NULL, OPT_MAX_ORDERS },
+	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
+	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+	{ "session-ttl", required_argument, NULL, OPT_SESSION_TTL },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_count(const char *opt, const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end || errno || v == 0 || v > max) {
+		fprintf(stderr, "baedald: --%s: '%s' is not a whole number from 1 to %llu\n", opt, s,
+		        (unsigned long long)max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_duration(const char *opt, const char *s, uint64_t *out)
+{
+	if (duration_parse(s, strlen(s), out) < 0) {
+		fprintf(stderr, "baedald: --%s: '%s' is not a duration like 250ms, 3s, 1.5s, 2m\n",
+		        opt, s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns 0 to run, 1 to exit successfully (help, version), -1 on error. */
+static int parse_option(int opt, struct server_config *cfg)
+{
+	uint64_t v;
+	switch (opt) {
+	case 'l': cfg->listen = optarg; return 0;
+	case 'd': cfg->db_path = optarg; return 0;
+	case OPT_LOG_LEVEL:
+		if (log_set_level_name(optarg) == 0)
+			return 0;
+		fprintf(stderr, "baedald: --log-level: '%s' is not error, warn, info or debug\n",
+		        optarg);
+		return -1;
+	case OPT_MAX_MEAL: return parse_duration("max-meal", optarg, &cfg->max_meal_us);
+	case OPT_MAX_ORDERS:
+		if (parse_count("max-orders", optarg, UINT32_MAX, &v) < 0)
+			return -1;
+		cfg->max_orders = (uint32_t)v;
+		return 0;
+	case OPT_MAX_INFLIGHT: return parse_count("max-inflight", optarg, UINT64_MAX / 2,
+	                                          &cfg->max_inflight);
+	case OPT_MAX_CONNS:
+		if (parse_count("max-conns", optarg, 1000000, &v) < 0)
+			return -1;
+		cfg->max_conns = (uint32_t)v;
+		return 0;
+	case OPT_SESSION_TTL:
+		if (parse_duration("session-ttl", optarg, &v) < 0)
+			return -1;
+		cfg->session_ttl_s = (uint32_t)(v / 1000000u ? v / 1000000u : 1);
+		return 0;
+	case 'h': fputs(usage, stdout); return 1;
+	case 'V': printf("baedald %s\n", BAEDAL_VERSION); return 1;
+	default:
+		fputs("baedald: try --help\n", stderr);
+		return -1;
+	}
+}
+
+/* An empty variable counts as unset: BAEDAL_DB= must not mean "no file". */
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : fallback;
+}
+
+int main(int argc, char **argv)
+{
+	struct server_config cfg = {
+		.listen = env_or("BAEDAL_LISTEN", "127.0.0.1:7878"),
+		.db_path = env_or("BAEDAL_DB", "baedal.db"),
+		.max_meal_us = 10ull * 60 * 1000000,
+		.max_orders = 1000000,
+		.max_inflight = 2000000,
+		.max_conns = 16384,
+		.session_ttl_s = 600,
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "l:d:hV", options, NULL)) != -1) {
+		int rc = parse_option(opt, &cfg);
+		if (rc != 0)
+			return rc > 0 ? 0 : 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "baedald: unexpected argument '%s'; try --help\n", argv[optind]);
+		return 2;
+	}
+	return server_main(&cfg);
+}

@@ -1,0 +1,89 @@
+/* Orders and runs as stackless coroutines: delivered, a meal on a timer,
+ * eaten, collected; a run awaits its orders one by one (sync) or all (async). */
+#ifndef BAEDAL_RUN_H
+#define BAEDAL_RUN_H
+
+#include <stdint.h>
+#include <event2/event_struct.h>
+
+#include "common/protocol.h"
+#include "server/coro.h"
+
+struct run;
+struct order;
+
+/* What a run needs from its world. The server wires these to libevent and
+ * the session; the unit tests to a fake clock. */
+struct run_hooks {
+	uint64_t (*now_us)(void *ctx);                     /* CLOCK_MONOTONIC */
+	/* Call run_order_wake(o) at or after deadline_us (never before it). */
+	void (*arm)(void *ctx, struct order *o, uint64_t deadline_us);
+	void (*disarm)(void *ctx, struct order *o);
+	/* Call run_resume(r) soon, after the loop has served other work. */
+	void (*yield)(void *ctx, struct run *r);
+	void (*emit)(void *ctx, struct run *r, uint32_t idx, enum proto_step step, uint64_t t_us);
+	/* The run ended (done or interrupted); its orders are already freed. */
+	void (*finish)(void *ctx, struct run *r);
+	void *ctx;
+};
+
+struct order {
+	struct coro co;
+	uint32_t idx;               /* 1-based */
+	struct run *run;
+	uint64_t meal_us;
+	uint64_t deadline_us;       /* delivered + meal, CLOCK_MONOTONIC */
+	struct event timer;         /* event_assign'ed by the server's hooks */
+};
+
+/* How many orders an async run starts before it yields to the loop, so a
+ * million-order run never holds the loop for long. */
+#define RUN_START_BATCH 4096
+
+struct run {
+	struct coro co;
+	uint64_t id;
+	enum proto_mode mode;
+	enum run_status status;
+	uint32_t norders;
+	uint32_t started;           /* orders delivered so far */
+	uint32_t finished;          /* orders collected so far */
+	int waiting;                /* parked until orders finish */
+	uint64_t sum_us, max_us;    /* of the meals */
+	uint64_t start_us;          /* CLOCK_MONOTONIC at the run's start */
+	uint64_t elapsed_us;        /* start to last collected, once done */
+	struct order *orders;       /* norders of them, freed when the run ends */
+	char (*names)[PROTO_NAME_MAX + 1];  /* RUN's names; NULL for GEN */
+	char gen_prefix[PROTO_NAME_MAX + 1];
+	const struct run_hooks *hooks;
+	void *owner;                /* the session */
+	int acked;                  /* committed and answered OK */
+	void *ack_conn;             /* the connection awaiting that OK, if any */
+	struct event resume;        /* the server's yield event */
+};
+
+/* Allocates a run of explicit orders (RUN) or generated ones (GEN, the
+ * meals from proto_gen_meal). NULL if memory runs out. */
+struct run *run_new_explicit(uint64_t id, enum proto_mode mode, const struct order_spec *specs,
+                             uint32_t n, const struct run_hooks *hooks, void *owner);
+struct run *run_new_generated(uint64_t id, enum proto_mode mode, uint32_t n, uint64_t lo_us,
+                              uint64_t hi_us, const char *prefix, const struct run_hooks *hooks,
+                              void *owner);
+
+/* Starts the run's coroutine; t = 0 is now. */
+void run_start(struct run *r);
+/* Resumes a run after hooks->yield. */
+void run_resume(struct run *r);
+/* The timer of order o fired. */
+void run_order_wake(struct order *o);
+/* Ends a running run now: disarms its orders, status interrupted. */
+void run_interrupt(struct run *r);
+
+/* The name of order idx (1-based), into buf for generated orders. */
+const char *run_order_name(const struct run *r, uint32_t idx, char *buf, size_t cap);
+/* The ideal elapsed time: sum of meals (sync) or the longest (async). */
+uint64_t run_ideal_us(const struct run *r);
+
+void run_free(struct run *r);
+
+#endif

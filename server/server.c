@@ -1,0 +1,348 @@
+#include "server/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "server/clock.h"
+#include "server/conn.h"
+#include "server/listen_addr.h"
+#include "server/log.h"
+#include "server/session.h"
+#include "server/store.h"
+
+/* ---- the run hooks: orders on libevent timers, events to the session
+ * and the store ---------------------------------------------------------- */
+
+static uint64_t hook_now(void *ctx)
+{
+	(void)ctx;
+	return clock_mono_us();
+}
+
+static void order_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	run_order_wake(arg);
+}
+
+static void hook_arm(void *ctx, struct order *o, uint64_t deadline_us)
+{
+	struct server *srv = ctx;
+	event_assign(&o->timer, srv->base, -1, 0, order_timer_cb, o);
+	event_priority_set(&o->timer, PRIO_TIMER);
+	if (timer_arm(&srv->timers, &o->timer, deadline_us, o->meal_us) < 0)
+		log_error("could not arm the timer of order %u of run %llu", o->idx,
+		          (unsigned long long)o->run->id);
+}
+
+static void hook_disarm(void *ctx, struct order *o)
+{
+	(void)ctx;
+	event_del(&o->timer);
+}
+
+static void run_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	run_resume(arg);
+}
+
+static void hook_yield(void *ctx, struct run *r)
+{
+	struct server *srv = ctx;
+	event_assign(&r->resume, srv->base, -1, 0, run_resume_cb, r);
+	event_priority_set(&r->resume, PRIO_TIMER);
+	event_active(&r->resume, EV_TIMEOUT, 0);
+}
+
+static void hook_emit(void *ctx, struct run *r, uint32_t idx, enum proto_step step, uint64_t t_us)
+{
+	struct server *srv = ctx;
+	struct session *s = r->owner;
+	char name[PROTO_NAME_MAX + 1];
+	char line[SESSION_LINE_MAX];
+
+	store_add_event(srv->store, r->id, idx, step, t_us, clock_wall_us());
+	struct proto_event ev = { .seq = session_next_seq(s), .run = r->id, .order = idx,
+	                          .step = step, .t_us = t_us };
+	snprintf(ev.name, sizeof ev.name, "%s", run_order_name(r, idx, name, sizeof name));
+	int n = proto_format_event(line, sizeof line, &ev);
+	if (n > 0)
+		session_publish(s, ev.seq, line, (size_t)n, 1);
+}
+
+static void hook_finish(void *ctx, struct run *r)
+{
+	struct server *srv = ctx;
+	struct session *s = r->owner;
+	char line[SESSION_LINE_MAX];
+	int done = r->status == RUN_DONE;
+
+	if (event_initialized(&r->resume))
+		event_del(&r->resume);
+	store_end_run(srv->store, r->id, r->status, done ? (int64_t)r->elapsed_us : -1,
+	              clock_wall_us());
+	struct proto_done d = {
+		.seq = session_next_seq(s), .run = r->id, .mode = r->mode, .orders = r->norders,
+		.status = r->status, .elapsed_us = done ? (int64_t)r->elapsed_us : -1,
+		.ideal_us = run_ideal_us(r), .sum_us = r->sum_us, .max_us = r->max_us,
+	};
+	int n = proto_format_done(line, sizeof line, &d);
+	if (n > 0)
+		session_publish(s, d.seq, line, (size_t)n, 0);
+	srv->inflight -= r->norders;
+	session_run_ended(s, r);
+}
+
+/* ---- listening ---------------------------------------------------------- */
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int socklen, void *arg)
+{
+	(void)l;
+	(void)sa;
+	(void)socklen;
+	conn_accept(arg, fd);
+}
+
+static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	(void)fd;
+	(void)what;
+	if (!srv->stopping)
+		evconnlistener_enable(srv->listener);
+}
+
+/* Out of descriptors (or another accept failure): pause the listener for a
+ * moment instead of spinning on a socket that stays readable. */
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct server *srv = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval pause = { .tv_usec = 100000 };
+
+	log_warn("accept: %s; pausing new connections for 100 ms",
+	         evutil_socket_error_to_string(err));
+	evconnlistener_disable(l);
+	event_add(srv->accept_retry, &pause);
+}
+
+static int server_listen(struct server *srv)
+{
+	struct listen_addr la;
+	char err[256];
+
+	if (listen_addr_parse(srv->cfg->listen, &la, err, sizeof err) < 0) {
+		log_error("--listen %s: %s", srv->cfg->listen, err);
+		return -1;
+	}
+	srv->listener = evconnlistener_new_bind(
+		srv->base, accept_cb, srv,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 1024,
+		(struct sockaddr *)&la.addr, (int)la.len);
+	if (!srv->listener) {
+		log_error("cannot listen on %s: %s", srv->cfg->listen, strerror(errno));
+		return -1;
+	}
+	evconnlistener_set_error_cb(srv->listener, accept_error_cb);
+	if (listen_addr_bound(evconnlistener_get_fd(srv->listener), &la) < 0)
+		return -1;
+	if (!la.loopback)
+		log_warn("%s is not a loopback address: anyone who reaches it can submit orders",
+		         la.text);
+	log_info("listening on %s", la.text);
+	return 0;
+}
+
+/* ---- start-up and shutdown ---------------------------------------------- */
+
+void server_conn_gone(struct server *srv)
+{
+	if (srv->stopping && srv->nconns == 0)
+		event_base_loopbreak(srv->base);
+}
+
+/* Ends every running run as interrupted, then says BYE to every client;
+ * the loop goes on until their output is flushed (or 2 s pass). */
+static void server_stop(struct server *srv)
+{
+	srv->stopping = 1;
+	evconnlistener_disable(srv->listener);
+	for (size_t b = 0; b < srv->nbuckets; b++) {
+		for (struct session *s = srv->buckets[b]; s; s = s->next) {
+			for (size_t i = 0; i < s->nruns; i++) {
+				struct run *r = s->runs[i];
+				if (r->status != RUN_RUNNING)
+					continue;
+				if (r->acked) {
+					run_interrupt(r);
+					continue;
+				}
+				/* Not yet committed: its records are queued, so the end
+				 * is recorded after them; the commit's callback sees the
+				 * status and never starts it. */
+				r->status = RUN_INTERRUPTED;
+				store_end_run(srv->store, r->id, RUN_INTERRUPTED, -1, clock_wall_us());
+				srv->inflight -= r->norders;
+				s->active--;
+			}
+		}
+	}
+	struct conn *next;
+	for (struct conn *c = srv->conns; c; c = next) {
+		next = c->next;
+		conn_close_with(c, "shutdown");
+	}
+	struct timeval grace = { .tv_sec = 2 };
+	event_add(srv->stop_timer, &grace);
+	server_conn_gone(srv);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+	(void)what;
+	if (srv->stopping) {
+		log_warn("second signal: stopping now");
+		event_base_loopbreak(srv->base);
+		return;
+	}
+	log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	server_stop(srv);
+}
+
+static void stop_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(srv->base);
+}
+
+static void reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_reap(arg);
+}
+
+/* A thousand clients need a thousand descriptors: take the hard limit. */
+static void server_raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("could not raise the descriptor limit: %s", strerror(errno));
+	}
+}
+
+static struct event_base *server_new_base(void)
+{
+	struct event_config *ec = event_config_new();
+	if (!ec)
+		return NULL;
+	/* The default clock here is CLOCK_MONOTONIC_COARSE, which ticks every
+	 * 4 ms: timers would fire milliseconds off. */
+	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	struct event_base *base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (base && event_base_priority_init(base, PRIO_COUNT) < 0) {
+		event_base_free(base);
+		return NULL;
+	}
+	return base;
+}
+
+static int server_setup_events(struct server *srv)
+{
+	srv->sig_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
+	srv->sig_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);
+	srv->accept_retry = evtimer_new(srv->base, accept_retry_cb, srv);
+	srv->stop_timer = evtimer_new(srv->base, stop_timer_cb, srv);
+	srv->reaper = event_new(srv->base, -1, 0, reaper_cb, srv);
+	if (!srv->sig_term || !srv->sig_int || !srv->accept_retry || !srv->stop_timer ||
+	    !srv->reaper)
+		return -1;
+	event_priority_set(srv->reaper, PRIO_IO);
+	event_add(srv->sig_term, NULL);
+	event_add(srv->sig_int, NULL);
+	return 0;
+}
+
+static void server_teardown(struct server *srv)
+{
+	if (srv->store)
+		store_close(srv->store);
+	while (srv->conns)
+		conn_kill(srv->conns);
+	if (srv->reaper)
+		conn_reap(srv);
+	session_free_all(srv);
+	if (srv->listener)
+		evconnlistener_free(srv->listener);
+	struct event *evs[] = { srv->sig_term, srv->sig_int, srv->accept_retry, srv->stop_timer,
+	                        srv->reaper };
+	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++) {
+		if (evs[i])
+			event_free(evs[i]);
+	}
+	if (srv->base)
+		event_base_free(srv->base);
+}
+
+static int server_start(struct server *srv)
+{
+	char err[STORE_ERR_LEN];
+
+	srv->store = store_open(srv->cfg->db_path, err, sizeof err);
+	if (!srv->store) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (store_recovered_runs(srv->store))
+		log_warn("%llu runs of an earlier server were left running: marked interrupted",
+		         (unsigned long long)store_recovered_runs(srv->store));
+	srv->next_run_id = store_next_run_id(srv->store);
+	srv->base = server_new_base();
+	if (!srv->base || server_setup_events(srv) < 0) {
+		log_error("cannot set up the event loop");
+		return -1;
+	}
+	timer_init(&srv->timers, srv->base);
+	if (store_start(srv->store, srv->base, err, sizeof err) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	return server_listen(srv);
+}
+
+int server_main(const struct server_config *cfg)
+{
+	struct server srv = {
+		.cfg = cfg,
+		.limits = { .max_meal_us = cfg->max_meal_us, .max_orders = cfg->max_orders },
+	};
+	srv.hooks = (struct run_hooks){
+		.now_us = hook_now, .arm = hook_arm, .disarm = hook_disarm, .yield = hook_yield,
+		.emit = hook_emit, .finish = hook_finish, .ctx = &srv,
+	};
+	signal(SIGPIPE, SIG_IGN);
+	server_raise_fd_limit();
+	int rc = server_start(&srv);
+	if (rc == 0)
+		event_base_dispatch(srv.base);
+	server_teardown(&srv);
+	if (rc == 0)
+		log_info("stopped; the database is flushed");
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,55 @@
+/* The daemon's shared state: the event loop, the store, the listener and
+ * the registry of sessions and connections, with start-up and shutdown. */
+#ifndef BAEDAL_SERVER_H
+#define BAEDAL_SERVER_H
+
+#include <stdint.h>
+
+#include "common/protocol.h"
+#include "server/run.h"
+#include "server/timer.h"
+
+struct conn;
+struct session;
+
+struct server_config {
+	const char *listen;          /* HOST:PORT */
+	const char *db_path;
+	uint64_t max_meal_us;
+	uint32_t max_orders;         /* per run */
+	uint64_t max_inflight;       /* orders running at once, all sessions */
+	uint32_t max_conns;
+	uint32_t session_ttl_s;      /* an idle, detached session lives this long */
+};
+
+/* Event priorities: client I/O first, so a million order timers never
+ * starve a connection. */
+enum { PRIO_IO = 0, PRIO_TIMER = 1, PRIO_COUNT = 2 };
+
+struct server {
+	const struct server_config *cfg;
+	struct proto_limits limits;
+	struct event_base *base;
+	struct store *store;
+	struct evconnlistener *listener;
+	struct event *sig_term, *sig_int, *accept_retry, *stop_timer, *reaper;
+	struct timers timers;
+	struct run_hooks hooks;
+	uint64_t next_run_id;
+	uint64_t inflight;           /* orders of running runs */
+	uint32_t nconns;
+	int stopping;
+	struct conn *conns;          /* open connections, doubly linked */
+	struct conn *dead;           /* closed, waiting for the reaper */
+	struct session **buckets;    /* session registry, chained hash */
+	size_t nbuckets, nsessions;
+};
+
+/* Runs the daemon until SIGINT/SIGTERM; returns the exit code. */
+int server_main(const struct server_config *cfg);
+
+/* Called when a connection closes during shutdown: the loop ends once
+ * none is left. */
+void server_conn_gone(struct server *srv);
+
+#endif

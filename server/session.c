@@ -1,0 +1,272 @@
+#include "server/session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <event2/event.h>
+
+#include "server/conn.h"
+#include "server/log.h"
+#include "server/run.h"
+#include "server/server.h"
+
+static size_t session_hash(const char *id, size_t nbuckets)
+{
+	/* The id is already uniformly random: its first hex digits hash it. */
+	size_t h = 0;
+	for (int i = 0; i < 12; i++)
+		h = h * 16 + (size_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
+	return h & (nbuckets - 1);
+}
+
+static int session_registry_grow(struct server *srv)
+{
+	size_t n = srv->nbuckets ? srv->nbuckets * 2 : 256;
+	struct session **b = calloc(n, sizeof *b);
+	if (!b)
+		return -1;
+	for (size_t i = 0; i < srv->nbuckets; i++) {
+		struct session *s = srv->buckets[i];
+		while (s) {
+			struct session *next = s->next;
+			size_t h = session_hash(s->id, n);
+			s->next = b[h];
+			b[h] = s;
+			s = next;
+		}
+	}
+	free(srv->buckets);
+	srv->buckets = b;
+	srv->nbuckets = n;
+	return 0;
+}
+
+static int session_make_id(char out[PROTO_SESSION_HEX + 1])
+{
+	unsigned char raw[PROTO_SESSION_HEX / 2];
+	size_t got = 0;
+	while (got < sizeof raw) {
+		ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
+		if (n < 0)
+			return -1;
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+static void session_expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	(void)fd;
+	(void)what;
+	if (!s->conn && s->active == 0)
+		session_free(s);
+}
+
+struct session *session_new(struct server *srv)
+{
+	if (srv->nsessions >= srv->nbuckets && session_registry_grow(srv) < 0)
+		return NULL;
+	struct session *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	if (session_make_id(s->id) < 0) {
+		log_error("getrandom failed: no session id");
+		free(s);
+		return NULL;
+	}
+	s->srv = srv;
+	event_assign(&s->expiry, srv->base, -1, 0, session_expire_cb, s);
+	size_t h = session_hash(s->id, srv->nbuckets);
+	s->next = srv->buckets[h];
+	srv->buckets[h] = s;
+	srv->nsessions++;
+	return s;
+}
+
+struct session *session_find(struct server *srv, const char *id)
+{
+	if (srv->nbuckets == 0)
+		return NULL;
+	for (struct session *s = srv->buckets[session_hash(id, srv->nbuckets)]; s; s = s->next) {
+		if (strcmp(s->id, id) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+void session_free(struct session *s)
+{
+	struct server *srv = s->srv;
+	struct session **pp = &srv->buckets[session_hash(s->id, srv->nbuckets)];
+	while (*pp != s)
+		pp = &(*pp)->next;
+	*pp = s->next;
+	srv->nsessions--;
+	event_del(&s->expiry);
+	for (size_t i = 0; i < s->nruns; i++)
+		run_free(s->runs[i]);
+	free(s->runs);
+	free(s->replay);
+	free(s);
+}
+
+void session_free_all(struct server *srv)
+{
+	for (size_t i = 0; i < srv->nbuckets; i++) {
+		while (srv->buckets[i])
+			session_free(srv->buckets[i]);
+	}
+	free(srv->buckets);
+	srv->buckets = NULL;
+	srv->nbuckets = 0;
+}
+
+static void session_arm_expiry(struct session *s)
+{
+	if (s->conn || s->active || s->srv->stopping)
+		return;
+	struct timeval tv = { .tv_sec = s->srv->cfg->session_ttl_s };
+	event_add(&s->expiry, &tv);
+}
+
+void session_attach(struct session *s, struct conn *c)
+{
+	event_del(&s->expiry);
+	s->conn = c;
+}
+
+void session_detach(struct session *s)
+{
+	s->conn = NULL;
+	/* A session nobody can reach again holds nothing worth keeping. */
+	if (session_unused(s))
+		session_free(s);
+	else
+		session_arm_expiry(s);
+}
+
+int session_unused(const struct session *s)
+{
+	return s->nruns == 0 && s->seq == 0;
+}
+
+/* Drops the oldest finished run once more are kept than RUNS lists. */
+static void session_trim_history(struct session *s)
+{
+	size_t finished = s->nruns - s->active;
+	for (size_t i = 0; i < s->nruns && finished > SESSION_HISTORY_MAX;) {
+		struct run *r = s->runs[i];
+		if (r->status == RUN_RUNNING) {
+			i++;
+			continue;
+		}
+		run_free(r);
+		memmove(&s->runs[i], &s->runs[i + 1], (s->nruns - i - 1) * sizeof *s->runs);
+		s->nruns--;
+		finished--;
+	}
+}
+
+int session_add_run(struct session *s, struct run *r)
+{
+	if (s->nruns == s->runs_cap) {
+		size_t cap = s->runs_cap ? s->runs_cap * 2 : 4;
+		struct run **runs = realloc(s->runs, cap * sizeof *runs);
+		if (!runs)
+			return -1;
+		s->runs = runs;
+		s->runs_cap = cap;
+	}
+	s->runs[s->nruns++] = r;
+	s->active++;
+	event_del(&s->expiry);
+	return 0;
+}
+
+void session_remove_run(struct session *s, struct run *r)
+{
+	for (size_t i = 0; i < s->nruns; i++) {
+		if (s->runs[i] == r) {
+			memmove(&s->runs[i], &s->runs[i + 1], (s->nruns - i - 1) * sizeof *s->runs);
+			s->nruns--;
+			break;
+		}
+	}
+	if (r->status == RUN_RUNNING)
+		s->active--;
+	session_arm_expiry(s);
+}
+
+void session_run_ended(struct session *s, struct run *r)
+{
+	(void)r;
+	s->active--;
+	session_trim_history(s);
+	if (s->conn)
+		conn_session_idle(s->conn);
+	session_arm_expiry(s);
+}
+
+uint64_t session_next_seq(struct session *s)
+{
+	return ++s->seq;
+}
+
+static void session_keep_line(struct session *s, uint64_t seq, const char *line, size_t len)
+{
+	if (s->replay_len == s->replay_cap && s->replay_cap < SESSION_REPLAY_MAX) {
+		size_t cap = s->replay_cap ? s->replay_cap * 2 : 16;
+		struct replay_line *ring = malloc(cap * sizeof *ring);
+		if (ring) {
+			/* Unroll the ring into the new array, oldest first. */
+			for (size_t i = 0; i < s->replay_len; i++)
+				ring[i] = s->replay[(s->replay_head + i) % s->replay_cap];
+			free(s->replay);
+			s->replay = ring;
+			s->replay_cap = cap;
+			s->replay_head = 0;
+		}
+	}
+	if (s->replay_cap == 0 || len > SESSION_LINE_MAX)
+		return;
+	struct replay_line *slot;
+	if (s->replay_len < s->replay_cap) {
+		slot = &s->replay[(s->replay_head + s->replay_len) % s->replay_cap];
+		s->replay_len++;
+	} else {
+		slot = &s->replay[s->replay_head];
+		s->replay_head = (s->replay_head + 1) % s->replay_cap;
+	}
+	slot->seq = seq;
+	slot->len = (uint16_t)len;
+	memcpy(slot->text, line, len);
+}
+
+void session_publish(struct session *s, uint64_t seq, const char *line, size_t len,
+                     int droppable)
+{
+	session_keep_line(s, seq, line, len);
+	if (s->conn)
+		conn_send_event(s->conn, line, len, droppable);
+}
+
+void session_replay(struct session *s, uint64_t since)
+{
+	uint64_t first = s->replay_len ? s->replay[s->replay_head].seq : s->seq + 1;
+	uint64_t missed = first > since + 1 ? first - since - 1 : 0;
+
+	if (missed && s->conn) {
+		char line[64];
+		int n = snprintf(line, sizeof line, "LAGGED missed=%llu\n", (unsigned long long)missed);
+		conn_send_reply(s->conn, line, (size_t)n);
+	}
+	for (size_t i = 0; i < s->replay_len && s->conn; i++) {
+		const struct replay_line *l = &s->replay[(s->replay_head + i) % s->replay_cap];
+		if (l->seq > since)
+			conn_send_event(s->conn, l->text, l->len, 1);
+	}
+}

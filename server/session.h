@@ -1,0 +1,72 @@
+/* Sessions: the runs of one client, kept across connections under an
+ * unguessable id, with the recent lines an ATTACH can replay. */
+#ifndef BAEDAL_SESSION_H
+#define BAEDAL_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <event2/event_struct.h>
+
+#include "common/protocol.h"
+
+struct server;
+struct conn;
+struct run;
+
+#define SESSION_REPLAY_MAX 4096   /* lines kept for ATTACH */
+#define SESSION_HISTORY_MAX 64    /* finished runs kept for RUNS */
+#define SESSION_LINE_MAX 176      /* the longest EV or DONE line fits */
+
+struct replay_line {
+	uint64_t seq;
+	uint16_t len;
+	char text[SESSION_LINE_MAX];
+};
+
+struct session {
+	char id[PROTO_SESSION_HEX + 1];
+	struct server *srv;
+	struct conn *conn;            /* attached connection, or NULL */
+	uint64_t seq;                 /* last seq given out */
+	int stored;                   /* its row is queued in the store */
+	uint32_t active;              /* runs still running */
+	struct run **runs;            /* oldest first */
+	size_t nruns, runs_cap;
+	struct replay_line *replay;   /* ring, grown up to SESSION_REPLAY_MAX */
+	size_t replay_cap, replay_head, replay_len;
+	struct event expiry;
+	struct session *next;         /* hash chain */
+};
+
+/* A new session with a fresh id from getrandom(); NULL on failure. */
+struct session *session_new(struct server *srv);
+struct session *session_find(struct server *srv, const char *id);
+/* Unlinks and frees the session and all its runs. */
+void session_free(struct session *s);
+
+/* Attach and detach a connection; a detached session with nothing running
+ * expires after the server's TTL. */
+void session_attach(struct session *s, struct conn *c);
+void session_detach(struct session *s);
+
+/* Runs: added when submitted, told when one ends. */
+int session_add_run(struct session *s, struct run *r);
+void session_remove_run(struct session *s, struct run *r);
+void session_run_ended(struct session *s, struct run *r);
+int session_unused(const struct session *s);
+
+/* Gives out the next seq, then publishes the line that carries it: kept
+ * for replay and sent to the attached connection. A droppable line (EV)
+ * may be dropped for a slow reader; a DONE line never is. */
+uint64_t session_next_seq(struct session *s);
+void session_publish(struct session *s, uint64_t seq, const char *line, size_t len,
+                     int droppable);
+
+/* Sends the attached connection every kept line with seq > since, after
+ * a LAGGED notice if some of those lines are no longer kept. */
+void session_replay(struct session *s, uint64_t since);
+
+/* Frees every session (shutdown). */
+void session_free_all(struct server *srv);
+
+#endif

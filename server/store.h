@@ -1,0 +1,62 @@
+/* The SQLite store: opens and migrates the database, then a writer thread
+ * commits fixed-size records in batches and tells the loop when they are durable. */
+#ifndef BAEDAL_STORE_H
+#define BAEDAL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "../common/protocol.h"
+
+struct event_base;
+struct store;
+
+#define STORE_ERR_LEN 256
+
+/* Opens (creating if needed) the database at path: WAL, synchronous=FULL,
+ * migrations from schema/ applied by PRAGMA user_version (a newer database
+ * is refused), runs left 'running' marked 'interrupted'. Returns NULL and
+ * fills err on failure. No thread runs yet. */
+struct store *store_open(const char *path, char *err, size_t errlen);
+
+/* Runs marked interrupted by store_open(); the first free run id. */
+uint64_t store_recovered_runs(const struct store *s);
+uint64_t store_next_run_id(const struct store *s);
+
+/* Starts the writer thread and registers its wake-up with base, so that
+ * store_when_durable() callbacks run on base's loop. 0 or -1 (err filled). */
+int store_start(struct store *s, struct event_base *base, char *err, size_t errlen);
+
+/* Commits everything queued, stops the writer, closes the database and
+ * frees s. Callbacks still waiting are not called. */
+void store_close(struct store *s);
+
+/* Admission control: true when the queue holds more records than its
+ * limit; the caller answers new work with ERR busy. Appends never block. */
+bool store_busy(const struct store *s);
+size_t store_backlog(const struct store *s);
+
+/* Records, queued in call order and committed in that order. Wall-clock
+ * times are microseconds since the Unix epoch. */
+void store_add_session(struct store *s, const char *session_hex, int64_t wall_us);
+void store_add_run(struct store *s, uint64_t run_id, const char *session_hex,
+                   enum proto_mode mode, uint32_t orders, uint64_t sum_us,
+                   uint64_t max_us, int64_t wall_us);
+void store_add_order(struct store *s, uint64_t run_id, uint32_t idx, const char *name,
+                     uint64_t meal_us);
+/* GEN's orders as one record: the writer expands it with proto_gen_*(). */
+void store_add_generated_orders(struct store *s, uint64_t run_id, uint32_t count,
+                                uint64_t lo_us, uint64_t hi_us, const char *prefix);
+void store_add_event(struct store *s, uint64_t run_id, uint32_t idx, enum proto_step step,
+                     uint64_t t_us, int64_t wall_us);
+/* elapsed_us < 0: the run did not finish (interrupted). */
+void store_end_run(struct store *s, uint64_t run_id, enum run_status status,
+                   int64_t elapsed_us, int64_t wall_us);
+
+/* Calls cb(arg, ok, err) on the loop once every record queued before this
+ * call is committed (ok = 1), or its batch failed (ok = 0, err says why). */
+typedef void (*store_durable_cb)(void *arg, int ok, const char *err);
+void store_when_durable(struct store *s, store_durable_cb cb, void *arg);
+
+#endif

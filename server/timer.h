@@ -1,0 +1,35 @@
+/* Order timers on libevent: deadlines from a fresh CLOCK_MONOTONIC, and
+ * repeated meal durations on libevent's O(1) common-timeout queues. */
+#ifndef BAEDAL_TIMER_H
+#define BAEDAL_TIMER_H
+
+#include <stdint.h>
+
+struct event;
+struct event_base;
+struct timeval;
+
+/* Distinct durations given a common-timeout queue; libevent allows 256 a
+ * base and the rest go to its min-heap. */
+#define TIMER_COMMON_MAX 128
+
+struct timer_common {
+	uint64_t duration_us;       /* 0: free slot */
+	const struct timeval *tv;   /* libevent's magic timeval for it */
+};
+
+struct timers {
+	struct event_base *base;
+	unsigned ncommon;
+	struct timer_common common[TIMER_COMMON_MAX * 2];   /* open addressing */
+};
+
+void timer_init(struct timers *tw, struct event_base *base);
+
+/* Adds ev (already assigned) to fire at or after deadline_us, a point on
+ * CLOCK_MONOTONIC; duration_us, the meal, is what ev usually waits, used
+ * to pick a common-timeout queue. 0 or -1. */
+int timer_arm(struct timers *tw, struct event *ev, uint64_t deadline_us,
+              uint64_t duration_us);
+
+#endif

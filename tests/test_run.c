@@ -1,0 +1,285 @@
+/* The order and run coroutines under a fake clock: sync elapsed is the sum
+ * of the meals and async the longest, exactly, with the events in order. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/run.h"
+
+#define MAX_EVENTS 40000
+#define MAX_TIMERS 20000
+
+struct fake_event {
+	uint64_t run;
+	uint32_t idx;
+	enum proto_step step;
+	uint64_t t_us;
+};
+
+struct fake_timer {
+	struct order *o;
+	uint64_t deadline_us;
+};
+
+/* The fake world: a clock that moves only when a timer fires, pending
+ * timers, yielded runs, and everything the runs emitted. */
+static struct fake {
+	uint64_t now_us;
+	struct fake_timer timers[MAX_TIMERS];
+	size_t ntimers;
+	struct run *yielded[4];
+	size_t nyielded;
+	struct fake_event events[MAX_EVENTS];
+	size_t nevents;
+	int finished, disarmed;
+	int64_t early_us;   /* fire timers this much before their deadline */
+} w;
+
+static uint64_t fake_now(void *ctx)
+{
+	(void)ctx;
+	return w.now_us;
+}
+
+static void fake_arm(void *ctx, struct order *o, uint64_t deadline_us)
+{
+	(void)ctx;
+	assert_true(w.ntimers < MAX_TIMERS);
+	w.timers[w.ntimers++] = (struct fake_timer){ o, deadline_us };
+}
+
+static void fake_disarm(void *ctx, struct order *o)
+{
+	(void)ctx;
+	for (size_t i = 0; i < w.ntimers; i++) {
+		if (w.timers[i].o == o) {
+			w.timers[i] = w.timers[--w.ntimers];
+			w.disarmed++;
+			return;
+		}
+	}
+	fail_msg("disarm of an order with no timer");
+}
+
+static void fake_yield(void *ctx, struct run *r)
+{
+	(void)ctx;
+	assert_true(w.nyielded < 4);
+	w.yielded[w.nyielded++] = r;
+}
+
+static void fake_emit(void *ctx, struct run *r, uint32_t idx, enum proto_step step, uint64_t t_us)
+{
+	(void)ctx;
+	assert_true(w.nevents < MAX_EVENTS);
+	w.events[w.nevents++] = (struct fake_event){ r->id, idx, step, t_us };
+}
+
+static void fake_finish(void *ctx, struct run *r)
+{
+	(void)ctx;
+	assert_null(r->orders);
+	w.finished++;
+}
+
+static const struct run_hooks hooks = {
+	.now_us = fake_now, .arm = fake_arm, .disarm = fake_disarm, .yield = fake_yield,
+	.emit = fake_emit, .finish = fake_finish,
+};
+
+static int reset(void **state)
+{
+	(void)state;
+	memset(&w, 0, sizeof w);
+	w.now_us = 1000000;   /* the run's start need not be 0 */
+	return 0;
+}
+
+/* Serves yielded runs first (the loop's other work), then the earliest
+ * timer (the first armed among equals), moving the clock to it. */
+static int fake_step(void)
+{
+	if (w.nyielded) {
+		struct run *r = w.yielded[0];
+		memmove(w.yielded, w.yielded + 1, --w.nyielded * sizeof *w.yielded);
+		run_resume(r);
+		return 1;
+	}
+	if (w.ntimers == 0)
+		return 0;
+	size_t best = 0;
+	for (size_t i = 1; i < w.ntimers; i++) {
+		if (w.timers[i].deadline_us < w.timers[best].deadline_us)
+			best = i;
+	}
+	struct fake_timer t = w.timers[best];
+	memmove(&w.timers[best], &w.timers[best + 1], (w.ntimers - best - 1) * sizeof t);
+	w.ntimers--;
+	uint64_t fire = t.deadline_us - (uint64_t)w.early_us;
+	if (fire > w.now_us)
+		w.now_us = fire;
+	w.early_us = 0;
+	run_order_wake(t.o);
+	return 1;
+}
+
+static void fake_drain(void)
+{
+	while (fake_step())
+		;
+}
+
+static const struct order_spec lesson[] = {
+	{ "A", 3000000 }, { "B", 3000000 }, { "C", 4000000 },
+};
+
+static void expect_event(size_t i, uint32_t idx, enum proto_step step, uint64_t t_us)
+{
+	assert_true(i < w.nevents);
+	assert_int_equal(w.events[i].idx, idx);
+	assert_int_equal(w.events[i].step, step);
+	assert_int_equal(w.events[i].t_us, t_us);
+}
+
+static void test_sync_takes_the_sum(void **state)
+{
+	(void)state;
+	struct run *r = run_new_explicit(1, MODE_SYNC, lesson, 3, &hooks, NULL);
+	assert_non_null(r);
+	run_start(r);
+	fake_drain();
+	assert_int_equal(w.finished, 1);
+	assert_int_equal(r->status, RUN_DONE);
+	assert_int_equal(r->elapsed_us, 10000000);
+	assert_int_equal(run_ideal_us(r), 10000000);
+	assert_int_equal(w.nevents, 9);
+	expect_event(0, 1, STEP_DELIVERED, 0);
+	expect_event(1, 1, STEP_EATEN, 3000000);
+	expect_event(2, 1, STEP_COLLECTED, 3000000);
+	expect_event(3, 2, STEP_DELIVERED, 3000000);
+	expect_event(4, 2, STEP_EATEN, 6000000);
+	expect_event(5, 2, STEP_COLLECTED, 6000000);
+	expect_event(6, 3, STEP_DELIVERED, 6000000);
+	expect_event(7, 3, STEP_EATEN, 10000000);
+	expect_event(8, 3, STEP_COLLECTED, 10000000);
+	run_free(r);
+}
+
+static void test_async_takes_the_longest(void **state)
+{
+	(void)state;
+	struct run *r = run_new_explicit(2, MODE_ASYNC, lesson, 3, &hooks, NULL);
+	assert_non_null(r);
+	run_start(r);
+	/* All three are delivered at once, before any meal ends. */
+	assert_int_equal(w.nevents, 3);
+	assert_int_equal(w.ntimers, 3);
+	fake_drain();
+	assert_int_equal(r->elapsed_us, 4000000);
+	assert_int_equal(run_ideal_us(r), 4000000);
+	assert_int_equal(r->sum_us, 10000000);
+	expect_event(0, 1, STEP_DELIVERED, 0);
+	expect_event(1, 2, STEP_DELIVERED, 0);
+	expect_event(2, 3, STEP_DELIVERED, 0);
+	expect_event(3, 1, STEP_EATEN, 3000000);
+	expect_event(4, 1, STEP_COLLECTED, 3000000);
+	expect_event(5, 2, STEP_EATEN, 3000000);
+	expect_event(6, 2, STEP_COLLECTED, 3000000);
+	expect_event(7, 3, STEP_EATEN, 4000000);
+	expect_event(8, 3, STEP_COLLECTED, 4000000);
+	assert_int_equal(w.finished, 1);
+	run_free(r);
+}
+
+/* A timer that fires early must not end the meal early: the order sleeps
+ * again for what is left. */
+static void test_early_timer_sleeps_again(void **state)
+{
+	(void)state;
+	struct run *r = run_new_explicit(3, MODE_SYNC, lesson, 1, &hooks, NULL);
+	run_start(r);
+	w.early_us = 2500;
+	assert_true(fake_step());
+	assert_int_equal(w.nevents, 1);         /* still eating */
+	assert_int_equal(w.ntimers, 1);         /* armed again */
+	assert_int_equal(w.timers[0].deadline_us, 1000000 + 3000000);
+	fake_drain();
+	expect_event(1, 1, STEP_EATEN, 3000000);
+	run_free(r);
+}
+
+/* More orders than one start batch: the run yields to the loop between
+ * batches, and every order still eats at least its meal. */
+static void test_async_batches_yield(void **state)
+{
+	(void)state;
+	const uint32_t n = RUN_START_BATCH * 2 + 100;
+	struct run *r = run_new_generated(4, MODE_ASYNC, n, 1000, 9000, "o", &hooks, NULL);
+	assert_non_null(r);
+	run_start(r);
+	assert_int_equal(w.nyielded, 1);
+	assert_int_equal(w.nevents, RUN_START_BATCH);
+	fake_drain();
+	assert_int_equal(w.nevents, 3 * (size_t)n);
+	assert_int_equal(w.finished, 1);
+	assert_int_equal(r->max_us, 9000);
+	assert_int_equal(r->elapsed_us, 9000);
+	uint64_t *delivered = calloc(n + 1, sizeof *delivered);
+	for (size_t i = 0; i < w.nevents; i++) {
+		const struct fake_event *e = &w.events[i];
+		if (e->step == STEP_DELIVERED)
+			delivered[e->idx] = e->t_us;
+		else if (e->step == STEP_EATEN)
+			assert_true(e->t_us - delivered[e->idx] >= proto_gen_meal(e->idx, n, 1000, 9000));
+	}
+	free(delivered);
+	run_free(r);
+}
+
+static void test_interrupt_disarms(void **state)
+{
+	(void)state;
+	struct run *r = run_new_explicit(5, MODE_ASYNC, lesson, 3, &hooks, NULL);
+	run_start(r);
+	assert_true(fake_step());               /* A eats and is collected */
+	run_interrupt(r);
+	assert_int_equal(r->status, RUN_INTERRUPTED);
+	assert_int_equal(w.disarmed, 2);
+	assert_int_equal(w.ntimers, 0);
+	assert_int_equal(w.finished, 1);
+	run_interrupt(r);                       /* twice is harmless */
+	assert_int_equal(w.finished, 1);
+	run_free(r);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	char buf[PROTO_NAME_MAX + 1];
+	struct run *r = run_new_explicit(6, MODE_SYNC, lesson, 3, &hooks, NULL);
+	assert_string_equal(run_order_name(r, 3, buf, sizeof buf), "C");
+	run_free(r);
+	r = run_new_generated(7, MODE_SYNC, 12, 5000, 5000, "x", &hooks, NULL);
+	assert_string_equal(run_order_name(r, 12, buf, sizeof buf), "x12");
+	assert_int_equal(r->sum_us, 12 * 5000);
+	assert_int_equal(run_ideal_us(r), 12 * 5000);
+	run_free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_sync_takes_the_sum, reset),
+		cmocka_unit_test_setup(test_async_takes_the_longest, reset),
+		cmocka_unit_test_setup(test_early_timer_sleeps_again, reset),
+		cmocka_unit_test_setup(test_async_batches_yield, reset),
+		cmocka_unit_test_setup(test_interrupt_disarms, reset),
+		cmocka_unit_test_setup(test_names, reset),
+	};
+	return cmocka_run_group_tests_name("run", tests, NULL, NULL);
+}
