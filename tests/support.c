@@ -1,9 +1,21 @@
 #include "tests/support.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <sqlite3.h>
 
 int support_tmpdir(char *buf, size_t cap)
 {
@@ -23,4 +35,292 @@ void support_rmtree(const char *dir)
 		return;
 	if (system(cmd) != 0)
 		fprintf(stderr, "support_rmtree: could not remove %s\n", dir);
+}
+
+const char *support_build_dir(void)
+{
+	const char *b = getenv("BAEDAL_BUILD");
+	return b && *b ? b : "build";
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Builds argv: the words of $BAEDAL_WRAP, the program, then args. */
+static int build_argv(char **argv, int cap, char *wrap_copy, const char *prog, va_list ap)
+{
+	int n = 0;
+	const char *wrap = getenv("BAEDAL_WRAP");
+	if (wrap && *wrap) {
+		snprintf(wrap_copy, 1024, "%s", wrap);
+		for (char *tok = strtok(wrap_copy, " "); tok && n < cap - 2; tok = strtok(NULL, " "))
+			argv[n++] = tok;
+	}
+	argv[n++] = (char *)prog;
+	const char *a;
+	while ((a = va_arg(ap, const char *)) && n < cap - 1)
+		argv[n++] = (char *)a;
+	argv[n] = NULL;
+	return n;
+}
+
+/* In the child: die with the parent, redirect fd to path, exec argv. */
+static void child_exec(char **argv, const char *out_path, const char *err_path)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	int out = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int err = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int in = open("/dev/null", O_RDONLY);
+	if (out < 0 || err < 0 || in < 0)
+		_exit(126);
+	dup2(in, 0);
+	dup2(out, 1);
+	dup2(err, 2);
+	execvp(argv[0], argv);
+	_exit(127);
+}
+
+static int wait_exit(pid_t pid, int timeout_ms, int *status)
+{
+	long long end = now_ms() + timeout_ms;
+	while (now_ms() < end) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		usleep(5000);
+	}
+	return -1;
+}
+
+/* Waits for "listening on HOST:PORT" in the server's log; the port. */
+static int wait_listening(struct test_server *srv, int timeout_ms)
+{
+	long long end = now_ms() + timeout_ms;
+	while (now_ms() < end) {
+		char *log = support_read_file(srv->log);
+		const char *at = log ? strstr(log, "listening on ") : NULL;
+		const char *colon = at ? strchr(at, '\n') : NULL;
+		if (colon) {
+			while (colon > at && *colon != ':')
+				colon--;
+			srv->port = atoi(colon + 1);
+			free(log);
+			return srv->port > 0 ? 0 : -1;
+		}
+		free(log);
+		int status;
+		if (waitpid(srv->pid, &status, WNOHANG) == srv->pid) {
+			srv->pid = 0;
+			return -1;
+		}
+		usleep(10000);
+	}
+	return -1;
+}
+
+int support_server_start(struct test_server *srv, const char *db, ...)
+{
+	char prog[4200], wrap[1024];
+	char *argv[64];
+	va_list ap;
+
+	memset(srv, 0, sizeof *srv);
+	snprintf(srv->db, sizeof srv->db, "%s", db);
+	snprintf(srv->log, sizeof srv->log, "%s.log", db);
+	snprintf(prog, sizeof prog, "%s/baedald", support_build_dir());
+	va_start(ap, db);
+	int n = build_argv(argv, 60, wrap, prog, ap);
+	va_end(ap);
+	/* The listen and db flags go last so a test's extra flags come first. */
+	argv[n++] = "--listen";
+	argv[n++] = "127.0.0.1:0";
+	argv[n++] = "--db";
+	argv[n++] = srv->db;
+	argv[n] = NULL;
+	/* A restart must not read the last server's "listening on" line. */
+	unlink(srv->log);
+	srv->pid = fork();
+	if (srv->pid < 0)
+		return -1;
+	if (srv->pid == 0)
+		child_exec(argv, NULL, srv->log);
+	/* valgrind starts slowly */
+	if (wait_listening(srv, getenv("BAEDAL_WRAP") ? 60000 : 10000) < 0) {
+		support_server_kill(srv);
+		return -1;
+	}
+	return 0;
+}
+
+int support_server_stop(struct test_server *srv, int timeout_ms)
+{
+	int status;
+	if (srv->pid <= 0)
+		return -1;
+	kill(srv->pid, SIGTERM);
+	if (wait_exit(srv->pid, timeout_ms, &status) < 0) {
+		support_server_kill(srv);
+		return -1;
+	}
+	srv->pid = 0;
+	return status;
+}
+
+void support_server_kill(struct test_server *srv)
+{
+	if (srv->pid > 0) {
+		kill(srv->pid, SIGKILL);
+		waitpid(srv->pid, NULL, 0);
+	}
+	srv->pid = 0;
+}
+
+int support_client_run(const struct test_server *srv, const char *out_path,
+                       const char *err_path, int timeout_ms, ...)
+{
+	char prog[4200], wrap[1024], addr[64];
+	char *argv[256];
+	va_list ap;
+
+	snprintf(prog, sizeof prog, "%s/baedal", support_build_dir());
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", srv->port);
+	va_start(ap, timeout_ms);
+	int n = build_argv(argv, 250, wrap, prog, ap);
+	va_end(ap);
+	/* --server right after the program name, before the command. */
+	int at = n;
+	while (at > 0 && strcmp(argv[at - 1], prog) != 0)
+		at--;
+	memmove(&argv[at + 2], &argv[at], (size_t)(n - at + 1) * sizeof *argv);
+	argv[at] = "--server";
+	argv[at + 1] = addr;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		child_exec(argv, out_path, err_path);
+	int status;
+	if (wait_exit(pid, timeout_ms, &status) < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int support_connect(struct test_conn *c, int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c->len = 0;
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -1;
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		close(c->fd);
+		c->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+int support_send(struct test_conn *c, const char *text)
+{
+	size_t len = strlen(text), off = 0;
+	while (off < len) {
+		ssize_t n = send(c->fd, text + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+int support_read_line(struct test_conn *c, char *line, size_t cap, int timeout_ms)
+{
+	long long end = now_ms() + timeout_ms;
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->len);
+		if (nl) {
+			size_t n = (size_t)(nl - c->buf);
+			size_t copy = n < cap - 1 ? n : cap - 1;
+			memcpy(line, c->buf, copy);
+			line[copy] = '\0';
+			memmove(c->buf, nl + 1, c->len - n - 1);
+			c->len -= n + 1;
+			return 0;
+		}
+		long long left = end - now_ms();
+		if (left <= 0 || c->len == sizeof c->buf)
+			return -1;
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
+		if (n <= 0)
+			return -1;
+		c->len += (size_t)n;
+	}
+}
+
+void support_close(struct test_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+char *support_read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	size_t n;
+	while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (cap - len < 2) {
+			char *bigger = realloc(buf, cap * 2);
+			if (!bigger) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+long long support_sql_int(const char *db, const char *sql)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	long long v = -1;
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(h);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	} else {
+		fprintf(stderr, "support_sql_int: %s: %s\n", sql, sqlite3_errmsg(h));
+	}
+	sqlite3_close(h);
+	return v;
 }

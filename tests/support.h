@@ -4,11 +4,57 @@
 #define BAEDAL_TEST_SUPPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Makes a fresh directory under $TMPDIR (or /tmp); returns 0 or -1. */
 int support_tmpdir(char *buf, size_t cap);
 /* Removes a directory made by support_tmpdir and everything in it. */
 void support_rmtree(const char *dir);
+
+/* The build directory holding baedald and baedal ($BAEDAL_BUILD, else
+ * "build"); $BAEDAL_WRAP, if set, is a command put before each of them
+ * (valgrind ...). */
+const char *support_build_dir(void);
+
+struct test_server {
+	pid_t pid;
+	int port;
+	char db[4200];
+	char log[4200];     /* its stderr */
+};
+
+/* Starts baedald on 127.0.0.1:0 with the database at db (extra flags may
+ * follow, NULL-terminated) and waits for its "listening on" line. The
+ * server dies with the test process if that crashes. 0 or -1. */
+int support_server_start(struct test_server *srv, const char *db, ...);
+/* SIGTERM, then waits up to timeout_ms; SIGKILL after that. Returns the
+ * exit status as from waitpid, or -1 if it had to be killed. */
+int support_server_stop(struct test_server *srv, int timeout_ms);
+/* SIGKILL and reap. */
+void support_server_kill(struct test_server *srv);
+
+/* Runs build/baedal with args (NULL-terminated) against srv, stdout to
+ * out_path, stderr to err_path (either may be NULL: /dev/null); returns
+ * the exit code, or -1 if it did not end within timeout_ms (then killed). */
+int support_client_run(const struct test_server *srv, const char *out_path,
+                       const char *err_path, int timeout_ms, ...);
+
+/* A raw protocol connection. */
+struct test_conn {
+	int fd;
+	char buf[65536];
+	size_t len;
+};
+int support_connect(struct test_conn *c, int port);
+int support_send(struct test_conn *c, const char *text);
+/* Reads one line (without '\n') into line; 0, or -1 on EOF/timeout. */
+int support_read_line(struct test_conn *c, char *line, size_t cap, int timeout_ms);
+void support_close(struct test_conn *c);
+
+/* Reads a whole file into a malloc'd, NUL-terminated string (caller frees). */
+char *support_read_file(const char *path);
+/* The first integer a query returns from the SQLite file, or -1 on error. */
+long long support_sql_int(const char *db, const char *sql);
 
 #endif

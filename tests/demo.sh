@@ -1,0 +1,46 @@
+#!/bin/sh
+# The lesson, live: starts baedald on a free port with the database at DB,
+# runs `baedal demo` (A 3 s, B 3 s, C 4 s, sync and async side by side),
+# then stops the server and says where the results are.
+#   sh tests/demo.sh BUILD_DIR DB
+set -eu
+BUILD=${1:-build}
+DB=${2:-baedal.db}
+log=$(mktemp)
+pid=""
+cleanup() {
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	rm -f "$log"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$BUILD/baedald" --listen 127.0.0.1:0 --db "$DB" 2>"$log" &
+pid=$!
+port=""
+for _ in $(seq 1 100); do
+	port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$log")
+	[ -n "$port" ] && break
+	if ! kill -0 "$pid" 2>/dev/null; then
+		cat "$log" >&2
+		exit 1
+	fi
+	sleep 0.05
+done
+if [ -z "$port" ]; then
+	echo "demo: baedald did not start:" >&2
+	cat "$log" >&2
+	exit 1
+fi
+echo "baedald is listening on 127.0.0.1:$port, storing to $DB"
+echo
+"$BUILD/baedal" --server "127.0.0.1:$port" demo
+kill -TERM "$pid"
+wait "$pid" || { echo "demo: baedald did not stop cleanly" >&2; exit 1; }
+pid=""
+echo
+echo "Every timing is in $DB. Look at the runs with:"
+echo "  sqlite3 $DB 'select * from run_summary'"

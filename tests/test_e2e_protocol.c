@@ -1,0 +1,358 @@
+/* End to end over a raw socket: the real baedald on port 0 with a temp
+ * database. The protocol doc's transcript, attach, bad lines, shutdown and
+ * crash recovery, each checked on the wire and then in SQLite. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ctype.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "tests/support.h"
+
+#define WAIT_MS 10000   /* generous: CI machines are slow and noisy */
+
+struct fixture {
+	char dir[4096];
+	char db[4200];
+	struct test_server srv;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	if (!f || support_tmpdir(f->dir, sizeof f->dir) < 0)
+		return -1;
+	snprintf(f->db, sizeof f->db, "%s/baedal.db", f->dir);
+	if (support_server_start(&f->srv, f->db, NULL) < 0) {
+		fprintf(stderr, "baedald did not start\n");
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	support_server_kill(&f->srv);
+	support_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+static void read_expect_prefix(struct test_conn *c, const char *prefix, char *line, size_t cap)
+{
+	assert_int_equal(support_read_line(c, line, cap, WAIT_MS), 0);
+	if (strncmp(line, prefix, strlen(prefix)) != 0)
+		fail_msg("expected a line starting '%s', got '%s'", prefix, line);
+}
+
+/* The session id from a HELLO line. */
+static void read_hello(struct test_conn *c, char id[33])
+{
+	char line[512];
+	read_expect_prefix(c, "HELLO proto=baedal/1 session=", line, sizeof line);
+	memcpy(id, line + strlen("HELLO proto=baedal/1 session="), 32);
+	id[32] = '\0';
+}
+
+static unsigned long long field_u(const char *line, const char *key)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, " %s=", key);
+	const char *at = strstr(line, pat);
+	if (!at)
+		fail_msg("no %s= in '%s'", key, line);
+	return strtoull(at + strlen(pat), NULL, 10);
+}
+
+/* ---- the transcript of docs/protocol.md -------------------------------- */
+
+static int is_time_key(const char *key, size_t len)
+{
+	return (len == 1 && key[0] == 't') || (len == 7 && memcmp(key, "elapsed", 7) == 0);
+}
+
+/* One token of a server line against the doc's: times are lower bounds at
+ * millisecond precision (with a generous upper bound), the session id and
+ * server version any value of their form, the rest exact. */
+static int token_matches(const char *exp, size_t elen, const char *act, size_t alen)
+{
+	const char *eq = memchr(exp, '=', elen);
+	if (!eq)
+		return elen == alen && memcmp(exp, act, elen) == 0;
+	size_t klen = (size_t)(eq - exp) + 1;
+	if (alen < klen || memcmp(exp, act, klen) != 0)
+		return 0;
+	const char *ev = exp + klen, *av = act + klen;
+	size_t evl = elen - klen, avl = alen - klen;
+	if (klen == 8 && memcmp(exp, "session=", 8) == 0) {
+		for (size_t i = 0; i < avl; i++)
+			if (!isxdigit((unsigned char)av[i]))
+				return 0;
+		return avl == 32;
+	}
+	if (klen == 7 && memcmp(exp, "server=", 7) == 0)
+		return avl > 0;
+	if (is_time_key(exp, klen - 1)) {
+		unsigned long long e = strtoull(ev, NULL, 10), a = strtoull(av, NULL, 10);
+		return a >= e / 1000 * 1000 && a < e + 1000000;
+	}
+	return evl == avl && memcmp(ev, av, evl) == 0;
+}
+
+static void expect_line_matches(const char *exp, const char *act)
+{
+	if (strncmp(exp, "ERR ", 4) == 0) {
+		assert_string_equal(act, exp);
+		return;
+	}
+	const char *e = exp, *a = act;
+	while (*e || *a) {
+		size_t el = strcspn(e, " "), al = strcspn(a, " ");
+		if (!token_matches(e, el, a, al))
+			fail_msg("server said\n  %s\nthe doc shows\n  %s", act, exp);
+		e += el + (e[el] == ' ');
+		a += al + (a[al] == ' ');
+	}
+}
+
+static void test_transcript(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c;
+	char *doc = support_read_file("docs/protocol.md");
+	assert_non_null(doc);
+	char *begin = strstr(doc, "<!-- transcript -->");
+	char *end = strstr(doc, "<!-- /transcript -->");
+	assert_non_null(begin);
+	assert_non_null(end);
+	*end = '\0';
+	assert_int_equal(support_connect(&c, f->srv.port), 0);
+
+	int checked = 0;
+	char line[4096], *save = NULL;
+	for (char *l = strtok_r(begin, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		while (*l == ' ')
+			l++;
+		if (strncmp(l, "> ", 2) == 0) {
+			snprintf(line, sizeof line, "%s\n", l + 2);
+			assert_int_equal(support_send(&c, line), 0);
+		} else if (strncmp(l, "< ", 2) == 0) {
+			if (support_read_line(&c, line, sizeof line, WAIT_MS) < 0)
+				fail_msg("no line from the server where the doc shows '%s'", l + 2);
+			expect_line_matches(l + 2, line);
+			checked++;
+		}
+	}
+	assert_int_equal(checked, 19);   /* every server line the doc shows */
+	assert_int_equal(support_read_line(&c, line, sizeof line, WAIT_MS), -1);  /* closed */
+	support_close(&c);
+	free(doc);
+	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from events where run_id = 1"), 9);
+}
+
+/* ---- sessions: disconnect, attach, replay ------------------------------ */
+
+static void test_attach_replays_then_goes_on_live(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c1, c2;
+	char id[33], line[512], cmd[128];
+
+	assert_int_equal(support_connect(&c1, f->srv.port), 0);
+	read_hello(&c1, id);
+	assert_int_equal(support_send(&c1, "RUN sync A:60ms B:60ms\n"), 0);
+	read_expect_prefix(&c1, "OK run=1 mode=sync orders=2", line, sizeof line);
+	read_expect_prefix(&c1, "EV seq=1 run=1 order=1 name=A step=delivered", line, sizeof line);
+	support_close(&c1);   /* the run goes on without us */
+
+	assert_int_equal(support_connect(&c2, f->srv.port), 0);
+	read_hello(&c2, line);
+	snprintf(cmd, sizeof cmd, "ATTACH %s 1\n", id);
+	assert_int_equal(support_send(&c2, cmd), 0);
+	read_expect_prefix(&c2, "OK attached session=", line, sizeof line);
+	assert_non_null(strstr(line, " active=1"));
+	/* Everything after seq 1, replayed then live, in order, then DONE. */
+	for (unsigned long long seq = 2; seq <= 6; seq++) {
+		read_expect_prefix(&c2, "EV ", line, sizeof line);
+		assert_int_equal(field_u(line, "seq"), seq);
+	}
+	read_expect_prefix(&c2, "DONE seq=7 run=1 mode=sync orders=2 status=done", line, sizeof line);
+	assert_true(field_u(line, "elapsed") >= 120000);
+	support_close(&c2);
+	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from events"), 6);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from runs where status = 'done'"),
+	                 1);
+}
+
+static void test_attach_takes_the_session_over(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c1, c2;
+	char id[33], line[512], cmd[128];
+
+	assert_int_equal(support_connect(&c1, f->srv.port), 0);
+	read_hello(&c1, id);
+	assert_int_equal(support_connect(&c2, f->srv.port), 0);
+	read_hello(&c2, line);
+	snprintf(cmd, sizeof cmd, "ATTACH %s\n", id);
+	assert_int_equal(support_send(&c2, cmd), 0);
+	read_expect_prefix(&c2, "OK attached session=", line, sizeof line);
+	assert_non_null(strstr(line, " seq=0 active=-"));
+	read_expect_prefix(&c1, "BYE reason=attached-elsewhere", line, sizeof line);
+	assert_int_equal(support_read_line(&c1, line, sizeof line, WAIT_MS), -1);
+	/* The new holder can use it. */
+	assert_int_equal(support_send(&c2, "RUNS\n"), 0);
+	read_expect_prefix(&c2, "OK runs=0", line, sizeof line);
+	support_close(&c1);
+	support_close(&c2);
+}
+
+static void test_attach_needs_a_real_id(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c;
+	char line[512];
+
+	assert_int_equal(support_connect(&c, f->srv.port), 0);
+	read_hello(&c, line);
+	assert_int_equal(support_send(&c, "ATTACH zzz\n"), 0);
+	read_expect_prefix(&c, "ERR bad_session ", line, sizeof line);
+	assert_int_equal(support_send(&c, "ATTACH 0123456789abcdef0123456789abcdef\n"), 0);
+	read_expect_prefix(&c, "ERR no_session ", line, sizeof line);
+	assert_int_equal(support_send(&c, "RUNS 0123456789abcdef0123456789abcdef\n"), 0);
+	read_expect_prefix(&c, "ERR no_session ", line, sizeof line);
+	support_close(&c);
+}
+
+/* ---- bad input ------------------------------------------------------------ */
+
+static void test_overlong_line_is_refused_and_skipped(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c;
+	char line[512];
+	char *big = malloc(10001);
+
+	assert_int_equal(support_connect(&c, f->srv.port), 0);
+	read_hello(&c, line);
+	memset(big, 'x', 10000);
+	big[10000] = '\0';
+	/* Sent in pieces with no newline, then the newline, then a command. */
+	assert_int_equal(support_send(&c, big), 0);
+	assert_int_equal(support_send(&c, big), 0);
+	read_expect_prefix(&c, "ERR line_too_long ", line, sizeof line);
+	assert_int_equal(support_send(&c, "tail\nPING\n"), 0);
+	read_expect_prefix(&c, "OK pong", line, sizeof line);
+	/* Exactly one error for the one long line. */
+	memset(big, 'y', 5000);
+	big[5000] = '\n';
+	big[5001] = '\0';
+	assert_int_equal(support_send(&c, big), 0);
+	assert_int_equal(support_send(&c, "PING\n"), 0);
+	read_expect_prefix(&c, "ERR line_too_long ", line, sizeof line);
+	read_expect_prefix(&c, "OK pong", line, sizeof line);
+	free(big);
+	support_close(&c);
+}
+
+static void test_half_close_still_reports(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c;
+	char line[512];
+
+	assert_int_equal(support_connect(&c, f->srv.port), 0);
+	read_hello(&c, line);
+	assert_int_equal(support_send(&c, "RUN async A:20ms B:30ms\nPING"), 0);
+	shutdown(c.fd, SHUT_WR);   /* a partial last line is dropped */
+	read_expect_prefix(&c, "OK run=1", line, sizeof line);
+	for (int i = 0; i < 6; i++)
+		read_expect_prefix(&c, "EV ", line, sizeof line);
+	read_expect_prefix(&c, "DONE ", line, sizeof line);
+	read_expect_prefix(&c, "BYE reason=eof", line, sizeof line);
+	assert_int_equal(support_read_line(&c, line, sizeof line, WAIT_MS), -1);
+	support_close(&c);
+}
+
+/* ---- shutdown and crashes ------------------------------------------------- */
+
+static void test_sigterm_interrupts_and_flushes(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c;
+	char line[512];
+
+	assert_int_equal(support_connect(&c, f->srv.port), 0);
+	read_hello(&c, line);
+	assert_int_equal(support_send(&c, "RUN sync A:20ms B:1m\n"), 0);
+	read_expect_prefix(&c, "OK run=1", line, sizeof line);
+	for (int i = 0; i < 4; i++)   /* A's three events, B delivered */
+		read_expect_prefix(&c, "EV ", line, sizeof line);
+	assert_non_null(strstr(line, "name=B step=delivered"));
+	int status = support_server_stop(&f->srv, WAIT_MS);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	read_expect_prefix(&c, "DONE seq=5 run=1 mode=sync orders=2 status=interrupted elapsed=-",
+	                   line, sizeof line);
+	read_expect_prefix(&c, "BYE reason=shutdown", line, sizeof line);
+	support_close(&c);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from runs where status = "
+	                                        "'interrupted' and elapsed_us is null"), 1);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from events"), 4);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from orders"), 2);
+}
+
+static void test_crash_leaves_acknowledged_orders(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c;
+	char line[512];
+
+	assert_int_equal(support_connect(&c, f->srv.port), 0);
+	read_hello(&c, line);
+	assert_int_equal(support_send(&c, "GEN async 300 1m\n"), 0);
+	read_expect_prefix(&c, "OK run=1 mode=async orders=300", line, sizeof line);
+	support_server_kill(&f->srv);   /* kill -9 with 300 orders in flight */
+	support_close(&c);
+	/* Acknowledged means committed: the orders are there after a crash. */
+	assert_int_equal(support_sql_int(f->db, "select count(*) from orders where run_id = 1"), 300);
+	assert_int_equal(support_server_start(&f->srv, f->db, NULL), 0);
+	char *log = support_read_file(f->srv.log);
+	assert_non_null(log);
+	if (!strstr(log, "1 runs of an earlier server were left running"))
+		fail_msg("the restarted server did not report the interrupted run:\n%s", log);
+	free(log);
+	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from runs where status = "
+	                                        "'interrupted'"), 1);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from pragma_integrity_check "
+	                                        "where integrity_check = 'ok'"), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_transcript, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_replays_then_goes_on_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_takes_the_session_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_needs_a_real_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlong_line_is_refused_and_skipped, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_half_close_still_reports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_interrupts_and_flushes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_leaves_acknowledged_orders, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("e2e_protocol", tests, NULL, NULL);
+}
