@@ -1,0 +1,462 @@
+/* Client commands of the baedal wire protocol (docs/protocol.md), and the
+ * helpers GEN shares with the server. Server lines: protocol_server.c. */
+#include "common/protocol.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/duration.h"
+#include "common/protocol_util.h"
+
+/* An echoed token is cut after this many bytes, so that one bad token
+ * leaves room for the rest of the message. */
+#define ECHO_MAX 40
+/* Text kept below PROTO_ERR_TEXT so that "..." and the NUL always fit. */
+#define TEXT_LIMIT (PROTO_ERR_TEXT - 4)
+
+const char *proto_mode_name(enum proto_mode m)
+{
+	return m == MODE_ASYNC ? "async" : "sync";
+}
+
+const char *proto_step_name(enum proto_step s)
+{
+	switch (s) {
+	case STEP_DELIVERED: return "delivered";
+	case STEP_EATEN: return "eaten";
+	case STEP_COLLECTED: return "collected";
+	}
+	return "?";
+}
+
+const char *proto_status_name(enum run_status s)
+{
+	switch (s) {
+	case RUN_RUNNING: return "running";
+	case RUN_DONE: return "done";
+	case RUN_INTERRUPTED: return "interrupted";
+	}
+	return "?";
+}
+
+static int is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+int proto_session_valid(const char *s, size_t len)
+{
+	if (!s || len != PROTO_SESSION_HEX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!is_hex((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+uint64_t proto_gen_meal(uint32_t i, uint32_t n, uint64_t lo_us, uint64_t hi_us)
+{
+	if (n <= 1 || lo_us >= hi_us || i <= 1)
+		return lo_us;
+	if (i >= n)
+		return hi_us;
+	/* (hi - lo) * (i - 1) can pass 64 bits; in 128 bits it cannot. */
+	unsigned __int128 spread = (unsigned __int128)(hi_us - lo_us) * (i - 1);
+	return lo_us + (uint64_t)(spread / (n - 1));
+}
+
+int proto_gen_name(char *buf, size_t cap, const char *prefix, uint32_t i)
+{
+	int n = snprintf(buf, cap, "%s%" PRIu32, prefix, i);
+	return (n < 0 || (size_t)n >= cap) ? -1 : n;
+}
+
+static int is_name_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '.' || c == '-';
+}
+
+const char *proto_name_problem(const char *s, size_t len)
+{
+	if (len == 0)
+		return "the name is empty";
+	if (len > PROTO_NAME_MAX)
+		return "the name is longer than 32 characters";
+	for (size_t i = 0; i < len; i++)
+		if (!is_name_char((unsigned char)s[i]))
+			return "the name has a character outside A-Z a-z 0-9 _ . -";
+	return NULL;
+}
+
+int proto_parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (len == 0)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9' || __builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* ---- error texts ---------------------------------------------------- */
+
+struct etext {
+	char *buf;
+	size_t len;
+	int cut;
+};
+
+/* Appends n bytes whole or not at all: an escape is never split. */
+static void etext_put(struct etext *t, const char *s, size_t n)
+{
+	if (t->cut)
+		return;
+	if (t->len + n > TEXT_LIMIT) {
+		memcpy(t->buf + t->len, "...", 4);
+		t->len += 3;
+		t->cut = 1;
+		return;
+	}
+	memcpy(t->buf + t->len, s, n);
+	t->len += n;
+	t->buf[t->len] = '\0';
+}
+
+/* A token as the client typed it, kept on one printable line. */
+static void etext_token(struct etext *t, const char *tok, size_t n)
+{
+	size_t shown = n > ECHO_MAX ? ECHO_MAX : n;
+	for (size_t i = 0; i < shown; i++) {
+		unsigned char c = (unsigned char)tok[i];
+		char esc[5];
+		if (c >= 0x21 && c <= 0x7e) {
+			etext_put(t, (const char *)&tok[i], 1);
+		} else {
+			snprintf(esc, sizeof esc, "\\x%02x", c);
+			etext_put(t, esc, 4);
+		}
+	}
+	if (shown < n)
+		etext_put(t, "...", 3);
+}
+
+/* Fills err and returns -1. fmt knows two conversions: %s, a C string
+ * of ours, and %t, a client's token as (const char *, size_t). */
+static int fail(struct proto_error *err, const char *code, const char *fmt, ...)
+{
+	struct etext t = { err->text, 0, 0 };
+	va_list ap;
+
+	err->code = code;
+	err->text[0] = '\0';
+	va_start(ap, fmt);
+	for (const char *f = fmt; *f; f++) {
+		if (f[0] == '%' && f[1] == 't') {
+			const char *tok = va_arg(ap, const char *);
+			etext_token(&t, tok, va_arg(ap, size_t));
+			f++;
+		} else if (f[0] == '%' && f[1] == 's') {
+			const char *s = va_arg(ap, const char *);
+			etext_put(&t, s, strlen(s));
+			f++;
+		} else {
+			etext_put(&t, f, 1);
+		}
+	}
+	va_end(ap);
+	return -1;
+}
+
+/* ---- commands ------------------------------------------------------- */
+
+struct parser {
+	const char *line;
+	size_t len, pos;
+	const char *word;                 /* the command, upper-case */
+	const struct proto_limits *lim;
+	struct cmd *out;
+	struct proto_error *err;
+};
+
+/* Only spaces separate: a tab stays in its token and fails there. */
+static int next_token(struct parser *p, const char **tok, size_t *n)
+{
+	while (p->pos < p->len && p->line[p->pos] == ' ')
+		p->pos++;
+	if (p->pos == p->len)
+		return 0;
+	size_t start = p->pos;
+	while (p->pos < p->len && p->line[p->pos] != ' ')
+		p->pos++;
+	*tok = p->line + start;
+	*n = p->pos - start;
+	return 1;
+}
+
+static int ci_equal(const char *tok, size_t n, const char *word)
+{
+	if (strlen(word) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char a = (unsigned char)tok[i], b = (unsigned char)word[i];
+		if (a >= 'A' && a <= 'Z')
+			a = (unsigned char)(a - 'A' + 'a');
+		if (b >= 'A' && b <= 'Z')
+			b = (unsigned char)(b - 'A' + 'a');
+		if (a != b)
+			return 0;
+	}
+	return 1;
+}
+
+static int expect_end(struct parser *p)
+{
+	const char *tok;
+	size_t n;
+	if (next_token(p, &tok, &n))
+		return fail(p->err, "bad_args", "%s takes no more arguments, got '%t'", p->word, tok, n);
+	return 0;
+}
+
+static int parse_mode(struct parser *p)
+{
+	const char *tok;
+	size_t n;
+	if (!next_token(p, &tok, &n))
+		return fail(p->err, "bad_args", "%s needs a mode: sync or async", p->word);
+	if (ci_equal(tok, n, "sync"))
+		p->out->mode = MODE_SYNC;
+	else if (ci_equal(tok, n, "async"))
+		p->out->mode = MODE_ASYNC;
+	else
+		return fail(p->err, "bad_mode", "'%t' is not a mode: use sync or async", tok, n);
+	return 0;
+}
+
+/* One meal s[0..n), found in the client's token ctx[0..ctx_n). */
+static int parse_meal(struct parser *p, const char *ctx, size_t ctx_n, const char *s, size_t n,
+                      uint64_t *us)
+{
+	char max[32];
+	if (duration_parse(s, n, us) < 0)
+		return fail(p->err, "bad_duration", "%t: '%t' is not a duration like 250ms, 3s, 1.5s, 2m",
+		            ctx, ctx_n, s, n);
+	if (*us > p->lim->max_meal_us) {
+		duration_format(max, sizeof max, p->lim->max_meal_us);
+		return fail(p->err, "meal_too_long", "%t: '%t' is longer than the longest meal, %s",
+		            ctx, ctx_n, s, n, max);
+	}
+	return 0;
+}
+
+static int parse_order(struct parser *p, const char *tok, size_t n, struct order_spec *o)
+{
+	const char *colon = memchr(tok, ':', n);
+	if (!colon)
+		return fail(p->err, "bad_order", "'%t' is not NAME:DURATION", tok, n);
+	size_t name_n = (size_t)(colon - tok);
+	const char *why = proto_name_problem(tok, name_n);
+	if (why)
+		return fail(p->err, "bad_name", "%t: %s", tok, n, why);
+	if (parse_meal(p, tok, n, colon + 1, n - name_n - 1, &o->meal_us) < 0)
+		return -1;
+	memcpy(o->name, tok, name_n);
+	o->name[name_n] = '\0';
+	return 0;
+}
+
+static int parse_run(struct parser *p)
+{
+	uint32_t max = p->lim->max_orders < PROTO_LINE_ORDERS ? p->lim->max_orders
+	                                                      : PROTO_LINE_ORDERS;
+	const char *tok;
+	size_t n;
+	char num[16];
+
+	if (parse_mode(p) < 0)
+		return -1;
+	while (next_token(p, &tok, &n)) {
+		if (p->out->norders >= max) {
+			snprintf(num, sizeof num, "%" PRIu32, max);
+			return fail(p->err, "too_many_orders", "'%t' is one order too many: a run takes at most %s",
+			            tok, n, num);
+		}
+		if (parse_order(p, tok, n, &p->out->orders[p->out->norders]) < 0)
+			return -1;
+		p->out->norders++;
+	}
+	if (p->out->norders == 0)
+		return fail(p->err, "no_orders", "RUN needs at least one NAME:DURATION order");
+	return 0;
+}
+
+static int parse_count(struct parser *p)
+{
+	const char *tok;
+	size_t n;
+	uint64_t count;
+	char num[16];
+
+	if (!next_token(p, &tok, &n))
+		return fail(p->err, "bad_args", "GEN needs a count: GEN <mode> <count> <meal>[..<meal>]");
+	if (proto_parse_u64(tok, n, &count) < 0)
+		return fail(p->err, "bad_args", "'%t' is not a count", tok, n);
+	if (count == 0)
+		return fail(p->err, "no_orders", "GEN needs a count of at least 1, got '%t'", tok, n);
+	if (count > p->lim->max_orders) {
+		snprintf(num, sizeof num, "%" PRIu32, p->lim->max_orders);
+		return fail(p->err, "too_many_orders", "'%t' orders: a run takes at most %s", tok, n, num);
+	}
+	p->out->norders = (uint32_t)count;
+	return 0;
+}
+
+/* <meal> or <lo>..<hi>: no duration contains "..", so the first splits. */
+static int parse_meal_range(struct parser *p)
+{
+	const char *tok;
+	size_t n, dots = 0;
+
+	if (!next_token(p, &tok, &n))
+		return fail(p->err, "bad_args", "GEN needs a meal: GEN <mode> <count> <meal>[..<meal>]");
+	while (dots + 1 < n && !(tok[dots] == '.' && tok[dots + 1] == '.'))
+		dots++;
+	if (dots + 1 >= n) {
+		if (parse_meal(p, tok, n, tok, n, &p->out->gen_lo_us) < 0)
+			return -1;
+		p->out->gen_hi_us = p->out->gen_lo_us;
+		return 0;
+	}
+	if (parse_meal(p, tok, n, tok, dots, &p->out->gen_lo_us) < 0 ||
+	    parse_meal(p, tok, n, tok + dots + 2, n - dots - 2, &p->out->gen_hi_us) < 0)
+		return -1;
+	if (p->out->gen_lo_us > p->out->gen_hi_us)
+		return fail(p->err, "bad_args", "'%t' goes down: write <lo>..<hi> with lo <= hi", tok, n);
+	return 0;
+}
+
+/* Every generated name, up to prefix<count>, must be a valid name. */
+static int parse_prefix(struct parser *p, const char *tok, size_t n)
+{
+	const size_t key = sizeof "prefix=" - 1;
+	char num[16];
+
+	if (n < key || !ci_equal(tok, key, "prefix="))
+		return fail(p->err, "bad_args", "'%t' is not prefix=<name>", tok, n);
+	const char *name = tok + key;
+	size_t name_n = n - key;
+	const char *why = proto_name_problem(name, name_n);
+	if (why)
+		return fail(p->err, "bad_name", "%t: %s", tok, n, why);
+	int digits = snprintf(num, sizeof num, "%" PRIu32, p->out->norders);
+	if (name_n + (size_t)digits > PROTO_NAME_MAX)
+		return fail(p->err, "bad_name", "%t: the name of order %s would be longer than 32 characters",
+		            tok, n, num);
+	memcpy(p->out->gen_prefix, name, name_n);
+	p->out->gen_prefix[name_n] = '\0';
+	return 0;
+}
+
+static int parse_gen(struct parser *p)
+{
+	const char *tok;
+	size_t n;
+
+	if (parse_mode(p) < 0 || parse_count(p) < 0 || parse_meal_range(p) < 0)
+		return -1;
+	strcpy(p->out->gen_prefix, "o");
+	if (next_token(p, &tok, &n) && parse_prefix(p, tok, n) < 0)
+		return -1;
+	return expect_end(p);
+}
+
+static int parse_session(struct parser *p, const char *tok, size_t n)
+{
+	if (!proto_session_valid(tok, n))
+		return fail(p->err, "bad_session", "'%t' is not a session id of 32 hex digits", tok, n);
+	for (size_t i = 0; i < n; i++) {
+		char c = tok[i];
+		p->out->session[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
+	}
+	p->out->session[n] = '\0';
+	return 0;
+}
+
+static int parse_attach(struct parser *p)
+{
+	const char *tok;
+	size_t n;
+
+	if (!next_token(p, &tok, &n))
+		return fail(p->err, "bad_args", "ATTACH needs a session id: ATTACH <session> [<seq>]");
+	if (parse_session(p, tok, n) < 0)
+		return -1;
+	if (next_token(p, &tok, &n) && proto_parse_u64(tok, n, &p->out->since_seq) < 0)
+		return fail(p->err, "bad_args", "'%t' is not a seq number", tok, n);
+	return expect_end(p);
+}
+
+static int parse_runs(struct parser *p)
+{
+	const char *tok;
+	size_t n;
+
+	if (next_token(p, &tok, &n) && parse_session(p, tok, n) < 0)
+		return -1;
+	return expect_end(p);
+}
+
+static const struct {
+	const char *word;
+	enum cmd_kind kind;
+	int (*parse)(struct parser *p);
+} commands[] = {
+	{ "PING", CMD_PING, expect_end },
+	{ "HELP", CMD_HELP, expect_end },
+	{ "QUIT", CMD_QUIT, expect_end },
+	{ "RUN", CMD_RUN, parse_run },
+	{ "GEN", CMD_GEN, parse_gen },
+	{ "ATTACH", CMD_ATTACH, parse_attach },
+	{ "RUNS", CMD_RUNS, parse_runs },
+};
+
+/* Every field but orders[] is reset; norders says how much of orders[]
+ * counts, and zeroing its 40 KiB for every PING would be wasted. */
+static void cmd_reset(struct cmd *out, enum cmd_kind kind)
+{
+	out->kind = kind;
+	out->mode = MODE_SYNC;
+	out->norders = 0;
+	out->gen_lo_us = out->gen_hi_us = 0;
+	out->gen_prefix[0] = '\0';
+	out->session[0] = '\0';
+	out->since_seq = 0;
+}
+
+int proto_parse_command(const char *line, size_t len, const struct proto_limits *lim,
+                        struct cmd *out, struct proto_error *err)
+{
+	struct parser p = { line, len, 0, NULL, lim, out, err };
+	const char *tok;
+	size_t n;
+
+	if (p.len > 0 && line[p.len - 1] == '\r')
+		p.len--;
+	if (!next_token(&p, &tok, &n))
+		return fail(err, "unknown_command", "empty line");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (ci_equal(tok, n, commands[i].word)) {
+			p.word = commands[i].word;
+			cmd_reset(out, commands[i].kind);
+			return commands[i].parse(&p);
+		}
+	}
+	return fail(err, "unknown_command", "%t: try HELP", tok, n);
+}

@@ -1,0 +1,17 @@
+/* Checks shared by the command parser (protocol.c) and the server-line
+ * parser (protocol_server.c); not part of the protocol's API. */
+#ifndef BAEDAL_PROTOCOL_UTIL_H
+#define BAEDAL_PROTOCOL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* NULL if s[0..len) is an order name (1 to PROTO_NAME_MAX characters of
+ * A-Z a-z 0-9 _ . -), else why not, as a phrase for an error text. */
+const char *proto_name_problem(const char *s, size_t len);
+
+/* Reads a decimal uint64: digits only, at least one, no sign, no
+ * overflow. Returns 0 and sets *out, or -1. */
+int proto_parse_u64(const char *s, size_t len, uint64_t *out);
+
+#endif
