@@ -1,0 +1,544 @@
+#include "server/store.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "server/migrations.h"
+#include "server/store_queue.h"
+#include "server/store_writer.h"
+
+_Static_assert(STORE_TEXT_MAX == PROTO_NAME_MAX, "a record must hold any order name");
+_Static_assert(2 * STORE_ID_BYTES == PROTO_SESSION_HEX, "a record must hold any session id");
+
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+struct store_waiter {
+	struct store_waiter *next;
+	uint64_t target;            /* the last record queued when it was registered */
+	uint64_t fail_gen;          /* the loop's failure count then */
+	store_durable_cb cb;
+	void *arg;
+};
+
+struct store {
+	sqlite3 *db;
+	struct store_writer w;
+	struct store_queue q;
+	bool queue_ready, pub_ready, started;
+	uint64_t recovered, next_run_id;
+	int wake_fd;
+	struct event *wake_ev;
+	pthread_t thread;
+
+	/* What the writer has finished, under pub_mu. Failures not yet seen
+	 * by the loop merge into one range: the loop would tell every waiter
+	 * in it the same thing anyway. */
+	pthread_mutex_t pub_mu;
+	uint64_t pub_hi;
+	bool fail_pending;
+	uint64_t fail_lo, fail_hi;
+	char fail_err[STORE_ERR_LEN];
+
+	/* The loop's own. */
+	uint64_t loop_hi;           /* highest seq whose outcome the loop has seen */
+	uint64_t fail_gen;          /* failed batches seen by the loop */
+	char last_err[STORE_ERR_LEN];
+	struct store_waiter *wait_head, **wait_tail;
+};
+
+__attribute__((format(printf, 3, 4)))
+static void store_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static void store_fail_db(struct store *s, const char *path, const char *what, char *err,
+                          size_t errlen)
+{
+	int code = sqlite3_errcode(s->db) & 0xff;
+	int sys = sqlite3_system_errno(s->db);
+	/* errno explains why a file would not open or read ("Is a directory",
+	 * "Permission denied"); after other errors it is stale. */
+	if (sys != 0 && (code == SQLITE_CANTOPEN || code == SQLITE_IOERR))
+		store_errf(err, errlen, "database %s: %s: %s (%s)", path, what, sqlite3_errmsg(s->db),
+		           strerror(sys));
+	else
+		store_errf(err, errlen, "database %s: %s: %s", path, what, sqlite3_errmsg(s->db));
+}
+
+/* Runs one statement that returns at most one row; *text gets a copy of
+ * its first column when asked. */
+static int store_query(sqlite3 *db, const char *sql, sqlite3_int64 *num, char *text, size_t cap)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && num)
+		*num = sqlite3_column_int64(st, 0);
+	if (rc == SQLITE_ROW && text) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		snprintf(text, cap, "%s", t ? (const char *)t : "");
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int store_configure(struct store *s, const char *path, char *err, size_t errlen)
+{
+	char mode[16] = "";
+	int rc = sqlite3_open_v2(path, &s->db,
+	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                         NULL);
+	if (rc != SQLITE_OK) {
+		if (!s->db) {
+			store_errf(err, errlen, "database %s: cannot open: out of memory", path);
+			return -1;
+		}
+		store_fail_db(s, path, "cannot open", err, errlen);
+		return -1;
+	}
+	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	if (store_query(s->db, "PRAGMA journal_mode = WAL", NULL, mode, sizeof mode) != 0) {
+		store_fail_db(s, path, "cannot use WAL", err, errlen);
+		return -1;
+	}
+	/* A file system without shared memory, for one, quietly keeps the old mode. */
+	if (strcmp(mode, "wal") != 0) {
+		store_errf(err, errlen, "database %s: cannot use WAL: journal mode stays \"%s\"", path,
+		           mode);
+		return -1;
+	}
+	if (sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail_db(s, path, "cannot set synchronous=FULL", err, errlen);
+		return -1;
+	}
+	return 0;
+}
+
+static int store_apply(struct store *s, const struct migration *m, const char *path,
+                       char *err, size_t errlen)
+{
+	char sql[64], what[128];
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", m->version);
+	/* The version moves in the same transaction as the schema, so a
+	 * crash leaves either both or neither. */
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK &&
+	    sqlite3_exec(s->db, m->sql, NULL, NULL, NULL) == SQLITE_OK &&
+	    sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK &&
+	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	snprintf(what, sizeof what, "migration %s failed", m->name);
+	store_fail_db(s, path, what, err, errlen);
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static int store_migrate(struct store *s, const char *path, char *err, size_t errlen)
+{
+	sqlite3_int64 version = 0;
+	if (store_query(s->db, "PRAGMA user_version", &version, NULL, 0) != 0) {
+		store_fail_db(s, path, "cannot read the schema version", err, errlen);
+		return -1;
+	}
+	if (version < 0 || (size_t)version > migrations_count) {
+		store_errf(err, errlen,
+		           "database %s has schema version %lld, newer than this baedald (%zu); "
+		           "use a newer baedald", path, (long long)version, migrations_count);
+		return -1;
+	}
+	for (size_t i = (size_t)version; i < migrations_count; i++)
+		if (store_apply(s, &migrations[i], path, err, errlen) != 0)
+			return -1;
+	return 0;
+}
+
+/* A crash leaves runs 'running' that nothing will finish: say so. */
+static int store_recover(struct store *s, const char *path, char *err, size_t errlen)
+{
+	sqlite3_int64 next = 1;
+	if (sqlite3_exec(s->db, "UPDATE runs SET status = 'interrupted' WHERE status = 'running'",
+	                 NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail_db(s, path, "cannot mark unfinished runs interrupted", err, errlen);
+		return -1;
+	}
+	s->recovered = (uint64_t)sqlite3_changes64(s->db);
+	if (store_query(s->db, "SELECT coalesce(max(run_id), 0) + 1 FROM runs", &next, NULL, 0)
+	    != 0) {
+		store_fail_db(s, path, "cannot read the last run id", err, errlen);
+		return -1;
+	}
+	s->next_run_id = (uint64_t)next;
+	return 0;
+}
+
+static int store_init_runtime(struct store *s, const char *path, char *err, size_t errlen)
+{
+	char why[STORE_ERR_LEN];
+	if (store_writer_init(&s->w, s->db, why, sizeof why) != 0) {
+		store_errf(err, errlen, "database %s: %s", path, why);
+		return -1;
+	}
+	s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->wake_fd < 0) {
+		store_errf(err, errlen, "database %s: cannot create an eventfd: %s", path,
+		           strerror(errno));
+		return -1;
+	}
+	if (pthread_mutex_init(&s->pub_mu, NULL) != 0) {
+		store_errf(err, errlen, "database %s: cannot create a mutex", path);
+		return -1;
+	}
+	s->pub_ready = true;
+	if (store_queue_init(&s->q) != 0) {
+		store_errf(err, errlen, "database %s: cannot create the record queue", path);
+		return -1;
+	}
+	s->queue_ready = true;
+	return 0;
+}
+
+/* Frees what store_open() built, however far it got. */
+static void store_destroy(struct store *s)
+{
+	store_writer_finalize(&s->w);
+	if (s->db && sqlite3_close(s->db) != SQLITE_OK) {
+		fprintf(stderr, "store: cannot close the database: %s\n", sqlite3_errmsg(s->db));
+		sqlite3_close_v2(s->db);
+	}
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
+	if (s->queue_ready)
+		store_queue_destroy(&s->q);
+	if (s->pub_ready)
+		pthread_mutex_destroy(&s->pub_mu);
+	free(s);
+}
+
+struct store *store_open(const char *path, char *err, size_t errlen)
+{
+	struct store *s = calloc(1, sizeof *s);
+	if (!s) {
+		store_errf(err, errlen, "database %s: out of memory", path);
+		return NULL;
+	}
+	s->wake_fd = -1;
+	s->wait_tail = &s->wait_head;
+	if (store_configure(s, path, err, errlen) != 0 || store_migrate(s, path, err, errlen) != 0 ||
+	    store_recover(s, path, err, errlen) != 0 || store_init_runtime(s, path, err, errlen) != 0) {
+		store_destroy(s);
+		return NULL;
+	}
+	return s;
+}
+
+uint64_t store_recovered_runs(const struct store *s)
+{
+	return s->recovered;
+}
+
+uint64_t store_next_run_id(const struct store *s)
+{
+	return s->next_run_id;
+}
+
+static void store_wake(struct store *s)
+{
+	static const uint64_t one = 1;
+	/* Only a saturated counter fails the write, and then the loop is
+	 * due to wake anyway. */
+	ssize_t n = write(s->wake_fd, &one, sizeof one);
+	(void)n;
+}
+
+static void store_publish(struct store *s, const struct store_tx *tx)
+{
+	pthread_mutex_lock(&s->pub_mu);
+	s->pub_hi = tx->hi;
+	if (tx->err[0] != '\0') {
+		if (!s->fail_pending) {
+			s->fail_pending = true;
+			s->fail_lo = tx->lo;
+			memcpy(s->fail_err, tx->err, sizeof s->fail_err);
+		}
+		/* A generated record split over transactions has failed as soon
+		 * as one of its parts has. */
+		s->fail_hi = tx->hi + tx->partial;
+	}
+	pthread_mutex_unlock(&s->pub_mu);
+	if (tx->err[0] != '\0')
+		fprintf(stderr, "store: %s\n", tx->err);
+	store_wake(s);
+}
+
+/* The writer's work, on its thread or, if none was started, in
+ * store_close(): returns once the queue is stopped and empty. */
+static void store_drain(struct store *s)
+{
+	for (;;) {
+		uint64_t last = store_queue_wait(&s->q);
+		if (last == s->q.taken)
+			return;
+		/* Group commit: whatever arrives meanwhile is the next batch. */
+		while (s->q.taken < last) {
+			struct store_tx tx;
+			store_writer_tx(&s->w, &s->q, last, &tx);
+			store_queue_done(&s->q, tx.rows);
+			store_publish(s, &tx);
+		}
+	}
+}
+
+static void *store_writer_main(void *arg)
+{
+	store_drain(arg);
+	return NULL;
+}
+
+static void store_fire_upto(struct store *s, uint64_t seq)
+{
+	while (s->wait_head && s->wait_head->target <= seq) {
+		struct store_waiter *w = s->wait_head;
+		store_durable_cb cb = w->cb;
+		void *arg = w->arg;
+		int ok = w->fail_gen == s->fail_gen;
+		s->wait_head = w->next;
+		if (!s->wait_head)
+			s->wait_tail = &s->wait_head;
+		free(w);
+		cb(arg, ok, ok ? NULL : s->last_err);
+	}
+}
+
+static void store_on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *s = arg;
+	uint64_t count, hi, fail_lo = 0, fail_hi = 0;
+	bool failed;
+	/* Empty when store_when_durable()'s own wake-up was read already. */
+	ssize_t n = read(fd, &count, sizeof count);
+	(void)n;
+	(void)what;
+	pthread_mutex_lock(&s->pub_mu);
+	hi = s->pub_hi;
+	failed = s->fail_pending;
+	if (failed) {
+		fail_lo = s->fail_lo;
+		fail_hi = s->fail_hi;
+		memcpy(s->last_err, s->fail_err, sizeof s->last_err);
+		s->fail_pending = false;
+	}
+	pthread_mutex_unlock(&s->pub_mu);
+	if (failed) {
+		store_fire_upto(s, fail_lo);
+		s->fail_gen++;
+		store_fire_upto(s, fail_hi);
+	}
+	s->loop_hi = hi;
+	store_fire_upto(s, hi);
+}
+
+int store_start(struct store *s, struct event_base *base, char *err, size_t errlen)
+{
+	sigset_t all, old;
+	int rc;
+	if (s->started) {
+		store_errf(err, errlen, "store: already started");
+		return -1;
+	}
+	s->wake_ev = event_new(base, s->wake_fd, EV_READ | EV_PERSIST, store_on_wake, s);
+	if (!s->wake_ev || event_add(s->wake_ev, NULL) != 0) {
+		store_errf(err, errlen, "store: cannot register the writer's wake-up with the loop");
+		goto fail;
+	}
+	/* Signals belong to the loop thread, which handles them through
+	 * libevent; the writer inherits a mask that blocks them all. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&s->thread, NULL, store_writer_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		store_errf(err, errlen, "store: cannot start the writer thread: %s", strerror(rc));
+		goto fail;
+	}
+	s->started = true;
+	return 0;
+fail:
+	if (s->wake_ev)
+		event_free(s->wake_ev);
+	s->wake_ev = NULL;
+	return -1;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	store_queue_stop(&s->q);
+	if (s->started)
+		pthread_join(s->thread, NULL);
+	else
+		store_drain(s);
+	if (s->wake_ev)
+		event_free(s->wake_ev);
+	while (s->wait_head) {
+		struct store_waiter *w = s->wait_head;
+		s->wait_head = w->next;
+		free(w);
+	}
+	store_destroy(s);
+}
+
+bool store_busy(const struct store *s)
+{
+	return store_queue_backlog(&s->q) > STORE_QUEUE_LIMIT;
+}
+
+size_t store_backlog(const struct store *s)
+{
+	return (size_t)store_queue_backlog(&s->q);
+}
+
+void store_when_durable(struct store *s, store_durable_cb cb, void *arg)
+{
+	struct store_waiter *w = malloc(sizeof *w);
+	if (!w) {
+		/* As for records: an acknowledgement must not be lost quietly. */
+		fputs("store: out of memory for a durability waiter\n", stderr);
+		abort();
+	}
+	w->next = NULL;
+	w->target = store_queue_last(&s->q);
+	w->fail_gen = s->fail_gen;
+	w->cb = cb;
+	w->arg = arg;
+	*s->wait_tail = w;
+	s->wait_tail = &w->next;
+	/* Nothing to wait for: still answer from the loop, never from here. */
+	if (w->target <= s->loop_hi)
+		store_wake(s);
+}
+
+static void store_copy_text(char dst[STORE_TEXT_MAX], const char *src)
+{
+	size_t len = strnlen(src, STORE_TEXT_MAX);
+	memcpy(dst, src, len);
+	memset(dst + len, 0, STORE_TEXT_MAX - len);
+}
+
+static int store_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Ids travel as raw bytes to keep a record in 64 bytes; the writer stores
+ * them as lower-case hex again. */
+static int store_hex_decode(uint8_t id[STORE_ID_BYTES], const char *hex)
+{
+	if (strnlen(hex, PROTO_SESSION_HEX + 1) != PROTO_SESSION_HEX)
+		return -1;
+	for (int i = 0; i < STORE_ID_BYTES; i++) {
+		int hi = store_hex_value(hex[2 * i]), lo = store_hex_value(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		id[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static struct store_rec *store_rec_begin(struct store *s, enum store_rec_kind kind,
+                                         uint64_t run_id, uint32_t n, uint8_t code)
+{
+	struct store_rec *r = store_queue_slot(&s->q);
+	r->kind = (uint8_t)kind;
+	r->code = code;
+	r->run_id = run_id;
+	r->n = n;
+	return r;
+}
+
+void store_add_session(struct store *s, const char *session_hex, int64_t wall_us)
+{
+	struct store_rec *r = store_rec_begin(s, REC_SESSION, 0, 0, 0);
+	/* Callers pass ids they made or checked with proto_session_valid(). */
+	if (store_hex_decode(r->u.session.id, session_hex) != 0) {
+		fprintf(stderr, "store: session id \"%.40s\" is not %d hex digits: not stored\n",
+		        session_hex, PROTO_SESSION_HEX);
+		return;
+	}
+	r->u.session.wall_us = wall_us;
+	store_queue_push(&s->q, 1);
+}
+
+void store_add_run(struct store *s, uint64_t run_id, const char *session_hex,
+                   enum proto_mode mode, uint32_t orders, uint64_t sum_us,
+                   uint64_t max_us, int64_t wall_us)
+{
+	struct store_rec *r = store_rec_begin(s, REC_RUN, run_id, orders, (uint8_t)mode);
+	if (store_hex_decode(r->u.run.id, session_hex) != 0) {
+		fprintf(stderr, "store: run %llu: session id \"%.40s\" is not %d hex digits: "
+		        "not stored\n", (unsigned long long)run_id, session_hex, PROTO_SESSION_HEX);
+		return;
+	}
+	r->u.run.sum_us = sum_us;
+	r->u.run.max_us = max_us;
+	r->u.run.wall_us = wall_us;
+	store_queue_push(&s->q, 1);
+}
+
+void store_add_order(struct store *s, uint64_t run_id, uint32_t idx, const char *name,
+                     uint64_t meal_us)
+{
+	struct store_rec *r = store_rec_begin(s, REC_ORDER, run_id, idx, 0);
+	r->u.order.meal_us = meal_us;
+	store_copy_text(r->u.order.name, name);
+	store_queue_push(&s->q, 1);
+}
+
+void store_add_generated_orders(struct store *s, uint64_t run_id, uint32_t count,
+                                uint64_t lo_us, uint64_t hi_us, const char *prefix)
+{
+	struct store_rec *r = store_rec_begin(s, REC_GEN, run_id, count, 0);
+	r->u.gen.lo_us = lo_us;
+	r->u.gen.hi_us = hi_us;
+	store_copy_text(r->u.gen.prefix, prefix);
+	store_queue_push(&s->q, count);
+}
+
+void store_add_event(struct store *s, uint64_t run_id, uint32_t idx, enum proto_step step,
+                     uint64_t t_us, int64_t wall_us)
+{
+	struct store_rec *r = store_rec_begin(s, REC_EVENT, run_id, idx, (uint8_t)step);
+	r->u.event.t_us = t_us;
+	r->u.event.wall_us = wall_us;
+	store_queue_push(&s->q, 1);
+}
+
+void store_end_run(struct store *s, uint64_t run_id, enum run_status status,
+                   int64_t elapsed_us, int64_t wall_us)
+{
+	struct store_rec *r = store_rec_begin(s, REC_END, run_id, 0, (uint8_t)status);
+	r->u.end.elapsed_us = elapsed_us;
+	r->u.end.wall_us = wall_us;
+	store_queue_push(&s->q, 1);
+}

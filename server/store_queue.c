@@ -1,0 +1,149 @@
+#include "server/store_queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+_Static_assert(sizeof(struct store_rec) == 64, "a record should fill one cache line");
+
+struct store_chunk {
+	struct store_chunk *next;
+	struct store_rec recs[STORE_CHUNK_RECS];
+};
+
+/* Appends must not fail, or an acknowledged order could go unrecorded:
+ * when memory is gone there is nothing sensible left to do but stop. */
+static struct store_chunk *store_chunk_new(void)
+{
+	struct store_chunk *c = malloc(sizeof *c);
+	if (!c) {
+		fputs("store: out of memory for the record queue\n", stderr);
+		abort();
+	}
+	c->next = NULL;
+	return c;
+}
+
+int store_queue_init(struct store_queue *q)
+{
+	if (pthread_mutex_init(&q->mu, NULL) != 0)
+		return -1;
+	if (pthread_cond_init(&q->cond, NULL) != 0) {
+		pthread_mutex_destroy(&q->mu);
+		return -1;
+	}
+	q->appended = 0;
+	q->consumer_idle = false;
+	q->stop = false;
+	q->tail = q->head = store_chunk_new();
+	q->tail_len = 0;
+	q->head_pos = 0;
+	q->pushed_rows = 0;
+	q->taken = 0;
+	atomic_init(&q->done_rows, 0);
+	atomic_init(&q->spare, NULL);
+	return 0;
+}
+
+void store_queue_destroy(struct store_queue *q)
+{
+	struct store_chunk *c = q->head;
+	while (c) {
+		struct store_chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+	q->head = q->tail = NULL;
+	free(atomic_load(&q->spare));
+	pthread_cond_destroy(&q->cond);
+	pthread_mutex_destroy(&q->mu);
+}
+
+struct store_rec *store_queue_slot(struct store_queue *q)
+{
+	/* The consumer reads tail->next only for records the mutex has
+	 * published, so linking a fresh chunk needs no lock. */
+	if (q->tail_len == STORE_CHUNK_RECS) {
+		struct store_chunk *c = atomic_exchange(&q->spare, NULL);
+		if (!c)
+			c = store_chunk_new();
+		c->next = NULL;
+		q->tail->next = c;
+		q->tail = c;
+		q->tail_len = 0;
+	}
+	return &q->tail->recs[q->tail_len];
+}
+
+uint64_t store_queue_push(struct store_queue *q, uint64_t rows)
+{
+	uint64_t seq;
+	q->tail_len++;
+	q->pushed_rows += rows;
+	pthread_mutex_lock(&q->mu);
+	seq = ++q->appended;
+	/* Signalling only an idle consumer keeps a busy one from paying a
+	 * wake-up per record. */
+	if (q->consumer_idle) {
+		q->consumer_idle = false;
+		pthread_cond_signal(&q->cond);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return seq;
+}
+
+uint64_t store_queue_last(const struct store_queue *q)
+{
+	/* Only the producer writes appended, and only the producer asks. */
+	return q->appended;
+}
+
+uint64_t store_queue_backlog(const struct store_queue *q)
+{
+	return q->pushed_rows - atomic_load_explicit(&q->done_rows, memory_order_relaxed);
+}
+
+uint64_t store_queue_wait(struct store_queue *q)
+{
+	uint64_t last;
+	pthread_mutex_lock(&q->mu);
+	while (q->appended == q->taken && !q->stop) {
+		q->consumer_idle = true;
+		pthread_cond_wait(&q->cond, &q->mu);
+	}
+	q->consumer_idle = false;
+	last = q->appended;
+	pthread_mutex_unlock(&q->mu);
+	return last;
+}
+
+const struct store_rec *store_queue_peek(struct store_queue *q)
+{
+	/* A full head chunk with a record after it is behind the producer's
+	 * tail for good, so the consumer may free it alone. */
+	if (q->head_pos == STORE_CHUNK_RECS) {
+		struct store_chunk *old = q->head;
+		q->head = old->next;
+		q->head_pos = 0;
+		free(atomic_exchange(&q->spare, old));
+	}
+	return &q->head->recs[q->head_pos];
+}
+
+void store_queue_advance(struct store_queue *q)
+{
+	q->head_pos++;
+	q->taken++;
+}
+
+void store_queue_done(struct store_queue *q, uint64_t rows)
+{
+	atomic_fetch_add_explicit(&q->done_rows, rows, memory_order_relaxed);
+}
+
+void store_queue_stop(struct store_queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->stop = true;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->mu);
+}

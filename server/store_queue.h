@@ -1,0 +1,93 @@
+/* The record queue between the loop thread (the only producer) and the
+ * store's writer thread (the only consumer): appends never wait for I/O. */
+#ifndef BAEDAL_STORE_QUEUE_H
+#define BAEDAL_STORE_QUEUE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Past this many queued rows (a generated record counts as its orders)
+ * the store is busy and the server refuses new work. */
+#define STORE_QUEUE_LIMIT 2000000u
+#define STORE_CHUNK_RECS 4096u
+#define STORE_ID_BYTES 16      /* a session id, decoded from its 32 hex digits */
+#define STORE_TEXT_MAX 32      /* a name or prefix: NUL-padded, unterminated when full */
+
+enum store_rec_kind { REC_SESSION, REC_RUN, REC_ORDER, REC_GEN, REC_EVENT, REC_END };
+
+/* One cache line: names are kept unterminated and session ids as raw
+ * bytes so that even a run or a generated batch fits in 64 bytes. */
+struct store_rec {
+	uint64_t run_id;
+	uint32_t n;                 /* order idx, orders of a run, generated count */
+	uint8_t kind;               /* enum store_rec_kind */
+	uint8_t code;               /* mode, step or status */
+	union {
+		struct { int64_t wall_us; uint8_t id[STORE_ID_BYTES]; } session;
+		struct {
+			uint64_t sum_us, max_us;
+			int64_t wall_us;
+			uint8_t id[STORE_ID_BYTES];
+		} run;
+		struct { uint64_t meal_us; char name[STORE_TEXT_MAX]; } order;
+		struct { uint64_t lo_us, hi_us; char prefix[STORE_TEXT_MAX]; } gen;
+		struct { uint64_t t_us; int64_t wall_us; } event;
+		struct { int64_t elapsed_us, wall_us; } end;
+	} u;
+};
+
+struct store_chunk;
+
+/* The padding keeps what each thread writes for every record off the
+ * other thread's cache lines. */
+struct store_queue {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	/* under mu */
+	uint64_t appended;          /* seq of the last record pushed; 0: none yet */
+	bool consumer_idle, stop;
+	/* the producer's own */
+	struct store_chunk *tail;
+	unsigned tail_len;
+	uint64_t pushed_rows;
+	char pad1[64];
+	/* the consumer's own */
+	struct store_chunk *head;
+	unsigned head_pos;
+	uint64_t taken;             /* seq of the last record consumed */
+	char pad2[64];
+	/* written by the consumer, read by the producer */
+	_Atomic uint64_t done_rows;
+	/* A consumed chunk handed back for reuse: its pages are already
+	 * mapped, so a steady queue appends without page faults. */
+	struct store_chunk *_Atomic spare;
+};
+
+int store_queue_init(struct store_queue *q);
+/* Frees every chunk, consumed or not. No thread may use q any more. */
+void store_queue_destroy(struct store_queue *q);
+
+/* Producer: fill the slot returned by store_queue_slot(), then push it
+ * with the rows it stands for. Returns the record's seq (1, 2, ...). */
+struct store_rec *store_queue_slot(struct store_queue *q);
+uint64_t store_queue_push(struct store_queue *q, uint64_t rows);
+uint64_t store_queue_last(const struct store_queue *q);
+/* Rows pushed and not yet reported done by the consumer. */
+uint64_t store_queue_backlog(const struct store_queue *q);
+
+/* Consumer: waits for records (or stop) and returns the seq of the last
+ * record it may read; equal to q->taken only when stopped and drained. */
+uint64_t store_queue_wait(struct store_queue *q);
+/* The record after q->taken (the caller knows one is there); advance
+ * moves past it. */
+const struct store_rec *store_queue_peek(struct store_queue *q);
+void store_queue_advance(struct store_queue *q);
+void store_queue_done(struct store_queue *q, uint64_t rows);
+
+/* Makes store_queue_wait() return once the queue is drained. */
+void store_queue_stop(struct store_queue *q);
+
+#endif

@@ -1,0 +1,250 @@
+#include "server/store_writer.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/protocol.h"
+
+static const char *const store_sql[ST_COUNT] = {
+	/* IMMEDIATE: wait for a rival writer here, under busy_timeout, rather
+	 * than fail at the first insert. */
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	/* A session is recorded once, but a duplicate must not cost a batch. */
+	[ST_SESSION] = "INSERT OR IGNORE INTO sessions (session_id, created_us) VALUES (?1, ?2)",
+	[ST_RUN] = "INSERT INTO runs (run_id, session_id, mode, orders, status, sum_meal_us,"
+	           " max_meal_us, started_us) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7)",
+	[ST_ORDER] = "INSERT INTO orders (run_id, idx, name, meal_us) VALUES (?1, ?2, ?3, ?4)",
+	[ST_EVENT] = "INSERT INTO events (run_id, idx, step, t_us, wall_us)"
+	             " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_END] = "UPDATE runs SET status = ?2, elapsed_us = ?3, finished_us = ?4"
+	           " WHERE run_id = ?1",
+};
+
+int store_writer_init(struct store_writer *w, sqlite3 *db, char *err, size_t errlen)
+{
+	w->db = db;
+	w->gen_done = 0;
+	memset(w->st, 0, sizeof w->st);
+	for (int i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &w->st[i],
+		                       NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot prepare \"%s\": %s", store_sql[i],
+			         sqlite3_errmsg(db));
+			store_writer_finalize(w);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void store_writer_finalize(struct store_writer *w)
+{
+	for (int i = 0; i < ST_COUNT; i++) {
+		sqlite3_finalize(w->st[i]);
+		w->st[i] = NULL;
+	}
+}
+
+static void store_hex_encode(char out[2 * STORE_ID_BYTES + 1], const uint8_t id[STORE_ID_BYTES])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < STORE_ID_BYTES; i++) {
+		out[2 * i] = digits[id[i] >> 4];
+		out[2 * i + 1] = digits[id[i] & 15];
+	}
+	out[2 * STORE_ID_BYTES] = '\0';
+}
+
+/* Steps a bound statement. A constraint refuses only that row (SQLite
+ * undoes just the statement), so the batch goes on; anything else (disk
+ * full, I/O error, busy) fails the whole transaction. */
+static int store_step(struct store_writer *w, enum store_stmt which, uint64_t run_id,
+                      struct store_tx *tx)
+{
+	sqlite3_stmt *st = w->st[which];
+	int rc = sqlite3_step(st);
+	bool fatal = (rc & 0xff) != SQLITE_CONSTRAINT;
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return 0;
+	}
+	/* The error that sank the transaction outranks a refused row before it. */
+	if (tx->err[0] == '\0' || (fatal && !tx->rolled_back)) {
+		if (which == ST_SESSION)
+			snprintf(tx->err, sizeof tx->err, "session: %s", sqlite3_errmsg(w->db));
+		else if (which < ST_SESSION)
+			snprintf(tx->err, sizeof tx->err, "%s", sqlite3_errmsg(w->db));
+		else
+			snprintf(tx->err, sizeof tx->err, "run %llu: %s", (unsigned long long)run_id,
+			         sqlite3_errmsg(w->db));
+	}
+	/* Every parameter is bound again before the next use, so a reset
+	 * without clearing the bindings is enough. */
+	sqlite3_reset(st);
+	if (fatal) {
+		tx->rolled_back = true;
+		return -1;
+	}
+	tx->rejected++;
+	return 0;
+}
+
+static int store_write_session(struct store_writer *w, const struct store_rec *r,
+                               struct store_tx *tx)
+{
+	sqlite3_stmt *st = w->st[ST_SESSION];
+	char hex[2 * STORE_ID_BYTES + 1];
+	store_hex_encode(hex, r->u.session.id);
+	sqlite3_bind_text(st, 1, hex, 2 * STORE_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->u.session.wall_us);
+	return store_step(w, ST_SESSION, 0, tx);
+}
+
+static int store_write_run(struct store_writer *w, const struct store_rec *r, struct store_tx *tx)
+{
+	sqlite3_stmt *st = w->st[ST_RUN];
+	char hex[2 * STORE_ID_BYTES + 1];
+	store_hex_encode(hex, r->u.run.id);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->run_id);
+	sqlite3_bind_text(st, 2, hex, 2 * STORE_ID_BYTES, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, proto_mode_name((enum proto_mode)r->code), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, r->n);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)r->u.run.sum_us);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)r->u.run.max_us);
+	sqlite3_bind_int64(st, 7, r->u.run.wall_us);
+	return store_step(w, ST_RUN, r->run_id, tx);
+}
+
+static int store_write_order(struct store_writer *w, uint64_t run_id, uint32_t idx,
+                             const char *name, int name_len, uint64_t meal_us,
+                             struct store_tx *tx)
+{
+	sqlite3_stmt *st = w->st[ST_ORDER];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)run_id);
+	sqlite3_bind_int64(st, 2, idx);
+	sqlite3_bind_text(st, 3, name, name_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)meal_us);
+	return store_step(w, ST_ORDER, run_id, tx);
+}
+
+/* Writes orders gen_done+1 .. gen_done+n of a generated record. */
+static int store_write_generated(struct store_writer *w, const struct store_rec *r, uint32_t n,
+                                 struct store_tx *tx)
+{
+	char prefix[STORE_TEXT_MAX + 1];
+	char name[STORE_TEXT_MAX + 16];     /* the prefix and up to 10 digits always fit */
+	size_t plen = strnlen(r->u.gen.prefix, STORE_TEXT_MAX);
+	memcpy(prefix, r->u.gen.prefix, plen);
+	prefix[plen] = '\0';
+	for (uint32_t i = w->gen_done + 1; i <= w->gen_done + n; i++) {
+		int len = proto_gen_name(name, sizeof name, prefix, i);
+		uint64_t meal = proto_gen_meal(i, r->n, r->u.gen.lo_us, r->u.gen.hi_us);
+		if (store_write_order(w, r->run_id, i, name, len, meal, tx) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int store_write_event(struct store_writer *w, const struct store_rec *r,
+                             struct store_tx *tx)
+{
+	sqlite3_stmt *st = w->st[ST_EVENT];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->run_id);
+	sqlite3_bind_int64(st, 2, r->n);
+	sqlite3_bind_text(st, 3, proto_step_name((enum proto_step)r->code), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)r->u.event.t_us);
+	sqlite3_bind_int64(st, 5, r->u.event.wall_us);
+	return store_step(w, ST_EVENT, r->run_id, tx);
+}
+
+static int store_write_end(struct store_writer *w, const struct store_rec *r, struct store_tx *tx)
+{
+	sqlite3_stmt *st = w->st[ST_END];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->run_id);
+	sqlite3_bind_text(st, 2, proto_status_name((enum run_status)r->code), -1, SQLITE_STATIC);
+	if (r->u.end.elapsed_us < 0)
+		sqlite3_bind_null(st, 3);
+	else
+		sqlite3_bind_int64(st, 3, r->u.end.elapsed_us);
+	sqlite3_bind_int64(st, 4, r->u.end.wall_us);
+	return store_step(w, ST_END, r->run_id, tx);
+}
+
+/* n: how many of a generated record's orders fit this transaction. */
+static int store_write_rec(struct store_writer *w, const struct store_rec *r, uint32_t n,
+                           struct store_tx *tx)
+{
+	switch ((enum store_rec_kind)r->kind) {
+	case REC_SESSION:
+		return store_write_session(w, r, tx);
+	case REC_RUN:
+		return store_write_run(w, r, tx);
+	case REC_ORDER:
+		return store_write_order(w, r->run_id, r->n, r->u.order.name,
+		                         (int)strnlen(r->u.order.name, STORE_TEXT_MAX),
+		                         r->u.order.meal_us, tx);
+	case REC_GEN:
+		return store_write_generated(w, r, n, tx);
+	case REC_EVENT:
+		return store_write_event(w, r, tx);
+	case REC_END:
+		return store_write_end(w, r, tx);
+	}
+	return 0;
+}
+
+/* Turns the first error into the text waiters get and the log shows. */
+static void store_tx_describe(struct store_tx *tx)
+{
+	char first[STORE_ERR_LEN];
+	if (tx->err[0] == '\0')
+		return;
+	memcpy(first, tx->err, sizeof first);
+	if (tx->rolled_back)
+		snprintf(tx->err, sizeof tx->err, "records %llu..%llu not stored: %.180s",
+		         (unsigned long long)tx->lo + 1, (unsigned long long)tx->hi, first);
+	else
+		snprintf(tx->err, sizeof tx->err,
+		         "%llu row(s) refused in records %llu..%llu, first: %.160s",
+		         (unsigned long long)tx->rejected, (unsigned long long)tx->lo + 1,
+		         (unsigned long long)tx->hi, first);
+}
+
+void store_writer_tx(struct store_writer *w, struct store_queue *q, uint64_t last,
+                     struct store_tx *tx)
+{
+	uint64_t budget = STORE_TX_ROWS;
+
+	tx->lo = q->taken;
+	tx->rows = 0;
+	tx->rejected = 0;
+	tx->rolled_back = false;
+	tx->err[0] = '\0';
+	store_step(w, ST_BEGIN, 0, tx);
+	/* After a failure the records are still consumed, without SQL, so the
+	 * queue moves on and waiters hear about it. */
+	while (q->taken < last && budget > 0) {
+		const struct store_rec *r = store_queue_peek(q);
+		uint32_t n = 1;
+		if (r->kind == REC_GEN)
+			n = r->n - w->gen_done < budget ? r->n - w->gen_done : (uint32_t)budget;
+		if (!tx->rolled_back)
+			store_write_rec(w, r, n, tx);
+		budget -= n;
+		tx->rows += n;
+		if (r->kind == REC_GEN && (w->gen_done += n) < r->n)
+			break;
+		w->gen_done = 0;
+		store_queue_advance(q);
+	}
+	tx->hi = q->taken;
+	tx->partial = w->gen_done > 0;
+	if (!tx->rolled_back)
+		store_step(w, ST_COMMIT, 0, tx);
+	/* An I/O error or a full disk may already have rolled SQLite back. */
+	if (tx->rolled_back && !sqlite3_get_autocommit(w->db))
+		store_step(w, ST_ROLLBACK, 0, tx);
+	store_tx_describe(tx);
+}
