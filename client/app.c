@@ -1,0 +1,296 @@
+#include "client/app.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/follow.h"
+#include "client/remote.h"
+#include "client/term.h"
+#include "client/view.h"
+
+#define APP_CONNECT_MS 5000
+#define APP_GREET_US 5000000
+#define APP_FRAME_US 100000         /* at most 10 frames a second */
+
+struct app {
+	struct follow f;
+	struct remote rem;
+	sigset_t waitmask;              /* while waiting: SIGINT and SIGTERM let in */
+	struct strbuf frame;
+	int color;
+	int frame_lines;                /* lines of the frame on the screen */
+	int64_t last_frame_us;
+};
+
+static volatile sig_atomic_t app_signal;
+
+static void app_on_signal(int sig)
+{
+	app_signal = sig;
+}
+
+static int64_t app_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Blocks SIGINT and SIGTERM except while waiting in ppoll, so that a
+ * signal can never slip in between checking the flag and waiting. */
+static void app_signals_install(struct app *a, sigset_t *saved)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = app_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, saved);
+	a->waitmask = *saved;
+	sigdelset(&a->waitmask, SIGINT);
+	sigdelset(&a->waitmask, SIGTERM);
+}
+
+/* Until the socket is readable or deadline_us (< 0: none): 1 readable,
+ * 0 timed out, -1 interrupted by a signal. */
+static int app_wait(struct app *a, int64_t deadline_us)
+{
+	struct pollfd p = { .fd = a->rem.fd, .events = POLLIN };
+	struct timespec ts;
+	int64_t left = deadline_us - app_now_us();
+	int rc;
+
+	if (left < 0)
+		left = 0;
+	ts.tv_sec = (time_t)(left / 1000000);
+	ts.tv_nsec = (long)(left % 1000000) * 1000;
+	rc = ppoll(&p, 1, deadline_us < 0 ? NULL : &ts, &a->waitmask);
+	return rc < 0 ? -1 : rc > 0;
+}
+
+/* One read: FOLLOW_CONTINUE, or the exit code when the connection ends. */
+static int app_read(struct app *a)
+{
+	switch (remote_read(&a->rem, a->f.err, sizeof a->f.err)) {
+	case REMOTE_EOF:
+		return follow_eof(&a->f);
+	case REMOTE_ERROR:
+		return 1;
+	case REMOTE_DATA:
+		if (a->f.idle_deadline_us > 0)
+			a->f.idle_deadline_us = app_now_us() + FOLLOW_IDLE_US;
+		break;
+	case REMOTE_AGAIN:
+		break;
+	}
+	return FOLLOW_CONTINUE;
+}
+
+static int app_flush(struct app *a)
+{
+	struct strbuf *b = &a->f.buf;
+	int rc = 0;
+
+	if (b->failed)
+		rc = follow_fail(&a->f, "out of memory");
+	else if (b->len > 0 && term_write_all(STDOUT_FILENO, b->data, b->len) < 0)
+		rc = follow_fail(&a->f, "cannot write the output: %s", strerror(errno));
+	strbuf_reset(b);
+	return rc;
+}
+
+/* Reads up to the greeting, within APP_GREET_US, then tells the user the
+ * session id: on stderr to keep it out of the output (NDJSON has its own). */
+static int app_greet(struct app *a)
+{
+	const struct cli_opts *o = a->f.opt;
+	int64_t deadline = app_now_us() + APP_GREET_US;
+	const char *line;
+	size_t len;
+	int rc;
+
+	while ((rc = remote_next_line(&a->rem.in, &line, &len)) == 0) {
+		rc = app_wait(a, deadline);
+		if (app_signal)
+			return 128 + app_signal;
+		if (rc == 0)
+			return follow_fail(&a->f, "no greeting from %s within %d s", o->server,
+			                   APP_GREET_US / 1000000);
+		if (rc <= 0)
+			continue;
+		rc = remote_read(&a->rem, a->f.err, sizeof a->f.err);
+		if (rc == REMOTE_EOF)
+			return follow_fail(&a->f, "%s closed the connection before its greeting",
+			                   o->server);
+		if (rc == REMOTE_ERROR)
+			return 1;
+	}
+	if (rc < 0)
+		return follow_fail(&a->f, "the server sent a line longer than %d bytes", REMOTE_LINE_MAX);
+	if ((rc = follow_hello(&a->f, line, len)) != FOLLOW_CONTINUE)
+		return rc;
+	if (a->f.out != TERM_JSON && follow_creates_runs(&a->f))
+		fprintf(stderr, "session %s (reattach: baedal %s%s%sattach %s)\n", a->f.session,
+		        o->server_flag ? "--server " : "", o->server_flag ? o->server : "",
+		        o->server_flag ? " " : "", a->f.session);
+	return FOLLOW_CONTINUE;
+}
+
+static int app_send_commands(struct app *a)
+{
+	struct strbuf cmd;
+	int rc = FOLLOW_CONTINUE;
+
+	strbuf_init(&cmd);
+	follow_commands(&a->f, &cmd);
+	if (cmd.failed)
+		rc = follow_fail(&a->f, "out of memory");
+	else if (remote_send(&a->rem, cmd.data, cmd.len, &a->waitmask, a->f.err, sizeof a->f.err) < 0)
+		rc = 1;
+	strbuf_free(&cmd);
+	return rc;
+}
+
+/* One frame, written at once: back up over the previous frame, draw over
+ * it, clear what is left below. The final frame stays on the screen. */
+static void app_draw(struct app *a, int64_t now_us, int final)
+{
+	struct view_opts vo = { .color = a->color };
+	struct strbuf *b = &a->frame;
+
+	if (a->f.model.nruns == 0)
+		return;
+	if (!final && (now_us - a->last_frame_us < APP_FRAME_US ||
+	               (!a->f.dirty && !model_any_running(&a->f.model))))
+		return;
+	term_size(STDOUT_FILENO, &vo.width, &vo.height);
+	strbuf_reset(b);
+	if (a->frame_lines > 0)
+		strbuf_printf(b, "\r\033[%dA", a->frame_lines);
+	else
+		strbuf_puts(b, TERM_HIDE_CURSOR);
+	a->frame_lines = view_render(&a->f.model, now_us, &vo, b);
+	strbuf_puts(b, final ? "\033[J" TERM_SHOW_CURSOR : "\033[J");
+	if (!b->failed)
+		term_write_all(STDOUT_FILENO, b->data, b->len);
+	strbuf_reset(b);
+	a->last_frame_us = now_us;
+	a->f.dirty = 0;
+}
+
+/* When the loop must wake without input: the next frame, the idle end. */
+static int64_t app_deadline(const struct app *a)
+{
+	int64_t d = -1;
+
+	if (a->f.out == TERM_LIVE && a->f.model.nruns > 0 &&
+	    (a->f.dirty || model_any_running(&a->f.model)))
+		d = a->last_frame_us + APP_FRAME_US;
+	if (a->f.idle_deadline_us > 0 && (d < 0 || a->f.idle_deadline_us < d))
+		d = a->f.idle_deadline_us;
+	return d;
+}
+
+/* Every complete line buffered: FOLLOW_CONTINUE or an exit code. */
+static int app_drain(struct app *a)
+{
+	const char *line;
+	size_t len;
+	int rc;
+
+	while ((rc = remote_next_line(&a->rem.in, &line, &len)) > 0) {
+		rc = follow_line(&a->f, line, len, app_now_us());
+		if (rc != FOLLOW_CONTINUE)
+			return rc;
+	}
+	if (rc < 0)
+		return follow_fail(&a->f, "the server sent a line longer than %d bytes", REMOTE_LINE_MAX);
+	return a->f.out == TERM_LIVE || app_flush(a) == 0 ? FOLLOW_CONTINUE : 1;
+}
+
+static int app_loop(struct app *a)
+{
+	for (;;) {
+		int rc = app_drain(a);
+		if (rc != FOLLOW_CONTINUE)
+			return rc;
+		if (follow_finished(&a->f))
+			return a->f.interrupted ? 1 : 0;
+		if (a->f.idle_deadline_us > 0 && app_now_us() >= a->f.idle_deadline_us)
+			return 0;
+		if (a->f.out == TERM_LIVE)
+			app_draw(a, app_now_us(), 0);
+		rc = app_wait(a, app_deadline(a));
+		if (app_signal)
+			return 128 + app_signal;
+		if (rc > 0 && (rc = app_read(a)) != FOLLOW_CONTINUE)
+			return rc;
+	}
+}
+
+/* Leaves the terminal as it was, then says how it ended: the totals once
+ * every run awaited ended (interrupted ones too), else one line on stderr. */
+static int app_finish(struct app *a, int rc)
+{
+	const struct cli_opts *o = a->f.opt;
+	int complete = rc == 0 || (rc == 1 && a->f.interrupted && follow_finished(&a->f));
+
+	if (a->f.out == TERM_LIVE && a->frame_lines > 0)
+		app_draw(a, app_now_us(), 1);
+	if (complete && a->f.out != TERM_JSON && o->command != CLI_RUNS)
+		follow_totals(&a->f);
+	app_flush(a);
+	if (rc == 1)
+		fprintf(stderr, "baedal: %s\n", a->f.err);
+	else if (rc > 128 && a->f.session[0] && o->command != CLI_RUNS)
+		fprintf(stderr, "baedal: stopped; the runs go on (baedal attach %s --since %" PRIu64 ")\n",
+		        a->f.session, a->f.last_seq);
+	else if (rc > 128)
+		fprintf(stderr, "baedal: stopped\n");
+	return rc;
+}
+
+int app_execute(const struct cli_opts *o)
+{
+	struct app *a = calloc(1, sizeof *a);
+	enum term_output out;
+	sigset_t saved;
+	int rc;
+
+	if (!a) {
+		fprintf(stderr, "baedal: out of memory\n");
+		return 1;
+	}
+	out = term_choose_output(o->json, o->plain, isatty(STDOUT_FILENO), getenv("TERM"));
+	follow_init(&a->f, o, out);
+	strbuf_init(&a->frame);
+	a->color = term_use_color(o->no_color, getenv("NO_COLOR"), getenv("TERM"));
+	remote_init(&a->rem);
+	app_signals_install(a, &saved);
+	if (remote_connect(&a->rem, &o->addr, o->server, APP_CONNECT_MS, &a->waitmask, a->f.err,
+	                   sizeof a->f.err) < 0)
+		rc = app_signal ? 128 + app_signal : 1;
+	else if ((rc = app_greet(a)) == FOLLOW_CONTINUE &&
+	         (rc = app_send_commands(a)) == FOLLOW_CONTINUE)
+		rc = app_loop(a);
+	rc = app_finish(a, rc);
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	remote_close(&a->rem);
+	follow_free(&a->f);
+	strbuf_free(&a->frame);
+	free(a);
+	return rc;
+}

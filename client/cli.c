@@ -1,0 +1,231 @@
+#include "client/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OPT_SERVER = 256, OPT_JSON, OPT_PLAIN, OPT_NO_COLOR, OPT_SINCE };
+
+static const char *const cli_demo_orders[] = { "A:3s", "B:3s", "C:4s" };
+
+__attribute__((format(printf, 3, 4)))
+static int cli_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int cli_format_run(char *buf, size_t cap, const char *verb, enum proto_mode mode,
+                   const char *const *args, int nargs)
+{
+	size_t len = (size_t)snprintf(buf, cap, "%s %s", verb, proto_mode_name(mode));
+
+	for (int i = 0; i < nargs && len < cap; i++)
+		len += (size_t)snprintf(buf + len, cap - len, " %s", args[i]);
+	if (len > PROTO_MAX_LINE || len + 2 > cap)
+		return -1;
+	buf[len++] = '\n';
+	buf[len] = '\0';
+	return (int)len;
+}
+
+static int cli_bad_byte(char c)
+{
+	return (unsigned char)c <= ' ' || c == 0x7f;
+}
+
+/* An argument goes into a protocol line as one word: no space, no control
+ * character (a newline would smuggle in another command). */
+static int cli_word_ok(const char *s, const char *what, char *err, size_t errlen)
+{
+	char shown[64];
+	size_t n, bad = 0;
+
+	if (!*s)
+		return cli_fail(err, errlen, "%s is empty", what);
+	for (n = 0; s[n]; n++)
+		bad += (size_t)cli_bad_byte(s[n]);
+	if (!bad)
+		return 0;
+	/* Shown on one line, with '?' for each offending byte. */
+	for (n = 0; s[n] && n + 1 < sizeof shown; n++)
+		shown[n] = cli_bad_byte(s[n]) ? '?' : s[n];
+	shown[n] = '\0';
+	return cli_fail(err, errlen, "%s '%s' has a space or a control character", what, shown);
+}
+
+static int cli_mode(const char *s, enum proto_mode *out, char *err, size_t errlen)
+{
+	if (s && strcmp(s, "sync") == 0)
+		*out = MODE_SYNC;
+	else if (s && strcmp(s, "async") == 0)
+		*out = MODE_ASYNC;
+	else
+		return cli_fail(err, errlen, "the mode must be sync or async, not '%s'", s ? s : "");
+	return 0;
+}
+
+static int cli_orders(struct cli_opts *o, const char *const *args, int n, char *err, size_t errlen)
+{
+	char line[PROTO_MAX_LINE + 2];
+
+	if (n == 0)
+		return cli_fail(err, errlen, "no orders: give NAME:DURATION, such as A:3s B:250ms");
+	for (int i = 0; i < n; i++)
+		if (cli_word_ok(args[i], "the order", err, errlen) < 0)
+			return -1;
+	/* async is the longer mode word: if it fits, both do. */
+	if (cli_format_run(line, sizeof line, "RUN", MODE_ASYNC, args, n) < 0)
+		return cli_fail(err, errlen, "the orders make a line longer than %d bytes; "
+		                "use gen for many orders", PROTO_MAX_LINE);
+	o->args = args;
+	o->nargs = n;
+	return 0;
+}
+
+static int cli_session(struct cli_opts *o, const char *s, char *err, size_t errlen)
+{
+	if (!proto_session_valid(s, strlen(s)))
+		return cli_fail(err, errlen, "'%s' is not a session id (32 hex digits)", s);
+	o->session = s;
+	return 0;
+}
+
+/* The command word and its arguments, once the options are taken out. */
+static int cli_command(struct cli_opts *o, const char *const *pos, int n, int since_given,
+                       char *err, size_t errlen)
+{
+	const char *cmd = pos[0];
+	char line[PROTO_MAX_LINE + 2];
+
+	if (since_given && strcmp(cmd, "attach") != 0)
+		return cli_fail(err, errlen, "--since goes with attach only");
+	if (strcmp(cmd, "run") == 0) {
+		o->command = CLI_RUN;
+		if (cli_mode(n > 1 ? pos[1] : NULL, &o->mode, err, errlen) < 0)
+			return -1;
+		return cli_orders(o, pos + 2, n > 2 ? n - 2 : 0, err, errlen);
+	}
+	if (strcmp(cmd, "gen") == 0) {
+		o->command = CLI_GEN;
+		if (n != 4)
+			return cli_fail(err, errlen, "gen expects sync|async COUNT MEAL[..MEAL]");
+		if (cli_mode(pos[1], &o->mode, err, errlen) < 0 ||
+		    cli_word_ok(pos[2], "the count", err, errlen) < 0 ||
+		    cli_word_ok(pos[3], "the meal", err, errlen) < 0)
+			return -1;
+		if (cli_format_run(line, sizeof line, "GEN", MODE_ASYNC, pos + 2, 2) < 0)
+			return cli_fail(err, errlen, "gen's arguments make a line longer than %d bytes",
+			                PROTO_MAX_LINE);
+		o->args = pos + 2;
+		o->nargs = 2;
+		return 0;
+	}
+	if (strcmp(cmd, "compare") == 0) {
+		o->command = CLI_COMPARE;
+		return cli_orders(o, pos + 1, n - 1, err, errlen);
+	}
+	if (strcmp(cmd, "demo") == 0) {
+		o->command = CLI_DEMO;
+		if (n != 1)
+			return cli_fail(err, errlen, "demo takes no arguments");
+		return cli_orders(o, cli_demo_orders, 3, err, errlen);
+	}
+	if (strcmp(cmd, "attach") == 0) {
+		o->command = CLI_ATTACH;
+		if (n != 2)
+			return cli_fail(err, errlen, "attach expects SESSION [--since SEQ]");
+		return cli_session(o, pos[1], err, errlen);
+	}
+	if (strcmp(cmd, "runs") == 0) {
+		o->command = CLI_RUNS;
+		if (n > 2)
+			return cli_fail(err, errlen, "runs expects at most a SESSION");
+		return n == 2 ? cli_session(o, pos[1], err, errlen) : 0;
+	}
+	return cli_fail(err, errlen, "unknown command '%s'", cmd);
+}
+
+static int cli_since(const char *s, uint64_t *out, char *err, size_t errlen)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno) {
+		return cli_fail(err, errlen, "--since wants a sequence number, not '%s'", s);
+	}
+	return 0;
+}
+
+/* The options; 1 when --help or --version ends the parse early. */
+static int cli_options(int argc, char **argv, struct cli_opts *o, int *since_given, char *err,
+                       size_t errlen)
+{
+	static const struct option longopts[] = {
+		{ "server", required_argument, NULL, OPT_SERVER },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "plain", no_argument, NULL, OPT_PLAIN },
+		{ "no-color", no_argument, NULL, OPT_NO_COLOR },
+		{ "since", required_argument, NULL, OPT_SINCE },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 0;     /* glibc: start over, so that a test may parse again */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SERVER: o->server = optarg; o->server_flag = 1; break;
+		case OPT_JSON: o->json = 1; break;
+		case OPT_PLAIN: o->plain = 1; break;
+		case OPT_NO_COLOR: o->no_color = 1; break;
+		case OPT_SINCE:
+			if (cli_since(optarg, &o->since, err, errlen) < 0)
+				return -1;
+			*since_given = 1;
+			break;
+		case 'h': o->command = CLI_HELP; return 1;
+		case 'V': o->command = CLI_VERSION; return 1;
+		case ':':
+			return cli_fail(err, errlen, "%s needs a value", argv[optind - 1]);
+		default:
+			return cli_fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, const char *env_server, struct cli_opts *o, char *err,
+              size_t errlen)
+{
+	int since_given = 0, rc;
+	char why[160];
+
+	memset(o, 0, sizeof *o);
+	rc = cli_options(argc, argv, o, &since_given, err, errlen);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (o->json && o->plain)
+		return cli_fail(err, errlen, "--json and --plain exclude each other");
+	if (optind >= argc)
+		return cli_fail(err, errlen, "no command given");
+	if (cli_command(o, (const char *const *)argv + optind, argc - optind, since_given, err,
+	                errlen) < 0)
+		return -1;
+	if (!o->server)
+		o->server = env_server && *env_server ? env_server : CLI_DEFAULT_SERVER;
+	if (remote_parse_addr(o->server, &o->addr, why, sizeof why) < 0) {
+		return cli_fail(err, errlen, "%s: %s", o->server_flag ? "--server" : "BAEDAL_SERVER", why);
+	}
+	return 0;
+}

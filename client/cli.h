@@ -1,0 +1,40 @@
+/* The command line of baedal: options and a command, checked before any
+ * connection is made, and the protocol lines each command sends. */
+#ifndef BAEDAL_CLI_H
+#define BAEDAL_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/remote.h"
+#include "common/protocol.h"
+
+#define CLI_DEFAULT_SERVER "127.0.0.1:7878"
+
+enum cli_command { CLI_RUN, CLI_GEN, CLI_COMPARE, CLI_DEMO, CLI_ATTACH, CLI_RUNS, CLI_HELP,
+                   CLI_VERSION };
+
+struct cli_opts {
+	enum cli_command command;
+	const char *server;             /* HOST:PORT as the user gave it */
+	int server_flag;                /* it came from --server */
+	struct remote_addr addr;
+	int json, plain, no_color;
+	enum proto_mode mode;           /* run, gen */
+	const char *const *args;        /* run, compare, demo: orders; gen: COUNT MEAL */
+	int nargs;
+	const char *session;            /* attach, runs; NULL: the connection's own */
+	uint64_t since;                 /* attach --since */
+};
+
+/* Parses argv (getopt_long; argv may be permuted). env_server is
+ * $BAEDAL_SERVER or NULL. 0, or -1 with a usage error's reason in err. */
+int cli_parse(int argc, char **argv, const char *env_server, struct cli_opts *o, char *err,
+              size_t errlen);
+
+/* "RUN <mode> <orders...>\n" (verb GEN for gen): its length, or -1 if the
+ * line would pass PROTO_MAX_LINE. */
+int cli_format_run(char *buf, size_t cap, const char *verb, enum proto_mode mode,
+                   const char *const *args, int nargs);
+
+#endif

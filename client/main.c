@@ -1,0 +1,52 @@
+/* baedal: submits orders to baedald and shows them run, sync or async. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "client/app.h"
+#include "client/cli.h"
+
+static const char usage[] =
+	"usage: baedal [--server HOST:PORT] [--json] [--plain] [--no-color] COMMAND ...\n";
+
+static const char help[] =
+	"\n"
+	"Submits orders to a baedald server and shows them delivered, eaten and\n"
+	"collected, one after another (sync) or all at once (async).\n"
+	"\n"
+	"commands:\n"
+	"  run sync|async ORDER...          one run; ORDER is NAME:DURATION (A:3s, B:250ms)\n"
+	"  gen sync|async COUNT MEAL[..MEAL] COUNT orders made by the server\n"
+	"  compare ORDER...                 the same orders sync and async at once, side by side\n"
+	"  demo                             compare A:3s B:3s C:4s\n"
+	"  attach SESSION [--since SEQ]     replay a session's events, then follow its runs\n"
+	"  runs [SESSION]                   the session's runs\n"
+	"\n"
+	"options:\n"
+	"  --server HOST:PORT   the server (else $BAEDAL_SERVER, else " CLI_DEFAULT_SERVER ")\n"
+	"  --json               NDJSON on stdout, one object per line\n"
+	"  --plain              one line per event, even on a terminal\n"
+	"  --no-color           no colors in the live view (also NO_COLOR=1)\n"
+	"  --help, --version\n"
+	"\n"
+	"exit status: 0 done, 1 failed (connection, server error, interrupted run),\n"
+	"2 usage error, 130 on Ctrl-C, 143 on SIGTERM.\n";
+
+int main(int argc, char **argv)
+{
+	struct cli_opts opts;
+	char err[512];
+
+	if (cli_parse(argc, argv, getenv("BAEDAL_SERVER"), &opts, err, sizeof err) < 0) {
+		fprintf(stderr, "baedal: %s\n%sTry 'baedal --help' for the commands.\n", err, usage);
+		return 2;
+	}
+	if (opts.command == CLI_HELP) {
+		printf("%s%s", usage, help);
+		return 0;
+	}
+	if (opts.command == CLI_VERSION) {
+		printf("baedal %s\n", BAEDAL_VERSION);
+		return 0;
+	}
+	return app_execute(&opts);
+}

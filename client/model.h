@@ -1,0 +1,79 @@
+/* What the client knows of the session's runs: each run's orders and their
+ * steps as the server reported them (t from EV lines, never local time). */
+#ifndef BAEDAL_MODEL_H
+#define BAEDAL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/protocol.h"
+
+#define MODEL_MODE_UNKNOWN (-1)
+#define MODEL_NAMED_MAX 64          /* runs up to this size keep their names */
+#define MODEL_ORDERS_MAX (1u << 24) /* order indexes past this are ignored */
+
+struct model_order {
+	uint64_t t_us[3];           /* per step, valid when its bit is in seen */
+	uint64_t meal_us;           /* 0 when unknown (a run met through ATTACH) */
+	uint8_t seen;
+};
+
+struct model_run {
+	uint64_t id;
+	int mode;                   /* enum proto_mode or MODEL_MODE_UNKNOWN */
+	uint32_t norders;           /* declared, or the highest index seen */
+	int sized;                  /* norders came from the server: it is final */
+	struct model_order *orders; /* slots for orders 1..slots, when tracked */
+	char (*names)[PROTO_NAME_MAX + 1];  /* small runs only, else NULL */
+	uint32_t slots;
+	uint32_t started;           /* orders with an event: delivered, or later */
+	uint32_t collected;         /* orders collected */
+	uint64_t ideal_us;          /* 0 until known */
+	int64_t start_local_us;     /* monotonic clock at the run's start */
+	int64_t end_local_us;       /* monotonic clock at its DONE */
+	int anchored;               /* start_local_us came from the run's OK */
+	int done;
+	struct proto_done final;    /* the DONE line, once done */
+	int64_t slowest_late_us;    /* largest eaten - delivered - meal */
+	uint32_t slowest_order;     /* 0: none yet */
+	char slowest_name[PROTO_NAME_MAX + 1];
+	int name_width;             /* longest name known, for aligned output */
+};
+
+struct model {
+	struct model_run *runs;     /* in the order they became known */
+	size_t nruns, cap;
+	int track_orders;           /* the live view needs every order's steps */
+	struct proto_done *hints;   /* RUNINFO lines: modes and sizes of runs */
+	size_t nhints;
+	uint64_t dropped, missed;   /* from LAGGED notices */
+};
+
+void model_init(struct model *m, int track_orders);
+void model_free(struct model *m);
+
+struct model_run *model_find_run(struct model *m, uint64_t id);
+const struct model_run *model_find_run_const(const struct model *m, uint64_t id);
+
+/* A run the client started (its OK arrived at now_us); NULL without memory.
+ * The orders get their names and meals from the RUN arguments or from GEN. */
+struct model_run *model_add_run(struct model *m, uint64_t id, int mode, uint32_t norders,
+                                int64_t now_us);
+void model_set_orders(struct model_run *r, char *const *args, int nargs);
+void model_set_generated(struct model_run *r, uint64_t lo_us, uint64_t hi_us);
+
+/* Remembers a RUNINFO line so that a run met later through its events
+ * gets its mode, size and ideal. 0, or -1 without memory. */
+int model_add_hint(struct model *m, const struct proto_done *info);
+
+/* Applies an EV or DONE line; a run not known yet is added. 0, or -1
+ * without memory. */
+int model_apply_event(struct model *m, const struct proto_event *ev, int64_t now_us);
+int model_apply_done(struct model *m, const struct proto_done *d, int64_t now_us);
+
+/* The run's clock: the exact elapsed once done, else local time since its start. */
+int64_t model_run_clock_us(const struct model_run *r, int64_t now_us);
+int model_any_running(const struct model *m);
+const char *model_mode_name(int mode);
+
+#endif

@@ -1,0 +1,312 @@
+#include "client/report.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/duration.h"
+
+#define REPORT_NUM 48           /* one formatted number with its unit */
+#define REPORT_VAL 32           /* one number: 20 digits, sign, point, decimals */
+
+void report_format_seconds(char *buf, size_t cap, int64_t us)
+{
+	uint64_t ms = (uint64_t)(us < 0 ? 0 : us + 500) / 1000;
+	snprintf(buf, cap, "%" PRIu64 ".%03" PRIu64, ms / 1000, ms % 1000);
+}
+
+void report_format_signed_ms(char *buf, size_t cap, int64_t us)
+{
+	uint64_t mag = us < 0 ? (uint64_t)0 - (uint64_t)us : (uint64_t)us;
+	char digits[24];        /* the largest uint64 as ms: 21 characters */
+
+	duration_format_ms(digits, sizeof digits, mag);
+	snprintf(buf, cap, "%c%s", us < 0 ? '-' : '+', digits);
+}
+
+void report_format_speedup(char *buf, size_t cap, uint64_t sum_us, int64_t elapsed_us)
+{
+	if (elapsed_us <= 0)
+		snprintf(buf, cap, "-");
+	else
+		snprintf(buf, cap, "%.2f", (double)sum_us / (double)elapsed_us);
+}
+
+static const char *report_mode(int mode)
+{
+	return mode == MODE_SYNC ? "sync" : mode == MODE_ASYNC ? "async" : "?";
+}
+
+void report_json_string(struct strbuf *b, const char *s)
+{
+	strbuf_addch(b, '"', 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			strbuf_printf(b, "\\%c", c);
+		else if (c == '\n')
+			strbuf_puts(b, "\\n");
+		else if (c == '\t')
+			strbuf_puts(b, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			strbuf_printf(b, "\\u%04x", c);
+		else
+			strbuf_addch(b, (char)c, 1);
+	}
+	strbuf_addch(b, '"', 1);
+}
+
+static void report_json_mode(struct strbuf *b, int mode)
+{
+	if (mode == MODE_SYNC || mode == MODE_ASYNC)
+		strbuf_printf(b, "\"%s\"", report_mode(mode));
+	else
+		strbuf_puts(b, "null");
+}
+
+/* "key":<us as ms with three decimals>, or null when us is negative. */
+static void report_json_ms(struct strbuf *b, const char *key, int64_t us)
+{
+	char ms[REPORT_NUM];
+
+	if (us < 0) {
+		strbuf_printf(b, ",\"%s\":null", key);
+		return;
+	}
+	duration_format_ms(ms, sizeof ms, (uint64_t)us);
+	strbuf_printf(b, ",\"%s\":%s", key, ms);
+}
+
+void report_plain_started(struct strbuf *b, const struct report_widths *w, uint64_t run,
+                          int mode, uint32_t orders)
+{
+	strbuf_printf(b, "%-5s run=%-*" PRIu64 "  started  %" PRIu32 " order%s\n", report_mode(mode),
+	              w->run, run, orders, orders == 1 ? "" : "s");
+}
+
+void report_plain_event(struct strbuf *b, const struct report_widths *w, int mode,
+                        const struct proto_event *ev)
+{
+	char ms[REPORT_NUM];
+
+	duration_format_ms(ms, sizeof ms, ev->t_us);
+	strbuf_printf(b, "%-5s run=%-*" PRIu64 "  %-*s  %-9s %10s ms\n", report_mode(mode), w->run,
+	              ev->run, w->name, ev->name, proto_step_name(ev->step), ms);
+}
+
+void report_plain_done(struct strbuf *b, const struct report_widths *w, const struct proto_done *d)
+{
+	char el[REPORT_NUM], id[REPORT_NUM], over[REPORT_NUM], sp[REPORT_NUM];
+
+	strbuf_printf(b, "%-5s run=%-*" PRIu64 "  %s  %" PRIu32 " order%s", report_mode((int)d->mode),
+	              w->run, d->run, proto_status_name(d->status), d->orders,
+	              d->orders == 1 ? "" : "s");
+	duration_format_ms(id, sizeof id, d->ideal_us);
+	if (d->elapsed_us >= 0) {
+		duration_format_ms(el, sizeof el, (uint64_t)d->elapsed_us);
+		report_format_signed_ms(over, sizeof over, d->elapsed_us - (int64_t)d->ideal_us);
+		report_format_speedup(sp, sizeof sp, d->sum_us, d->elapsed_us);
+		strbuf_printf(b, "  elapsed %s ms  ideal %s ms  overhead %s ms  speed-up %sx", el, id,
+		              over, sp);
+	} else {
+		strbuf_printf(b, "  ideal %s ms", id);
+	}
+	strbuf_addch(b, '\n', 1);
+}
+
+void report_plain_lagged(struct strbuf *b, uint64_t dropped, uint64_t missed,
+                         const char *session, uint64_t last_seq)
+{
+	if (dropped)
+		strbuf_printf(b, "lagged: the server dropped %" PRIu64 " live events", dropped);
+	else
+		strbuf_printf(b, "lagged: the session no longer holds %" PRIu64 " events", missed);
+	strbuf_printf(b, " (the database has them; baedal attach %s --since %" PRIu64 ")\n", session,
+	              last_seq);
+}
+
+void report_json_hello(struct strbuf *b, const char *session, const char *server)
+{
+	strbuf_puts(b, "{\"type\":\"hello\",\"session\":");
+	report_json_string(b, session);
+	strbuf_puts(b, ",\"server\":");
+	report_json_string(b, server);
+	strbuf_puts(b, "}\n");
+}
+
+void report_json_run(struct strbuf *b, uint64_t run, int mode, uint32_t orders)
+{
+	strbuf_printf(b, "{\"type\":\"run\",\"run\":%" PRIu64 ",\"mode\":", run);
+	report_json_mode(b, mode);
+	strbuf_printf(b, ",\"orders\":%" PRIu32 "}\n", orders);
+}
+
+void report_json_attached(struct strbuf *b, const char *session, uint64_t seq,
+                          const uint64_t *active, size_t nactive)
+{
+	strbuf_puts(b, "{\"type\":\"attached\",\"session\":");
+	report_json_string(b, session);
+	strbuf_printf(b, ",\"seq\":%" PRIu64 ",\"active\":[", seq);
+	for (size_t i = 0; i < nactive; i++)
+		strbuf_printf(b, "%s%" PRIu64, i ? "," : "", active[i]);
+	strbuf_puts(b, "]}\n");
+}
+
+void report_json_event(struct strbuf *b, int mode, const struct proto_event *ev)
+{
+	strbuf_printf(b, "{\"type\":\"event\",\"seq\":%" PRIu64 ",\"run\":%" PRIu64 ",\"mode\":",
+	              ev->seq, ev->run);
+	report_json_mode(b, mode);
+	strbuf_printf(b, ",\"order\":%" PRIu32 ",\"name\":", ev->order);
+	report_json_string(b, ev->name);
+	strbuf_printf(b, ",\"step\":\"%s\",\"t_us\":%" PRIu64, proto_step_name(ev->step), ev->t_us);
+	report_json_ms(b, "t_ms", (int64_t)ev->t_us);
+	strbuf_puts(b, "}\n");
+}
+
+/* The keys a DONE object and a RUNINFO object share. */
+static void report_json_run_fields(struct strbuf *b, const struct proto_done *d)
+{
+	strbuf_printf(b, ",\"run\":%" PRIu64 ",\"mode\":", d->run);
+	report_json_mode(b, (int)d->mode);
+	strbuf_printf(b, ",\"orders\":%" PRIu32 ",\"status\":\"%s\",\"elapsed_us\":", d->orders,
+	              proto_status_name(d->status));
+	if (d->elapsed_us >= 0)
+		strbuf_printf(b, "%" PRId64, d->elapsed_us);
+	else
+		strbuf_puts(b, "null");
+	strbuf_printf(b, ",\"ideal_us\":%" PRIu64, d->ideal_us);
+	report_json_ms(b, "elapsed_ms", d->elapsed_us);
+	report_json_ms(b, "ideal_ms", (int64_t)d->ideal_us);
+}
+
+void report_json_done(struct strbuf *b, const struct proto_done *d)
+{
+	char over[REPORT_NUM], sp[REPORT_NUM];
+
+	strbuf_printf(b, "{\"type\":\"done\",\"seq\":%" PRIu64, d->seq);
+	report_json_run_fields(b, d);
+	if (d->elapsed_us >= 0) {
+		report_format_signed_ms(over, sizeof over, d->elapsed_us - (int64_t)d->ideal_us);
+		report_format_speedup(sp, sizeof sp, d->sum_us, d->elapsed_us);
+		/* JSON numbers take no leading '+'. */
+		strbuf_printf(b, ",\"overhead_ms\":%s,\"speedup\":%s", over[0] == '+' ? over + 1 : over,
+		              sp[0] == '-' ? "null" : sp);
+	} else {
+		strbuf_puts(b, ",\"overhead_ms\":null,\"speedup\":null");
+	}
+	report_json_ms(b, "sum_ms", (int64_t)d->sum_us);
+	report_json_ms(b, "max_ms", (int64_t)d->max_us);
+	strbuf_puts(b, "}\n");
+}
+
+void report_json_lagged(struct strbuf *b, uint64_t dropped, uint64_t missed)
+{
+	strbuf_printf(b, "{\"type\":\"lagged\",\"dropped\":%" PRIu64 ",\"missed\":%" PRIu64 "}\n",
+	              dropped, missed);
+}
+
+void report_json_runinfo(struct strbuf *b, const struct proto_done *d)
+{
+	strbuf_puts(b, "{\"type\":\"runinfo\"");
+	report_json_run_fields(b, d);
+	strbuf_puts(b, "}\n");
+}
+
+#define REPORT_COLS 6
+
+struct report_col {
+	const char *head;
+	int right;              /* values right-aligned (numbers) */
+	int min, gap;           /* value width at least; spaces after the column */
+};
+
+/* Fills a row's cells; returns how many: fewer than the columns when the
+ * last one says something instead of numbers ("interrupted"). */
+typedef int (*report_cells_fn)(const struct proto_done *d, char cells[][REPORT_NUM]);
+
+static void report_table(struct strbuf *b, const struct report_col *cols, int ncols,
+                         report_cells_fn fill, const struct proto_done *rows, size_t n)
+{
+	int width[REPORT_COLS];
+	char cells[REPORT_COLS][REPORT_NUM];
+
+	for (int c = 0; c < ncols; c++)
+		width[c] = cols[c].min;
+	for (size_t r = 0; r < n; r++) {
+		int k = fill(&rows[r], cells);
+		for (int c = 0; c < k && k == ncols; c++)
+			if ((int)strlen(cells[c]) > width[c])
+				width[c] = (int)strlen(cells[c]);
+	}
+	for (int c = 0; c + 1 < ncols; c++)
+		strbuf_printf(b, "%-*s", width[c] + cols[c].gap, cols[c].head);
+	strbuf_printf(b, "%s\n", cols[ncols - 1].head);
+	for (size_t r = 0; r < n; r++) {
+		int k = fill(&rows[r], cells);
+		for (int c = 0; c < k; c++) {
+			int w = c + 1 < k || k == ncols ? width[c] : 0;
+			int pad = c + 1 < k ? cols[c].gap : 0;
+			strbuf_printf(b, cols[c].right ? "%*s%*s" : "%-*s%*s", w, cells[c], pad, "");
+		}
+		strbuf_addch(b, '\n', 1);
+	}
+}
+
+static int report_totals_cells(const struct proto_done *d, char cells[][REPORT_NUM])
+{
+	char num[REPORT_VAL];
+
+	snprintf(cells[0], REPORT_NUM, "%s", report_mode((int)d->mode));
+	snprintf(cells[1], REPORT_NUM, "%" PRIu32, d->orders);
+	if (d->status != RUN_DONE || d->elapsed_us < 0) {
+		snprintf(cells[2], REPORT_NUM, "%s", proto_status_name(d->status));
+		return 3;
+	}
+	report_format_seconds(num, sizeof num, d->elapsed_us);
+	snprintf(cells[2], REPORT_NUM, "%s s", num);
+	report_format_seconds(num, sizeof num, (int64_t)d->ideal_us);
+	snprintf(cells[3], REPORT_NUM, "%s s", num);
+	report_format_signed_ms(num, sizeof num, d->elapsed_us - (int64_t)d->ideal_us);
+	snprintf(cells[4], REPORT_NUM, "%s ms", num);
+	report_format_speedup(num, sizeof num, d->sum_us, d->elapsed_us);
+	snprintf(cells[5], REPORT_NUM, "%sx", num);
+	return 6;
+}
+
+void report_totals(struct strbuf *b, const struct proto_done *rows, size_t n)
+{
+	static const struct report_col cols[] = {
+		{ "mode", 0, 5, 2 },    { "orders", 0, 6, 2 },   { "elapsed", 1, 8, 4 },
+		{ "ideal", 1, 8, 4 },   { "overhead", 1, 9, 2 }, { "speed-up", 1, 5, 0 },
+	};
+	report_table(b, cols, 6, report_totals_cells, rows, n);
+}
+
+static int report_runs_cells(const struct proto_done *d, char cells[][REPORT_NUM])
+{
+	char num[REPORT_VAL];
+
+	snprintf(cells[0], REPORT_NUM, "%" PRIu64, d->run);
+	snprintf(cells[1], REPORT_NUM, "%s", report_mode((int)d->mode));
+	snprintf(cells[2], REPORT_NUM, "%" PRIu32, d->orders);
+	snprintf(cells[3], REPORT_NUM, "%s", proto_status_name(d->status));
+	if (d->elapsed_us >= 0) {
+		report_format_seconds(num, sizeof num, d->elapsed_us);
+		snprintf(cells[4], REPORT_NUM, "%s s", num);
+	} else {
+		snprintf(cells[4], REPORT_NUM, "-");
+	}
+	report_format_seconds(num, sizeof num, (int64_t)d->ideal_us);
+	snprintf(cells[5], REPORT_NUM, "%s s", num);
+	return 6;
+}
+
+void report_runs_table(struct strbuf *b, const struct proto_done *rows, size_t n)
+{
+	static const struct report_col cols[] = {
+		{ "run", 0, 3, 2 },    { "mode", 0, 5, 2 },    { "orders", 0, 6, 2 },
+		{ "status", 0, 11, 2 }, { "elapsed", 1, 8, 4 }, { "ideal", 1, 8, 0 },
+	};
+	report_table(b, cols, 6, report_runs_cells, rows, n);
+}
