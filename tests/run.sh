@@ -34,7 +34,8 @@ for t in "$BUILD"/tests/test_*; do
 	case "$t" in *.o|*.d) continue ;; esac
 	[ -x "$t" ] || continue
 	echo "== $(basename "$t")"
-	"$t" >"$log" 2>&1
+	# shellcheck disable=SC2086 # BAEDAL_WRAP is a command with arguments
+	${BAEDAL_WRAP:-} "$t" >"$log" 2>&1
 	rc=$?
 	cat "$log"
 	count "$rc" "$(basename "$t")"
