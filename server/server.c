@@ -27,9 +27,11 @@ static uint64_t hook_now(void *ctx)
 
 static void order_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct order *o = arg;
 	(void)fd;
 	(void)what;
-	run_order_wake(arg);
+	timer_wait_out(o->deadline_us);
+	run_order_wake(o);
 }
 
 static void hook_arm(void *ctx, struct order *o, uint64_t deadline_us)

@@ -37,6 +37,8 @@ struct store {
 	uint64_t recovered, next_run_id;
 	int wake_fd;
 	struct event *wake_ev;
+	struct event *kick_ev;      /* wakes the writer once per burst */
+	bool kick_pending;
 	pthread_t thread;
 
 	/* What the writer has finished, under pub_mu. Failures not yet seen
@@ -352,6 +354,8 @@ static void store_on_wake(evutil_socket_t fd, short what, void *arg)
 	store_fire_upto(s, hi);
 }
 
+static void store_on_kick(evutil_socket_t fd, short what, void *arg);
+
 int store_start(struct store *s, struct event_base *base, char *err, size_t errlen)
 {
 	sigset_t all, old;
@@ -361,7 +365,8 @@ int store_start(struct store *s, struct event_base *base, char *err, size_t errl
 		return -1;
 	}
 	s->wake_ev = event_new(base, s->wake_fd, EV_READ | EV_PERSIST, store_on_wake, s);
-	if (!s->wake_ev || event_add(s->wake_ev, NULL) != 0) {
+	s->kick_ev = event_new(base, -1, 0, store_on_kick, s);
+	if (!s->wake_ev || !s->kick_ev || event_add(s->wake_ev, NULL) != 0) {
 		store_errf(err, errlen, "store: cannot register the writer's wake-up with the loop");
 		goto fail;
 	}
@@ -380,7 +385,10 @@ int store_start(struct store *s, struct event_base *base, char *err, size_t errl
 fail:
 	if (s->wake_ev)
 		event_free(s->wake_ev);
+	if (s->kick_ev)
+		event_free(s->kick_ev);
 	s->wake_ev = NULL;
+	s->kick_ev = NULL;
 	return -1;
 }
 
@@ -395,6 +403,8 @@ void store_close(struct store *s)
 		store_drain(s);
 	if (s->wake_ev)
 		event_free(s->wake_ev);
+	if (s->kick_ev)
+		event_free(s->kick_ev);
 	while (s->wait_head) {
 		struct store_waiter *w = s->wait_head;
 		s->wait_head = w->next;
@@ -477,6 +487,26 @@ static struct store_rec *store_rec_begin(struct store *s, enum store_rec_kind ki
 	return r;
 }
 
+static void store_on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *s = arg;
+	(void)fd;
+	(void)what;
+	s->kick_pending = false;
+	store_queue_kick(&s->q);
+}
+
+/* Publishes a record; the writer is woken once, after the loop has
+ * finished the callbacks at hand, for all the records they queued. */
+static void store_push(struct store *s, uint64_t rows)
+{
+	store_queue_push(&s->q, rows);
+	if (s->kick_ev && !s->kick_pending) {
+		s->kick_pending = true;
+		event_active(s->kick_ev, EV_TIMEOUT, 0);
+	}
+}
+
 void store_add_session(struct store *s, const char *session_hex, int64_t wall_us)
 {
 	struct store_rec *r = store_rec_begin(s, REC_SESSION, 0, 0, 0);
@@ -487,7 +517,7 @@ void store_add_session(struct store *s, const char *session_hex, int64_t wall_us
 		return;
 	}
 	r->u.session.wall_us = wall_us;
-	store_queue_push(&s->q, 1);
+	store_push(s, 1);
 }
 
 void store_add_run(struct store *s, uint64_t run_id, const char *session_hex,
@@ -503,7 +533,7 @@ void store_add_run(struct store *s, uint64_t run_id, const char *session_hex,
 	r->u.run.sum_us = sum_us;
 	r->u.run.max_us = max_us;
 	r->u.run.wall_us = wall_us;
-	store_queue_push(&s->q, 1);
+	store_push(s, 1);
 }
 
 void store_add_order(struct store *s, uint64_t run_id, uint32_t idx, const char *name,
@@ -512,7 +542,7 @@ void store_add_order(struct store *s, uint64_t run_id, uint32_t idx, const char 
 	struct store_rec *r = store_rec_begin(s, REC_ORDER, run_id, idx, 0);
 	r->u.order.meal_us = meal_us;
 	store_copy_text(r->u.order.name, name);
-	store_queue_push(&s->q, 1);
+	store_push(s, 1);
 }
 
 void store_add_generated_orders(struct store *s, uint64_t run_id, uint32_t count,
@@ -522,7 +552,7 @@ void store_add_generated_orders(struct store *s, uint64_t run_id, uint32_t count
 	r->u.gen.lo_us = lo_us;
 	r->u.gen.hi_us = hi_us;
 	store_copy_text(r->u.gen.prefix, prefix);
-	store_queue_push(&s->q, count);
+	store_push(s, count);
 }
 
 void store_add_event(struct store *s, uint64_t run_id, uint32_t idx, enum proto_step step,
@@ -531,7 +561,7 @@ void store_add_event(struct store *s, uint64_t run_id, uint32_t idx, enum proto_
 	struct store_rec *r = store_rec_begin(s, REC_EVENT, run_id, idx, (uint8_t)step);
 	r->u.event.t_us = t_us;
 	r->u.event.wall_us = wall_us;
-	store_queue_push(&s->q, 1);
+	store_push(s, 1);
 }
 
 void store_end_run(struct store *s, uint64_t run_id, enum run_status status,
@@ -540,5 +570,5 @@ void store_end_run(struct store *s, uint64_t run_id, enum run_status status,
 	struct store_rec *r = store_rec_begin(s, REC_END, run_id, 0, (uint8_t)status);
 	r->u.end.elapsed_us = elapsed_us;
 	r->u.end.wall_us = wall_us;
-	store_queue_push(&s->q, 1);
+	store_push(s, 1);
 }

@@ -81,14 +81,20 @@ uint64_t store_queue_push(struct store_queue *q, uint64_t rows)
 	q->pushed_rows += rows;
 	pthread_mutex_lock(&q->mu);
 	seq = ++q->appended;
+	pthread_mutex_unlock(&q->mu);
+	return seq;
+}
+
+void store_queue_kick(struct store_queue *q)
+{
+	pthread_mutex_lock(&q->mu);
 	/* Signalling only an idle consumer keeps a busy one from paying a
-	 * wake-up per record. */
-	if (q->consumer_idle) {
+	 * wake-up it does not need. */
+	if (q->consumer_idle && q->appended != q->taken) {
 		q->consumer_idle = false;
 		pthread_cond_signal(&q->cond);
 	}
 	pthread_mutex_unlock(&q->mu);
-	return seq;
 }
 
 uint64_t store_queue_last(const struct store_queue *q)

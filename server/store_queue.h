@@ -74,6 +74,10 @@ void store_queue_destroy(struct store_queue *q);
  * with the rows it stands for. Returns the record's seq (1, 2, ...). */
 struct store_rec *store_queue_slot(struct store_queue *q);
 uint64_t store_queue_push(struct store_queue *q, uint64_t rows);
+/* Wakes the consumer if it sleeps while records wait. Pushing does not:
+ * waking a thread on another CPU costs tens of microseconds on a VM, so
+ * the producer wakes it once per burst of pushes. */
+void store_queue_kick(struct store_queue *q);
 uint64_t store_queue_last(const struct store_queue *q);
 /* Rows pushed and not yet reported done by the consumer. */
 uint64_t store_queue_backlog(const struct store_queue *q);

@@ -42,17 +42,28 @@ int timer_arm(struct timers *tw, struct event *ev, uint64_t deadline_us,
 	 * timer fires early by as much. */
 	event_base_update_cache_time(tw->base);
 	uint64_t now = clock_mono_us();
-	uint64_t left = deadline_us > now ? deadline_us - now : 0;
+	uint64_t fire = deadline_us > TIMER_EARLY_US ? deadline_us - TIMER_EARLY_US : 0;
+	uint64_t left = fire > now ? fire - now : 0;
+	uint64_t wait = duration_us > TIMER_EARLY_US ? duration_us - TIMER_EARLY_US : 0;
 
 	/* The common queue for the full meal ends at or after the deadline
 	 * (now is at or after the start of the meal), at most a few
 	 * microseconds late, and costs O(1) instead of a heap insertion. */
-	if (duration_us >= left && duration_us - left < 1000) {
-		const struct timeval *common = timer_common_for(tw, duration_us);
+	if (wait >= left && wait - left < 1000) {
+		const struct timeval *common = timer_common_for(tw, wait);
 		if (common)
 			return event_add(ev, common);
 	}
 	struct timeval tv = { .tv_sec = (time_t)(left / 1000000u),
 	                      .tv_usec = (suseconds_t)(left % 1000000u) };
 	return event_add(ev, &tv);
+}
+
+void timer_wait_out(uint64_t deadline_us)
+{
+	uint64_t now = clock_mono_us();
+	if (now >= deadline_us || deadline_us - now > 2 * TIMER_EARLY_US)
+		return;
+	while (clock_mono_us() < deadline_us)
+		;
 }

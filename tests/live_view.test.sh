@@ -1,0 +1,103 @@
+#!/bin/sh
+# The live view as a person sees it: the real baedal against the real
+# baedald, inside tmux, read back with capture-pane. Ends "N passed, N failed".
+#   sh tests/live_view.test.sh [BUILD_DIR]
+set -u
+BUILD=${1:-build}
+passed=0
+failed=0
+dir=$(mktemp -d)
+sock="$dir/tmux.sock"
+server_pid=""
+
+cleanup() {
+	tmux -S "$sock" kill-server 2>/dev/null
+	if [ -n "$server_pid" ]; then
+		kill "$server_pid" 2>/dev/null
+		wait "$server_pid" 2>/dev/null
+	fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok() { passed=$((passed + 1)); echo "ok: $1"; }
+not_ok() { failed=$((failed + 1)); echo "FAIL: $1"; }
+# check NAME FILE PATTERN: the captured screen in FILE has a line matching PATTERN.
+check() {
+	if grep -qE -- "$3" "$2"; then ok "$1"; else not_ok "$1"; echo "--- screen:"; cat "$2"; fi
+}
+capture() { tmux -S "$sock" capture-pane -p -t "$1" >"$2"; }
+# Waits (at most 20 s) until the pane shows PATTERN.
+wait_for() {
+	i=0
+	while [ $i -lt 200 ]; do
+		capture "$1" "$dir/wait"
+		grep -qE -- "$2" "$dir/wait" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+"$BUILD/baedald" --listen 127.0.0.1:0 --db "$dir/baedal.db" 2>"$dir/server.log" &
+server_pid=$!
+port=""
+for _ in $(seq 1 100); do
+	port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$dir/server.log")
+	[ -n "$port" ] && break
+	sleep 0.05
+done
+if [ -z "$port" ]; then
+	not_ok "baedald starts"
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+client="$BUILD/baedal --server 127.0.0.1:$port"
+
+# 1. compare: rows move while the meals are eaten, then the totals.
+tmux -S "$sock" new-session -d -s live -x 100 -y 30 \
+	"TERM=xterm-256color $client compare A:1s B:1s C:1500ms; echo EXIT=\$?; sleep 60"
+# Mid-run: the async clock between 0.2 s and 0.9 s, before any meal ends.
+if wait_for live '^async +run [0-9]+ +3 orders +clock 0\.[2-8]'; then
+	ok "the run clock ticks"
+else
+	not_ok "the run clock ticks"
+fi
+capture live "$dir/mid"
+check "orders show as eating while their meal runs" "$dir/mid" ' eating$'
+check "a sync and an async run on screen" "$dir/mid" '^sync +run [0-9]+ +3 orders +clock [0-9]+\.[0-9]{3} s'
+check "the async run on screen" "$dir/mid" '^async +run'
+[ "$(grep -cE ' eating$' "$dir/mid")" -ge 3 ] && ok "three or more orders eating at once" || { not_ok "three eating at once"; cat "$dir/mid"; }
+[ "$(tmux -S "$sock" display -p -t live '#{cursor_flag}')" = 0 ] && ok "cursor hidden while drawing" || not_ok "cursor hidden while drawing"
+if wait_for live 'EXIT='; then ok "the client ends"; else not_ok "the client ends"; fi
+capture live "$dir/final"
+check "exit code 0" "$dir/final" '^EXIT=0$'
+check "the totals table" "$dir/final" '^mode +orders +elapsed +ideal +overhead +speed-up$'
+check "sync took the sum: 3.5 s" "$dir/final" '^sync +3 +3\.5[0-9]{2} s +3\.500 s +\+[0-9]+\.[0-9]{3} ms +1\.00x$'
+check "async took the longest: 1.5 s" "$dir/final" '^async +3 +1\.5[0-9]{2} s +1\.500 s +\+[0-9]+\.[0-9]{3} ms +2\.[0-9]{2}x$'
+check "every order collected" "$dir/final" ' collected$'
+[ "$(grep -cE '^sync +run' "$dir/final")" = 1 ] && ok "redrawn in place, not scrolled" || { not_ok "redrawn in place"; cat "$dir/final"; }
+[ "$(tmux -S "$sock" display -p -t live '#{cursor_flag}')" = 1 ] && ok "cursor restored at the end" || not_ok "cursor restored at the end"
+
+# 2. Ctrl-C: the terminal comes back, the runs go on on the server.
+tmux -S "$sock" new-session -d -s intr -x 100 -y 30 \
+	"TERM=xterm-256color $client demo; echo EXIT=\$?; sleep 60"
+wait_for intr 'eating' >/dev/null
+tmux -S "$sock" send-keys -t intr C-c
+if wait_for intr 'EXIT='; then ok "Ctrl-C ends the client"; else not_ok "Ctrl-C ends the client"; fi
+capture intr "$dir/intr"
+check "exit code 130 after Ctrl-C" "$dir/intr" '^EXIT=130$'
+check "it says how to reattach" "$dir/intr" 'attach [0-9a-f]{32}'
+[ "$(tmux -S "$sock" display -p -t intr '#{cursor_flag}')" = 1 ] && ok "cursor restored after Ctrl-C" || not_ok "cursor restored after Ctrl-C"
+
+# 3. NO_COLOR: no colour codes, the same rows.
+tmux -S "$sock" new-session -d -s plain -x 100 -y 30 \
+	"TERM=xterm-256color NO_COLOR=1 $client run async A:300ms B:200ms; echo EXIT=\$?; sleep 60"
+wait_for plain 'EXIT=' >/dev/null
+tmux -S "$sock" capture-pane -p -e -t plain >"$dir/plain"
+if grep -q "$(printf '\033')\[[0-9;]*3[0-7]m" "$dir/plain"; then not_ok "NO_COLOR: no colours"; else ok "NO_COLOR: no colours"; fi
+check "NO_COLOR: still the live rows" "$dir/plain" '^  A .* collected$'
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

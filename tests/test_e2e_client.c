@@ -1,0 +1,296 @@
+/* End to end with the real client: build/baedal against the real baedald
+ * (port 0, temp database), its output read as a user's script would, then
+ * the rows checked with SQL. Times are lower bounds with generous upper
+ * bounds: CI machines are slow and noisy. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "tests/support.h"
+
+#define WAIT_MS 20000
+
+struct fixture {
+	char dir[4096];
+	char db[4200];
+	char out[4200];
+	char err[4200];
+	struct test_server srv;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	if (!f || support_tmpdir(f->dir, sizeof f->dir) < 0)
+		return -1;
+	snprintf(f->db, sizeof f->db, "%s/baedal.db", f->dir);
+	snprintf(f->out, sizeof f->out, "%s/out", f->dir);
+	snprintf(f->err, sizeof f->err, "%s/err", f->dir);
+	if (support_server_start(&f->srv, f->db, NULL) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc = 0;
+	if (f->srv.pid > 0) {
+		int status = support_server_stop(&f->srv, WAIT_MS);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "baedald did not exit 0 (status %d)\n", status);
+			rc = -1;
+		}
+	}
+	support_rmtree(f->dir);
+	free(f);
+	return rc;
+}
+
+/* ---- reading NDJSON: the few fields the tests need --------------------- */
+
+static int json_str(const char *obj, const char *key, char *out, size_t cap)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\":\"", key);
+	const char *at = strstr(obj, pat);
+	if (!at)
+		return -1;
+	at += strlen(pat);
+	size_t n = strcspn(at, "\"");
+	if (n >= cap)
+		return -1;
+	memcpy(out, at, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static double json_num(const char *obj, const char *key)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	const char *at = strstr(obj, pat);
+	if (!at)
+		fail_msg("no \"%s\" in %s", key, obj);
+	return strtod(at + strlen(pat), NULL);
+}
+
+/* What a compare or run printed: per run, the done object; per order, its
+ * step times. */
+struct seen_done {
+	char mode[8];
+	char status[16];
+	double elapsed_ms, ideal_ms, speedup;
+	int orders;
+};
+
+struct seen {
+	struct seen_done done[4];
+	int ndone;
+	long long t_us[4][8][3];   /* [run][order][step], -1 if not seen */
+	int nevents;
+};
+
+static void seen_read(const char *path, struct seen *s)
+{
+	char *text = support_read_file(path);
+	assert_non_null(text);
+	memset(s, 0, sizeof *s);
+	memset(s->t_us, 0xff, sizeof s->t_us);
+	char type[16], step[16], *save = NULL;
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		assert_int_equal(l[0], '{');   /* NDJSON only: nothing else on stdout */
+		assert_int_equal(json_str(l, "type", type, sizeof type), 0);
+		if (strcmp(type, "event") == 0) {
+			int run = (int)json_num(l, "run"), order = (int)json_num(l, "order");
+			assert_true(run >= 1 && run < 4 && order >= 1 && order < 8);
+			assert_int_equal(json_str(l, "step", step, sizeof step), 0);
+			int st = strcmp(step, "delivered") == 0 ? 0 : strcmp(step, "eaten") == 0 ? 1 : 2;
+			s->t_us[run][order][st] = (long long)json_num(l, "t_us");
+			s->nevents++;
+		} else if (strcmp(type, "done") == 0) {
+			assert_true(s->ndone < 4);
+			struct seen_done *d = &s->done[s->ndone++];
+			assert_int_equal(json_str(l, "mode", d->mode, sizeof d->mode), 0);
+			assert_int_equal(json_str(l, "status", d->status, sizeof d->status), 0);
+			d->elapsed_ms = json_num(l, "elapsed_ms");
+			d->ideal_ms = json_num(l, "ideal_ms");
+			d->speedup = json_num(l, "speedup");
+			d->orders = (int)json_num(l, "orders");
+		}
+	}
+	free(text);
+}
+
+static const struct seen_done *seen_find(const struct seen *s, const char *mode)
+{
+	for (int i = 0; i < s->ndone; i++)
+		if (strcmp(s->done[i].mode, mode) == 0)
+			return &s->done[i];
+	fail_msg("no done object for mode %s", mode);
+	return NULL;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_compare_json(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+	static const long long meal_us[] = { 0, 30000, 30000, 40000 };
+
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "--json", "compare",
+	                                    "A:30ms", "B:30ms", "C:40ms", NULL), 0);
+	seen_read(f->out, &s);
+	assert_int_equal(s.nevents, 18);
+	assert_int_equal(s.ndone, 2);
+	const struct seen_done *sync = seen_find(&s, "sync"), *async = seen_find(&s, "async");
+	assert_string_equal(sync->status, "done");
+	assert_string_equal(async->status, "done");
+	assert_int_equal(sync->orders, 3);
+	assert_true(sync->ideal_ms == 100.0 && async->ideal_ms == 40.0);
+	/* The lesson: one after another takes the sum, together the longest. */
+	assert_true(sync->elapsed_ms >= 100.0 && sync->elapsed_ms < 100.0 + 2000);
+	assert_true(async->elapsed_ms >= 40.0 && async->elapsed_ms < sync->elapsed_ms);
+	assert_true(async->speedup > sync->speedup);
+	for (int run = 1; run <= 2; run++) {
+		for (int o = 1; o <= 3; o++) {
+			long long d = s.t_us[run][o][0], e = s.t_us[run][o][1], c = s.t_us[run][o][2];
+			assert_true(d >= 0 && e >= 0 && c >= 0);
+			assert_true(e - d >= meal_us[o]);     /* never early */
+			assert_true(c >= e);
+		}
+	}
+	/* sync (run 1): each order is delivered once the one before is collected */
+	assert_true(s.t_us[1][2][0] >= s.t_us[1][1][2]);
+	assert_true(s.t_us[1][3][0] >= s.t_us[1][2][2]);
+	/* The same story in SQLite. */
+	assert_int_equal(support_sql_int(f->db, "select count(*) from run_summary where "
+	                                        "status = 'done' and orders = 3"), 2);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from events"), 18);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from run_summary where "
+	                                        "elapsed_ms < ideal_ms"), 0);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from order_timeline where "
+	                                        "late_ms < 0 or late_ms is null"), 0);
+	assert_int_equal(support_sql_int(f->db, "select ideal_ms from run_summary where "
+	                                        "mode = 'sync'"), 100);
+	assert_int_equal(support_sql_int(f->db, "select speedup >= 1.5 from run_summary where "
+	                                        "mode = 'async'"), 1);
+}
+
+static void test_plain_when_piped(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "run", "sync",
+	                                    "A:20ms", "B:20ms", NULL), 0);
+	char *out = support_read_file(f->out);
+	assert_non_null(out);
+	assert_null(strchr(out, '\033'));   /* no terminal codes in a pipe */
+	assert_non_null(strstr(out, "A  delivered"));
+	assert_non_null(strstr(out, "B  collected"));
+	assert_non_null(strstr(out, "mode   orders  elapsed     ideal       overhead   speed-up"));
+	assert_non_null(strstr(out, "\nsync   2 "));
+	free(out);
+	char *err = support_read_file(f->err);
+	assert_non_null(strstr(err, "session "));   /* how to reattach */
+	free(err);
+}
+
+static void test_exit_codes(void **state)
+{
+	struct fixture *f = *state;
+	char *err;
+
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "run", "sync",
+	                                    "A:ten", NULL), 1);
+	err = support_read_file(f->err);
+	assert_non_null(strstr(err, "ERR bad_duration"));
+	free(err);
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "fly", NULL), 2);
+	/* A mode other than sync/async is a usage error, caught before connecting. */
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "run", "fast",
+	                                    "A:1s", NULL), 2);
+	/* A server that is gone: connection refused, one line, exit 1. */
+	struct test_server gone = f->srv;
+	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
+	assert_int_equal(support_client_run(&gone, f->out, f->err, WAIT_MS, "demo", NULL), 1);
+	err = support_read_file(f->err);
+	assert_non_null(strstr(err, "cannot connect"));
+	assert_null(strchr(strchr(err, '\n') + 1, '\n'));   /* exactly one line */
+	free(err);
+}
+
+/* A run submitted on one connection, watched from the client's attach. */
+static void test_attach_and_runs(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c;
+	char line[512], id[33];
+
+	assert_int_equal(support_connect(&c, f->srv.port), 0);
+	assert_int_equal(support_read_line(&c, line, sizeof line, WAIT_MS), 0);
+	char *at = strstr(line, "session=");
+	assert_non_null(at);
+	memcpy(id, at + 8, 32);
+	id[32] = '\0';
+	assert_int_equal(support_send(&c, "RUN sync A:80ms B:80ms\n"), 0);
+	assert_int_equal(support_read_line(&c, line, sizeof line, WAIT_MS), 0);
+	assert_non_null(strstr(line, "OK run=1"));
+	support_close(&c);
+
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "--json", "attach",
+	                                    id, NULL), 0);
+	struct seen s;
+	seen_read(f->out, &s);
+	assert_int_equal(s.ndone, 1);
+	assert_string_equal(s.done[0].status, "done");
+	assert_true(s.done[0].elapsed_ms >= 160.0);
+	assert_int_equal(s.nevents, 6);
+
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "--json", "runs", id,
+	                                    NULL), 0);
+	char *out = support_read_file(f->out);
+	assert_non_null(strstr(out, "\"type\":\"runinfo\""));
+	assert_non_null(strstr(out, "\"status\":\"done\""));
+	free(out);
+}
+
+/* Many orders made by the server: all stored, none early. */
+static void test_gen_many(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "--json", "gen",
+	                                    "async", "5000", "10ms..30ms", NULL), 0);
+	char *out = support_read_file(f->out);
+	assert_non_null(strstr(out, "\"type\":\"done\""));
+	assert_non_null(strstr(out, "\"orders\":5000"));
+	free(out);
+	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from orders"), 5000);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from events"), 15000);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from order_timeline where "
+	                                        "late_ms < 0 or collected_ms is null"), 0);
+	assert_int_equal(support_sql_int(f->db, "select max(meal_us) - min(meal_us) from orders"),
+	                 20000);
+	assert_int_equal(support_sql_int(f->db, "select elapsed_ms >= 30 from run_summary"), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_compare_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_when_piped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exit_codes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_and_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gen_many, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("e2e_client", tests, NULL, NULL);
+}
