@@ -81,17 +81,17 @@ static void hook_emit(void *ctx, struct run *r, uint32_t idx, enum proto_step st
 		session_publish(s, ev.seq, line, (size_t)n, 1);
 }
 
-static void hook_finish(void *ctx, struct run *r)
+/* The run's end and all its events are committed: only now its DONE line,
+ * so a client that saw DONE finds the whole run in the database. */
+static void run_stored_cb(void *arg, int ok, const char *err)
 {
-	struct server *srv = ctx;
+	struct run *r = arg;
 	struct session *s = r->owner;
 	char line[SESSION_LINE_MAX];
 	int done = r->status == RUN_DONE;
 
-	if (event_initialized(&r->resume))
-		event_del(&r->resume);
-	store_end_run(srv->store, r->id, r->status, done ? (int64_t)r->elapsed_us : -1,
-	              clock_wall_us());
+	if (!ok)
+		log_error("run %llu: its end was not stored: %s", (unsigned long long)r->id, err);
 	struct proto_done d = {
 		.seq = session_next_seq(s), .run = r->id, .mode = r->mode, .orders = r->norders,
 		.status = r->status, .elapsed_us = done ? (int64_t)r->elapsed_us : -1,
@@ -100,8 +100,19 @@ static void hook_finish(void *ctx, struct run *r)
 	int n = proto_format_done(line, sizeof line, &d);
 	if (n > 0)
 		session_publish(s, d.seq, line, (size_t)n, 0);
-	srv->inflight -= r->norders;
 	session_run_ended(s, r);
+}
+
+static void hook_finish(void *ctx, struct run *r)
+{
+	struct server *srv = ctx;
+
+	if (event_initialized(&r->resume))
+		event_del(&r->resume);
+	store_end_run(srv->store, r->id, r->status,
+	              r->status == RUN_DONE ? (int64_t)r->elapsed_us : -1, clock_wall_us());
+	srv->inflight -= r->norders;
+	store_when_durable(srv->store, run_stored_cb, r);
 }
 
 /* ---- listening ---------------------------------------------------------- */
@@ -173,6 +184,19 @@ void server_conn_gone(struct server *srv)
 		event_base_loopbreak(srv->base);
 }
 
+static void server_say_bye(void *arg, int ok, const char *err)
+{
+	struct server *srv = arg;
+	struct conn *next;
+	(void)ok;
+	(void)err;
+	for (struct conn *c = srv->conns; c; c = next) {
+		next = c->next;
+		conn_close_with(c, "shutdown");
+	}
+	server_conn_gone(srv);
+}
+
 /* Ends every running run as interrupted, then says BYE to every client;
  * the loop goes on until their output is flushed (or 2 s pass). */
 static void server_stop(struct server *srv)
@@ -199,14 +223,11 @@ static void server_stop(struct server *srv)
 			}
 		}
 	}
-	struct conn *next;
-	for (struct conn *c = srv->conns; c; c = next) {
-		next = c->next;
-		conn_close_with(c, "shutdown");
-	}
+	/* BYE once the interrupted runs' ends are stored and their DONE lines
+	 * sent; the grace timer ends the loop even if the disk hangs. */
+	store_when_durable(srv->store, server_say_bye, srv);
 	struct timeval grace = { .tv_sec = 2 };
 	event_add(srv->stop_timer, &grace);
-	server_conn_gone(srv);
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)

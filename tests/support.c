@@ -324,3 +324,12 @@ long long support_sql_int(const char *db, const char *sql)
 	sqlite3_close(h);
 	return v;
 }
+
+long long support_timing_violations(const char *db)
+{
+	long long early = support_sql_int(db, "select count(*) from order_timeline "
+	                                      "where late_ms < 0");
+	long long fast = support_sql_int(db, "select count(*) from run_summary "
+	                                     "where status = 'done' and elapsed_ms < ideal_ms");
+	return early < 0 || fast < 0 ? -1 : early + fast;
+}

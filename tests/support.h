@@ -57,4 +57,9 @@ char *support_read_file(const char *path);
 /* The first integer a query returns from the SQLite file, or -1 on error. */
 long long support_sql_int(const char *db, const char *sql);
 
+/* Timing truth for every run in the database: orders whose meal ended
+ * early (eaten - delivered < meal) plus finished runs faster than their
+ * ideal. 0 when all is well; -1 if the database cannot be read. */
+long long support_timing_violations(const char *db);
+
 #endif

@@ -55,6 +55,11 @@ static int teardown(void **state)
 			rc = -1;
 		}
 	}
+	/* Whatever the test did, no meal may have ended early. */
+	if (support_timing_violations(f->db) != 0) {
+		fprintf(stderr, "timing truth violated in %s\n", f->db);
+		rc = -1;
+	}
 	support_rmtree(f->dir);
 	free(f);
 	return rc;
