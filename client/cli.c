@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_SERVER = 256, OPT_JSON, OPT_PLAIN, OPT_NO_COLOR, OPT_SINCE };
+enum { OPT_SERVER = 256, OPT_JSON, OPT_PLAIN, OPT_NO_COLOR, OPT_SINCE, OPT_TOKEN_FILE };
 
 static const char *const cli_demo_orders[] = { "A:3s", "B:3s", "C:4s" };
 
@@ -175,6 +175,7 @@ static int cli_options(int argc, char **argv, struct cli_opts *o, int *since_giv
 		{ "plain", no_argument, NULL, OPT_PLAIN },
 		{ "no-color", no_argument, NULL, OPT_NO_COLOR },
 		{ "since", required_argument, NULL, OPT_SINCE },
+		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -189,6 +190,7 @@ static int cli_options(int argc, char **argv, struct cli_opts *o, int *since_giv
 		case OPT_JSON: o->json = 1; break;
 		case OPT_PLAIN: o->plain = 1; break;
 		case OPT_NO_COLOR: o->no_color = 1; break;
+		case OPT_TOKEN_FILE: o->token_file = optarg; break;
 		case OPT_SINCE:
 			if (cli_since(optarg, &o->since, err, errlen) < 0)
 				return -1;
@@ -202,6 +204,40 @@ static int cli_options(int argc, char **argv, struct cli_opts *o, int *since_giv
 			return cli_fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	return 0;
+}
+
+static int cli_check_token(const char *t, const char *from, char *err, size_t errlen)
+{
+	size_t n = strlen(t);
+	int ok = n > 0 && n <= PROTO_TOKEN_MAX;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = t[i] >= 0x21 && t[i] <= 0x7e;
+	return ok ? 0 : cli_fail(err, errlen, "the token in %s must be 1 to 256 printable "
+	                                      "characters without spaces", from);
+}
+
+int cli_load_token(struct cli_opts *o, const char *env_token, char *err, size_t errlen)
+{
+	if (!o->token_file) {
+		if (!env_token || !*env_token)
+			return 0;
+		if (cli_check_token(env_token, "BAEDAL_TOKEN", err, errlen) < 0)
+			return -1;
+		snprintf(o->token, sizeof o->token, "%s", env_token);
+		return 0;
+	}
+	char line[PROTO_TOKEN_MAX + 2] = "";
+	FILE *f = fopen(o->token_file, "r");
+	if (!f)
+		return cli_fail(err, errlen, "--token-file %s: %s", o->token_file, strerror(errno));
+	if (!fgets(line, sizeof line, f))
+		line[0] = '\0';
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	if (cli_check_token(line, o->token_file, err, errlen) < 0)
+		return -1;
+	memcpy(o->token, line, strlen(line) + 1);
 	return 0;
 }
 

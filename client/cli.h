@@ -25,12 +25,19 @@ struct cli_opts {
 	int nargs;
 	const char *session;            /* attach, runs; NULL: the connection's own */
 	uint64_t since;                 /* attach --since */
+	const char *token_file;         /* --token-file */
+	char token[PROTO_TOKEN_MAX + 1];    /* sent with AUTH; empty: none */
 };
 
 /* Parses argv (getopt_long; argv may be permuted). env_server is
  * $BAEDAL_SERVER or NULL. 0, or -1 with a usage error's reason in err. */
 int cli_parse(int argc, char **argv, const char *env_server, struct cli_opts *o, char *err,
               size_t errlen);
+
+/* The server's token, for AUTH: from the --token-file given, else from
+ * env_token ($BAEDAL_TOKEN), never from the command line, where ps would
+ * show it. 0, or -1 with the reason in err. */
+int cli_load_token(struct cli_opts *o, const char *env_token, char *err, size_t errlen);
 
 /* "RUN <mode> <orders...>\n" (verb GEN for gen): its length, or -1 if the
  * line would pass PROTO_MAX_LINE. */

@@ -86,6 +86,9 @@ int follow_hello(struct follow *f, const char *line, size_t len)
 	if (strcmp(sl.u.hello.proto, PROTO_NAME) != 0)
 		return follow_fail(f, "%s speaks %s; this client speaks %s", f->opt->server,
 		                   sl.u.hello.proto, PROTO_NAME);
+	if (!f->opt->token[0] && proto_find_field(line, len, "auth", &v, &vlen) == 0)
+		return follow_fail(f, "%s needs a token: set BAEDAL_TOKEN or use --token-file PATH",
+		                   f->opt->server);
 	memcpy(f->session, sl.u.hello.session, sizeof f->session);
 	if (f->out == TERM_JSON && follow_creates_runs(f)) {
 		if (proto_find_field(line, len, "server", &v, &vlen) < 0)
@@ -109,6 +112,10 @@ void follow_commands(struct follow *f, struct strbuf *cmd)
 	const struct cli_opts *o = f->opt;
 	char line[PROTO_MAX_LINE + 2];
 
+	if (o->token[0]) {
+		strbuf_printf(cmd, "AUTH %s\n", o->token);
+		follow_expect_reply(f, FOLLOW_REPLY_AUTH, MODE_SYNC);
+	}
 	if (o->command == CLI_RUN || o->command == CLI_GEN) {
 		int gen = o->command == CLI_GEN;
 		if (cli_format_run(line, sizeof line, gen ? "GEN" : "RUN", o->mode, o->args, o->nargs) > 0)
@@ -272,6 +279,7 @@ static int follow_on_ok(struct follow *f, const struct server_line *sl)
 			report_runs_table(&f->buf, f->model.hints, f->model.nhints);
 		break;
 	case FOLLOW_REPLY_HINTS:
+	case FOLLOW_REPLY_AUTH:
 		break;
 	}
 	return FOLLOW_CONTINUE;

@@ -26,6 +26,7 @@ static const char help[] =
 	"  --json               NDJSON on stdout, one object per line\n"
 	"  --plain              one line per event, even on a terminal\n"
 	"  --no-color           no colors in the live view (also NO_COLOR=1)\n"
+	"  --token-file PATH    the server's token, for AUTH (else $BAEDAL_TOKEN)\n"
 	"  --help, --version\n"
 	"\n"
 	"exit status: 0 done, 1 failed (connection, server error, interrupted run),\n"
@@ -38,6 +39,10 @@ int main(int argc, char **argv)
 
 	if (cli_parse(argc, argv, getenv("BAEDAL_SERVER"), &opts, err, sizeof err) < 0) {
 		fprintf(stderr, "baedal: %s\n%sTry 'baedal --help' for the commands.\n", err, usage);
+		return 2;
+	}
+	if (cli_load_token(&opts, getenv("BAEDAL_TOKEN"), err, sizeof err) < 0) {
+		fprintf(stderr, "baedal: %s\n", err);
 		return 2;
 	}
 	if (opts.command == CLI_HELP) {

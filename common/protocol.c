@@ -2,6 +2,8 @@
  * helpers GEN shares with the server. Server lines: protocol_server.c. */
 #include "common/protocol.h"
 
+_Static_assert(PROTO_TOKEN_MAX == 256, "parse_auth's message names the limit");
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -413,6 +415,26 @@ static int parse_runs(struct parser *p)
 	return expect_end(p);
 }
 
+/* AUTH <token>: 1 to PROTO_TOKEN_MAX printable bytes, no spaces. */
+static int parse_auth(struct parser *p)
+{
+	const char *tok;
+	size_t n;
+
+	if (!next_token(p, &tok, &n))
+		return fail(p->err, "bad_args", "AUTH needs the server's token: AUTH <token>");
+	/* The token is a secret: errors never echo it. */
+	if (n > PROTO_TOKEN_MAX)
+		return fail(p->err, "bad_args", "a token is at most 256 bytes");
+	for (size_t i = 0; i < n; i++) {
+		if (tok[i] < 0x21 || tok[i] > 0x7e)
+			return fail(p->err, "bad_args", "a token is printable ASCII without spaces");
+	}
+	memcpy(p->out->token, tok, n);
+	p->out->token[n] = '\0';
+	return expect_end(p);
+}
+
 static const struct {
 	const char *word;
 	enum cmd_kind kind;
@@ -425,6 +447,7 @@ static const struct {
 	{ "GEN", CMD_GEN, parse_gen },
 	{ "ATTACH", CMD_ATTACH, parse_attach },
 	{ "RUNS", CMD_RUNS, parse_runs },
+	{ "AUTH", CMD_AUTH, parse_auth },
 };
 
 /* Every field but orders[] is reset; norders says how much of orders[]
@@ -438,6 +461,7 @@ static void cmd_reset(struct cmd *out, enum cmd_kind kind)
 	out->gen_prefix[0] = '\0';
 	out->session[0] = '\0';
 	out->since_seq = 0;
+	out->token[0] = '\0';
 }
 
 int proto_parse_command(const char *line, size_t len, const struct proto_limits *lim,

@@ -12,6 +12,7 @@
 #define PROTO_SESSION_HEX 32         /* 128-bit id as lower-case hex */
 #define PROTO_LINE_ORDERS 1024       /* RUN orders that fit one line */
 #define PROTO_ERR_TEXT 200           /* bytes of an error's text */
+#define PROTO_TOKEN_MAX 256          /* AUTH token length */
 
 enum proto_mode { MODE_SYNC = 0, MODE_ASYNC = 1 };
 enum proto_step { STEP_DELIVERED = 0, STEP_EATEN = 1, STEP_COLLECTED = 2 };
@@ -23,7 +24,7 @@ const char *proto_status_name(enum run_status s);   /* "running", ... */
 
 /* ---- client -> server ---------------------------------------------- */
 
-enum cmd_kind { CMD_PING, CMD_HELP, CMD_QUIT, CMD_RUN, CMD_GEN, CMD_ATTACH, CMD_RUNS };
+enum cmd_kind { CMD_PING, CMD_HELP, CMD_QUIT, CMD_RUN, CMD_GEN, CMD_ATTACH, CMD_RUNS, CMD_AUTH };
 
 struct order_spec {
 	char name[PROTO_NAME_MAX + 1];
@@ -44,6 +45,7 @@ struct cmd {
 	char gen_prefix[PROTO_NAME_MAX + 1];        /* GEN: "o" by default */
 	char session[PROTO_SESSION_HEX + 1];        /* ATTACH, RUNS (empty: own) */
 	uint64_t since_seq;                         /* ATTACH */
+	char token[PROTO_TOKEN_MAX + 1];            /* AUTH */
 };
 
 /* A failed parse: code is one of the error codes of docs/protocol.md. */

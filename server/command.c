@@ -204,6 +204,42 @@ static void command_runs(struct conn *c)
 	command_reply(c, "OK runs=%u", listed);
 }
 
+/* Compares every byte of the longer string, whatever differs first, so
+ * the time taken tells nothing about how much of a guess was right. */
+static int command_token_equal(const char *given, const char *want)
+{
+	size_t gl = strlen(given), wl = strlen(want);
+	size_t n = gl > wl ? gl : wl;
+	unsigned char diff = (unsigned char)(gl != wl);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char g = i < gl ? (unsigned char)given[i] : 0;
+		unsigned char w = i < wl ? (unsigned char)want[i] : 0;
+		diff |= (unsigned char)(g ^ w);
+	}
+	return diff == 0;
+}
+
+static void command_auth(struct conn *c)
+{
+	const char *want = c->srv->cfg->token;
+	if (!want || command_token_equal(parsed.token, want)) {
+		c->authed = 1;
+		command_reply(c, "OK authenticated");
+		return;
+	}
+	/* One guess per connection: a new one costs a TCP handshake. */
+	log_warn("a client sent a wrong token; closing its connection");
+	command_reply(c, "ERR bad_token that is not the server's token");
+	conn_close_with(c, "bad-token");
+}
+
+/* Before AUTH only what tells nothing and changes nothing. */
+static int command_allowed(const struct conn *c)
+{
+	return c->authed || parsed.kind == CMD_AUTH || parsed.kind == CMD_PING ||
+	       parsed.kind == CMD_HELP || parsed.kind == CMD_QUIT;
+}
+
 void command_handle_line(struct conn *c, const char *line, size_t len)
 {
 	struct proto_error err;
@@ -214,12 +250,16 @@ void command_handle_line(struct conn *c, const char *line, size_t len)
 			conn_send_reply(c, out, (size_t)n);
 		return;
 	}
+	if (!command_allowed(c)) {
+		command_reply(c, "ERR auth_required send AUTH <token> first");
+		return;
+	}
 	switch (parsed.kind) {
 	case CMD_PING:
 		command_reply(c, "OK pong");
 		break;
 	case CMD_HELP:
-		command_reply(c, "OK commands=RUN,GEN,ATTACH,RUNS,PING,HELP,QUIT "
+		command_reply(c, "OK commands=RUN,GEN,ATTACH,RUNS,AUTH,PING,HELP,QUIT "
 		                 "doc=docs/protocol.md");
 		break;
 	case CMD_QUIT:
@@ -237,6 +277,9 @@ void command_handle_line(struct conn *c, const char *line, size_t len)
 		break;
 	case CMD_RUNS:
 		command_runs(c);
+		break;
+	case CMD_AUTH:
+		command_auth(c);
 		break;
 	}
 }

@@ -39,12 +39,41 @@ static void conn_unlink(struct conn *c)
 	srv->nconns--;
 }
 
+/* The greeting; with a token set it says so, so a client knows to AUTH. */
 static void conn_greet(struct conn *c)
 {
 	char line[PROTO_MAX_LINE];
 	int n = proto_format_hello(line, sizeof line, c->session->id, BAEDAL_VERSION);
+	if (n > 0 && c->srv->cfg->token) {
+		n = snprintf(line + n - 1, sizeof line - (size_t)n + 1, " auth=required\n") + n - 1;
+	}
 	if (n > 0)
 		conn_send_reply(c, line, (size_t)n);
+}
+
+/* Says nothing (no whole line: a trickle of bytes counts for nothing, so
+ * a slow-loris client is closed too) and nothing of its session runs. */
+static void conn_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	(void)fd;
+	(void)what;
+	if (c->session && c->session->active) {
+		conn_touch(c);
+		return;
+	}
+	log_debug("closing a connection idle for %llu ms",
+	          (unsigned long long)(c->srv->cfg->idle_timeout_us / 1000));
+	conn_close_with(c, "idle");
+}
+
+void conn_touch(struct conn *c)
+{
+	uint64_t us = c->srv->cfg->idle_timeout_us;
+	struct timeval tv = { .tv_sec = (time_t)(us / 1000000u),
+	                      .tv_usec = (suseconds_t)(us % 1000000u) };
+	if (!c->dead)
+		event_add(&c->idle, &tv);
 }
 
 void conn_accept(struct server *srv, evutil_socket_t fd)
@@ -65,13 +94,17 @@ void conn_accept(struct server *srv, evutil_socket_t fd)
 	c->srv = srv;
 	c->bev = bev;
 	c->session = s;
+	c->authed = srv->cfg->token == NULL;
+	event_assign(&c->idle, srv->base, -1, 0, conn_idle_cb, c);
+	event_priority_set(&c->idle, PRIO_IO);
+	conn_touch(c);
 	session_attach(s, c);
 	conn_link(srv, c);
 	bufferevent_priority_set(bev, PRIO_IO);
 	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(bev, EV_WRITE, CONN_OUT_LOW, 0);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	if (srv->nconns > srv->cfg->max_conns) {
+	if (srv->nconns > srv->cfg->max_conns || srv->nsessions > srv->cfg->max_sessions) {
 		conn_close_with(c, "busy");
 		return;
 	}
@@ -97,6 +130,7 @@ void conn_kill(struct conn *c)
 		session_detach(s);
 	}
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_del(&c->idle);
 	conn_unlink(c);
 	c->next = srv->dead;
 	srv->dead = c;
@@ -223,6 +257,7 @@ static void conn_process(struct conn *c)
 			conn_reply_error(c, &err);
 			continue;
 		}
+		conn_touch(c);
 		command_handle_line(c, line, (size_t)n);
 	}
 	if (c->eof)

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <event2/event_struct.h>
 #include <event2/util.h>
 
 struct server;
@@ -28,6 +29,8 @@ struct conn {
 	int eof;                      /* the client will send nothing more */
 	int closing;                  /* flush the output, then free */
 	int dead;                     /* closed; freed by the server's reaper */
+	int authed;                   /* AUTH passed, or no token is set */
+	struct event idle;            /* closes a connection that says nothing */
 	struct conn *prev, *next;
 };
 
@@ -43,6 +46,9 @@ void conn_send_event(struct conn *c, const char *line, size_t len, int droppable
 void conn_run_acked(struct conn *c, struct run *r, int ok, const char *err);
 /* The session has no running run left (a half-closed client may go). */
 void conn_session_idle(struct conn *c);
+
+/* The connection sent a whole line: its idle time starts again. */
+void conn_touch(struct conn *c);
 
 /* Handles buffered input again (after a commit let the connection go on). */
 void conn_resume(struct conn *c);

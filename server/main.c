@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/duration.h"
+#include "common/protocol.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -24,13 +25,21 @@ static const char usage[] =
 	"      --max-orders N        orders per run (default 1000000)\n"
 	"      --max-inflight N      orders running at once, all clients (default 2000000)\n"
 	"      --max-conns N         client connections at once (default 16384)\n"
+	"      --max-sessions N      sessions held at once, attached or not (default 65536)\n"
 	"      --session-ttl DURATION  how long a detached, idle session can be\n"
 	"                            re-attached (default 10m)\n"
+	"      --idle-timeout DURATION  close a connection that sends no whole line\n"
+	"                            for this long while nothing of its session runs\n"
+	"                            (default 5m)\n"
+	"      --token-file PATH     require AUTH with the token in this file (its first\n"
+	"                            line); env BAEDAL_TOKEN sets it too\n"
+	"      --token TOKEN         the same from the command line (visible in ps:\n"
+	"                            prefer --token-file or BAEDAL_TOKEN)\n"
 	"  -h, --help                this help\n"
 	"  -V, --version             the version\n";
 
 enum { OPT_LOG_LEVEL = 256, OPT_MAX_MEAL, OPT_MAX_ORDERS, OPT_MAX_INFLIGHT, OPT_MAX_CONNS,
-       OPT_SESSION_TTL };
+       OPT_MAX_SESSIONS, OPT_SESSION_TTL, OPT_IDLE_TIMEOUT, OPT_TOKEN, OPT_TOKEN_FILE };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, 'l' },
@@ -40,7 +49,11 @@ static const struct option options[] = {
 	{ "max-orders", required_argument, NULL, OPT_MAX_ORDERS },
 	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
 	{ "session-ttl", required_argument, NULL, OPT_SESSION_TTL },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "token", required_argument, NULL, OPT_TOKEN },
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -70,6 +83,34 @@ static int parse_duration(const char *opt, const char *s, uint64_t *out)
 	return 0;
 }
 
+/* A token is what AUTH can carry: printable ASCII, no spaces. */
+static int check_token(const char *t, const char *from)
+{
+	size_t n = strlen(t);
+	int ok = n > 0 && n <= PROTO_TOKEN_MAX;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = t[i] >= 0x21 && t[i] <= 0x7e;
+	if (!ok)
+		fprintf(stderr, "baedald: the token from %s must be 1 to %d printable characters "
+		        "without spaces\n", from, PROTO_TOKEN_MAX);
+	return ok ? 0 : -1;
+}
+
+/* The token is the file's first line, without its line end. */
+static int read_token_file(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "baedald: --token-file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (!fgets(buf, (int)cap, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return check_token(buf, path);
+}
+
 /* Returns 0 to run, 1 to exit successfully (help, version), -1 on error. */
 static int parse_option(int opt, struct server_config *cfg)
 {
@@ -96,6 +137,22 @@ static int parse_option(int opt, struct server_config *cfg)
 			return -1;
 		cfg->max_conns = (uint32_t)v;
 		return 0;
+	case OPT_MAX_SESSIONS:
+		if (parse_count("max-sessions", optarg, 10000000, &v) < 0)
+			return -1;
+		cfg->max_sessions = (uint32_t)v;
+		return 0;
+	case OPT_IDLE_TIMEOUT: return parse_duration("idle-timeout", optarg, &cfg->idle_timeout_us);
+	case OPT_TOKEN:
+		cfg->token = optarg;
+		return check_token(optarg, "--token");
+	case OPT_TOKEN_FILE: {
+		static char token[PROTO_TOKEN_MAX + 2];
+		if (read_token_file(optarg, token, sizeof token) < 0)
+			return -1;
+		cfg->token = token;
+		return 0;
+	}
 	case OPT_SESSION_TTL:
 		if (parse_duration("session-ttl", optarg, &v) < 0)
 			return -1;
@@ -125,8 +182,13 @@ int main(int argc, char **argv)
 		.max_orders = 1000000,
 		.max_inflight = 2000000,
 		.max_conns = 16384,
+		.max_sessions = 65536,
 		.session_ttl_s = 600,
+		.idle_timeout_us = 5ull * 60 * 1000000,
+		.token = env_or("BAEDAL_TOKEN", NULL),
 	};
+	if (cfg.token && check_token(cfg.token, "BAEDAL_TOKEN") < 0)
+		return 2;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "l:d:hV", options, NULL)) != -1) {
 		int rc = parse_option(opt, &cfg);

@@ -169,9 +169,9 @@ static int server_listen(struct server *srv)
 	evconnlistener_set_error_cb(srv->listener, accept_error_cb);
 	if (listen_addr_bound(evconnlistener_get_fd(srv->listener), &la) < 0)
 		return -1;
-	if (!la.loopback)
-		log_warn("%s is not a loopback address: anyone who reaches it can submit orders",
-		         la.text);
+	if (!la.loopback && !srv->cfg->token)
+		log_warn("%s is not a loopback address and no token is set: anyone who reaches "
+		         "it can submit orders (see --token-file)", la.text);
 	log_info("listening on %s", la.text);
 	return 0;
 }

@@ -19,7 +19,10 @@ struct server_config {
 	uint32_t max_orders;         /* per run */
 	uint64_t max_inflight;       /* orders running at once, all sessions */
 	uint32_t max_conns;
+	uint32_t max_sessions;       /* held at once, attached or not */
 	uint32_t session_ttl_s;      /* an idle, detached session lives this long */
+	uint64_t idle_timeout_us;    /* a connection with no whole line and nothing running */
+	const char *token;           /* AUTH needed first; NULL: no AUTH */
 };
 
 /* Event priorities: client I/O first, so a million order timers never

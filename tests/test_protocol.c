@@ -86,6 +86,27 @@ static void parse_fails(const char *line, const char *code, const char *text)
 	assert_true(err.text[0] != '\0');
 }
 
+/* AUTH carries a secret: it parses, it is bounded, and a refusal never
+ * echoes it. */
+static void test_auth(void **state)
+{
+	(void)state;
+	char line[300];
+	parse_ok("AUTH s3cret", CMD_AUTH);
+	assert_string_equal(cmd.token, "s3cret");
+	parse_ok("auth s3cret", CMD_AUTH);
+	parse_fails("AUTH", "bad_args", NULL);
+	parse_fails("AUTH a b", "bad_args", NULL);
+	snprintf(line, sizeof line, "AUTH %0256d", 7);
+	parse_ok(line, CMD_AUTH);
+	assert_int_equal(strlen(cmd.token), 256);
+	snprintf(line, sizeof line, "AUTH x%0256d", 7);
+	parse_fails(line, "bad_args", NULL);
+	assert_null(strstr(err.text, "x000"));
+	parse_fails("AUTH qzq\x01qzq", "bad_args", NULL);
+	assert_null(strstr(err.text, "qzq"));
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -558,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_gen_meal),
 		cmocka_unit_test(test_gen_name),
 		cmocka_unit_test(test_ping_help_quit),
+		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_empty_and_unknown),
 		cmocka_unit_test(test_error_text_cut),
 		cmocka_unit_test(test_run_good),
