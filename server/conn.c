@@ -165,12 +165,28 @@ void conn_send_reply(struct conn *c, const char *line, size_t len)
 	bufferevent_write(c->bev, line, len);
 }
 
+/* Tells the client how many live events it did not get since the last
+ * notice. */
+static void conn_send_lagged(struct conn *c)
+{
+	char notice[64];
+	int n = snprintf(notice, sizeof notice, "LAGGED dropped=%llu\n",
+	                 (unsigned long long)c->dropped);
+	c->dropped = 0;
+	conn_send_reply(c, notice, (size_t)n);
+}
+
 void conn_send_event(struct conn *c, const char *line, size_t len, int droppable)
 {
 	if (droppable && conn_out_len(c) > CONN_OUT_HIGH) {
 		c->dropped++;
 		return;
 	}
+	/* Before a line that is never dropped (DONE), the count of what was:
+	 * a client that reads a run's DONE knows every event of it was
+	 * either sent or counted. */
+	if (!droppable && c->dropped)
+		conn_send_lagged(c);
 	conn_send_reply(c, line, len);
 }
 
@@ -279,13 +295,8 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 			conn_kill(c);
 		return;
 	}
-	if (c->dropped) {
-		char line[64];
-		int n = snprintf(line, sizeof line, "LAGGED dropped=%llu\n",
-		                 (unsigned long long)c->dropped);
-		c->dropped = 0;
-		conn_send_reply(c, line, (size_t)n);
-	}
+	if (c->dropped)
+		conn_send_lagged(c);
 	if (!c->eof && !c->pending) {
 		bufferevent_enable(c->bev, EV_READ);
 		conn_process(c);

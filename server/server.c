@@ -120,10 +120,15 @@ static void hook_finish(void *ctx, struct run *r)
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int socklen, void *arg)
 {
+	struct server *srv = arg;
 	(void)l;
 	(void)sa;
 	(void)socklen;
-	conn_accept(arg, fd);
+	if (srv->accept_paused) {
+		srv->accept_paused = 0;
+		log_warn("accepting connections again");
+	}
+	conn_accept(srv, fd);
 }
 
 static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -143,8 +148,11 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 	int err = EVUTIL_SOCKET_ERROR();
 	struct timeval pause = { .tv_usec = 100000 };
 
-	log_warn("accept: %s; pausing new connections for 100 ms",
-	         evutil_socket_error_to_string(err));
+	/* Once per episode, not every 100 ms while it lasts. */
+	if (!srv->accept_paused)
+		log_warn("accept: %s; pausing new connections, retrying every 100 ms",
+		         evutil_socket_error_to_string(err));
+	srv->accept_paused = 1;
 	evconnlistener_disable(l);
 	event_add(srv->accept_retry, &pause);
 }

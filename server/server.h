@@ -42,6 +42,7 @@ struct server {
 	uint64_t inflight;           /* orders of running runs */
 	uint32_t nconns;
 	int stopping;
+	int accept_paused;           /* accept failed (no descriptors): retrying */
 	struct conn *conns;          /* open connections, doubly linked */
 	struct conn *dead;           /* closed, waiting for the reaper */
 	struct session **buckets;    /* session registry, chained hash */

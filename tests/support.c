@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -68,10 +69,21 @@ static int build_argv(char **argv, int cap, char *wrap_copy, const char *prog, v
 	return n;
 }
 
+static int next_nofile;
+
+void support_set_nofile(int n)
+{
+	next_nofile = n;
+}
+
 /* In the child: die with the parent, redirect fd to path, exec argv. */
 static void child_exec(char **argv, const char *out_path, const char *err_path)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (next_nofile > 0) {
+		struct rlimit rl = { .rlim_cur = (rlim_t)next_nofile, .rlim_max = (rlim_t)next_nofile };
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	int out = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	int err = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	int in = open("/dev/null", O_RDONLY);
@@ -114,8 +126,7 @@ static int wait_listening(struct test_server *srv, int timeout_ms)
 			return srv->port > 0 ? 0 : -1;
 		}
 		free(log);
-		int status;
-		if (waitpid(srv->pid, &status, WNOHANG) == srv->pid) {
+		if (waitpid(srv->pid, &srv->status, WNOHANG) == srv->pid) {
 			srv->pid = 0;
 			return -1;
 		}
@@ -150,6 +161,7 @@ int support_server_start(struct test_server *srv, const char *db, ...)
 		return -1;
 	if (srv->pid == 0)
 		child_exec(argv, NULL, srv->log);
+	next_nofile = 0;
 	/* valgrind starts slowly */
 	if (wait_listening(srv, getenv("BAEDAL_WRAP") ? 60000 : 10000) < 0) {
 		support_server_kill(srv);
@@ -332,4 +344,39 @@ long long support_timing_violations(const char *db)
 	long long fast = support_sql_int(db, "select count(*) from run_summary "
 	                                     "where status = 'done' and elapsed_ms < ideal_ms");
 	return early < 0 || fast < 0 ? -1 : early + fast;
+}
+
+/* A field of /proc/PID/status ("VmRSS:"), in kB; -1 if absent. */
+long support_server_rss_kb(const struct test_server *srv)
+{
+	char path[64], line[256];
+	long kb = -1;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)srv->pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = atol(line + 6);
+	}
+	fclose(f);
+	return kb;
+}
+
+/* utime + stime from /proc/PID/stat, fields 14 and 15 after the name. */
+long support_server_cpu_ms(const struct test_server *srv)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)srv->pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	unsigned long ut = 0, st = 0;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
 }

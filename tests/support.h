@@ -20,6 +20,7 @@ const char *support_build_dir(void);
 struct test_server {
 	pid_t pid;
 	int port;
+	int status;         /* as from waitpid, when it exited before listening */
 	char db[4200];
 	char log[4200];     /* its stderr */
 };
@@ -28,6 +29,13 @@ struct test_server {
  * follow, NULL-terminated) and waits for its "listening on" line. The
  * server dies with the test process if that crashes. 0 or -1. */
 int support_server_start(struct test_server *srv, const char *db, ...);
+/* The next server started gets this descriptor limit (soft and hard);
+ * 0: the inherited one. */
+void support_set_nofile(int n);
+/* The server's resident memory now (VmRSS) and CPU time used so far. */
+long support_server_rss_kb(const struct test_server *srv);
+long support_server_cpu_ms(const struct test_server *srv);
+
 /* SIGTERM, then waits up to timeout_ms; SIGKILL after that. Returns the
  * exit status as from waitpid, or -1 if it had to be killed. */
 int support_server_stop(struct test_server *srv, int timeout_ms);
