@@ -100,7 +100,10 @@ void command_run_durable(void *arg, int ok, const char *err)
 
 	r->ack_conn = NULL;
 	if (!ok) {
+		/* Part of it may have reached the disk: it must not stay
+		 * "running" there. The end is recorded once writes succeed again. */
 		log_error("run %llu not stored: %s", (unsigned long long)r->id, err);
+		store_end_run(srv->store, r->id, RUN_INTERRUPTED, -1, clock_wall_us());
 		srv->inflight -= r->norders;
 		session_remove_run(s, r);
 		run_free(r);

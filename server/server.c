@@ -98,6 +98,10 @@ static void run_stored_cb(void *arg, int ok, const char *err)
 		.ideal_us = run_ideal_us(r), .sum_us = r->sum_us, .max_us = r->max_us,
 	};
 	int n = proto_format_done(line, sizeof line, &d);
+	/* The client that watches the run hears of the failure on the run's
+	 * own closing line (a new key at its end). */
+	if (n > 0 && !ok && (size_t)n + 10 < sizeof line)
+		n += snprintf(line + n - 1, sizeof line - (size_t)n + 1, " stored=no\n") - 1;
 	if (n > 0)
 		session_publish(s, d.seq, line, (size_t)n, 0);
 	session_run_ended(s, r);

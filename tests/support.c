@@ -141,9 +141,14 @@ int support_server_start(struct test_server *srv, const char *db, ...)
 	char *argv[64];
 	va_list ap;
 
+	char log[sizeof srv->log];
+	snprintf(log, sizeof log, "%s", srv->log);
 	memset(srv, 0, sizeof *srv);
 	snprintf(srv->db, sizeof srv->db, "%s", db);
-	snprintf(srv->log, sizeof srv->log, "%s.log", db);
+	if (log[0])
+		memcpy(srv->log, log, sizeof log);
+	else
+		snprintf(srv->log, sizeof srv->log, "%s.log", db);
 	snprintf(prog, sizeof prog, "%s/baedald", support_build_dir());
 	va_start(ap, db);
 	int n = build_argv(argv, 60, wrap, prog, ap);

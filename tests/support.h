@@ -22,7 +22,7 @@ struct test_server {
 	int port;
 	int status;         /* as from waitpid, when it exited before listening */
 	char db[4200];
-	char log[4200];     /* its stderr */
+	char log[4200];     /* its stderr: "<db>.log" unless set before starting */
 };
 
 /* Starts baedald on 127.0.0.1:0 with the database at db (extra flags may
