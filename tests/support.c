@@ -261,31 +261,45 @@ int support_send(struct test_conn *c, const char *text)
 	return 0;
 }
 
+int support_take_line(struct test_conn *c, char *line, size_t cap)
+{
+	char *nl = memchr(c->buf, '\n', c->len);
+	if (!nl)
+		return -1;
+	size_t n = (size_t)(nl - c->buf);
+	size_t copy = n < cap - 1 ? n : cap - 1;
+	memcpy(line, c->buf, copy);
+	line[copy] = '\0';
+	memmove(c->buf, nl + 1, c->len - n - 1);
+	c->len -= n + 1;
+	return 0;
+}
+
+int support_recv(struct test_conn *c)
+{
+	if (c->len == sizeof c->buf)
+		return -1;
+	ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 1 : -1;
+	c->len += (size_t)n;
+	return n > 0 ? 1 : 0;
+}
+
 int support_read_line(struct test_conn *c, char *line, size_t cap, int timeout_ms)
 {
 	long long end = now_ms() + timeout_ms;
-	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->len);
-		if (nl) {
-			size_t n = (size_t)(nl - c->buf);
-			size_t copy = n < cap - 1 ? n : cap - 1;
-			memcpy(line, c->buf, copy);
-			line[copy] = '\0';
-			memmove(c->buf, nl + 1, c->len - n - 1);
-			c->len -= n + 1;
-			return 0;
-		}
+	while (support_take_line(c, line, cap) < 0) {
 		long long left = end - now_ms();
-		if (left <= 0 || c->len == sizeof c->buf)
+		if (left <= 0)
 			return -1;
 		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 		if (poll(&pfd, 1, (int)left) <= 0)
 			continue;
-		ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-		if (n <= 0)
+		if (support_recv(c) <= 0)
 			return -1;
-		c->len += (size_t)n;
 	}
+	return 0;
 }
 
 void support_close(struct test_conn *c)

@@ -58,6 +58,11 @@ int support_connect(struct test_conn *c, int port);
 int support_send(struct test_conn *c, const char *text);
 /* Reads one line (without '\n') into line; 0, or -1 on EOF/timeout. */
 int support_read_line(struct test_conn *c, char *line, size_t cap, int timeout_ms);
+/* For callers that poll many connections: one recv without waiting
+ * (1 read or nothing yet, 0 EOF, -1 error), and a buffered whole line
+ * taken out (0) if there is one (-1). */
+int support_recv(struct test_conn *c);
+int support_take_line(struct test_conn *c, char *line, size_t cap);
 void support_close(struct test_conn *c);
 
 /* Reads a whole file into a malloc'd, NUL-terminated string (caller frees). */
