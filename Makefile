@@ -96,7 +96,7 @@ asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all" all \
 	  $(UNIT_SRC:tests/%.c=build-asan/tests/%)
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	@BAEDAL_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  sh tests/run.sh build-asan
 
 # The suite with every server and client process under valgrind.
@@ -114,3 +114,6 @@ uninstall:
 
 clean:
 	rm -rf build build-asan
+
+# Optional parts keep their targets beside their files.
+include $(sort $(wildcard docker/*.mk bench/*.mk tests/fuzz/*.mk))

@@ -382,6 +382,11 @@ long support_server_rss_kb(const struct test_server *srv)
 	return kb;
 }
 
+int support_rss_is_meaningful(void)
+{
+	return !getenv("BAEDAL_SANITIZED") && !getenv("BAEDAL_WRAP");
+}
+
 /* utime + stime from /proc/PID/stat, fields 14 and 15 after the name. */
 long support_server_cpu_ms(const struct test_server *srv)
 {

@@ -35,6 +35,9 @@ void support_set_nofile(int n);
 /* The server's resident memory now (VmRSS) and CPU time used so far. */
 long support_server_rss_kb(const struct test_server *srv);
 long support_server_cpu_ms(const struct test_server *srv);
+/* Whether memory figures mean anything: not under ASan (its quarantine
+ * and shadow) nor valgrind, which check leaks instead. */
+int support_rss_is_meaningful(void);
 
 /* SIGTERM, then waits up to timeout_ms; SIGKILL after that. Returns the
  * exit status as from waitpid, or -1 if it had to be killed. */

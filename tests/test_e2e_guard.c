@@ -273,7 +273,9 @@ static void test_slow_reader_is_bounded(void **state)
 	assert_true(now_ms() - t0 < 2000);
 	usleep(1500000);
 	long rss_kb = support_server_rss_kb(&f->srv);
-	assert_true(rss_kb > 0 && rss_kb < 200 * 1024);
+	assert_true(rss_kb > 0);
+	if (support_rss_is_meaningful())
+		assert_true(rss_kb < 200 * 1024);
 	/* Now it reads: every event arrived or was counted as dropped. */
 	unsigned long long evs = 0, dropped = 0;
 	for (;;) {

@@ -150,8 +150,10 @@ static void test_thousand_clients(void **state)
 	              "after a second (%d runs in all)\n", rss0, rss1, CLIENTS, rss2, acked);
 	/* Freed memory stays with the allocator, so not back to the start;
 	 * but a second wave must reuse it, not add to it. */
-	assert_true(rss1 < rss0 + 32 * 1024);
-	assert_true(rss2 < rss1 + 4 * 1024);
+	if (support_rss_is_meaningful()) {
+		assert_true(rss1 < rss0 + 32 * 1024);
+		assert_true(rss2 < rss1 + 4 * 1024);
+	}
 	assert_int_equal(support_server_stop(&srv, 20000), 0);
 
 	assert_true(support_sql_int(db, "select count(*) from runs") >= acked);
