@@ -1,0 +1,41 @@
+# The benchmark: baedal beside Python asyncio, Node and Go (bench/README.md).
+# `make bench` (about 10 minutes) and `make bench-quick` (a smoke run, < 1 minute).
+
+BENCH_BIN = $(BUILD)/bench/loadgen $(BUILD)/bench/peer-go
+# command:Debian package, for what the suite runs besides the build's own deps.
+BENCH_TOOLS = go:golang-go gnuplot:gnuplot-nox /usr/bin/time:time node:nodejs python3:python3
+
+.PHONY: bench bench-quick bench-deps
+
+bench: bench-deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@python3 bench/bench.py --build $(BUILD) --out bench/results/latest.md
+
+bench-quick: bench-deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@python3 bench/bench.py --quick --build $(BUILD) --out bench/results/quick.md
+
+# Installs what is missing: apt-get (one update) as root, else prints the command.
+bench-deps: deps
+	@missing=""; for t in $(BENCH_TOOLS); do \
+	  command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else \
+	  echo "the benchmark needs these Debian packages:$$missing"; \
+	  echo "run: sudo apt-get update && sudo apt-get install -y --no-install-recommends$$missing"; \
+	  exit 1; \
+	fi
+
+$(BUILD)/bench/loadgen: bench/loadgen.c | $(BUILD)/bench
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $<
+
+# Its own build cache under build/, so a fresh clone needs no writable $$HOME.
+$(BUILD)/bench/peer-go: bench/peers/go/main.go | $(BUILD)/bench
+	GOCACHE=$(CURDIR)/$(BUILD)/bench/gocache go build -o $@ $<
+
+$(BUILD)/bench:
+	mkdir -p $@

@@ -1,0 +1,238 @@
+"""The measurements of the benchmark, one function per target; each returns
+plain dicts (one per repetition) that report.py reduces to medians."""
+import json
+import os
+import pty
+import select
+import signal
+import sqlite3
+import threading
+import time
+
+
+class Ctx:
+    def __init__(self, build, tmp, server, run_cmd, timed_cmd, log):
+        self.build, self.tmp = build, tmp
+        self.server_cls, self.run_cmd, self.timed_cmd, self.log = server, run_cmd, timed_cmd, log
+        self.loadgen = os.path.join(build, "bench", "loadgen")
+        self.client = os.path.join(build, "baedal")
+        self.nserver = 0
+
+    def server(self):
+        self.nserver += 1
+        return self.server_cls(self.build, self.tmp, "s%d" % self.nserver)
+
+
+def config(quick):
+    """What to measure: --quick is a smoke run of the same probes, small."""
+    if quick:
+        return {"quick": True, "runs": 1, "lesson": ["A:300ms", "B:300ms", "C:400ms"],
+                "scale_ns": [10000, 100000], "big_n": 100000, "spread_n": 100000,
+                "conns": 1000, "watch_n": 10000, "peer_timeout": 60}
+    return {"quick": False, "runs": 3, "lesson": ["A:3s", "B:3s", "C:4s"],
+            "scale_ns": [10000, 100000, 1000000], "big_n": 1000000, "spread_n": 1000000,
+            "conns": 10000, "watch_n": 100000, "peer_timeout": 300}
+
+
+PEERS = {
+    "asyncio": lambda ctx: ["python3", "bench/peers/asyncio.py"],
+    "node": lambda ctx: ["node", "bench/peers/node.js"],
+    "go": lambda ctx: [os.path.join(ctx.build, "bench", "peer-go")],
+}
+
+
+def lesson(ctx, cfg):
+    """Target 1: the lesson through the real client, sync and async at once."""
+    srv = ctx.server()
+    out = []
+    try:
+        for _ in range(cfg["runs"]):
+            text = ctx.run_cmd([ctx.client, "--server", srv.addr, "--json", "compare"]
+                               + cfg["lesson"], 60)
+            for line in text.splitlines():
+                d = json.loads(line)
+                if d.get("type") == "done":
+                    out.append({"mode": d["mode"], "elapsed_ms": d["elapsed_us"] / 1e3,
+                                "overhead_ms": d["overhead_ms"], "status": d["status"]})
+    finally:
+        srv.stop()
+    return out
+
+
+def db_figures(db, run_id_hint=None):
+    """Counts and lateness of the one run in a fresh database, from the
+    rows themselves: completion (collected) minus the order's ideal (its
+    meal, every order starting at t=0), and the timer's own lateness
+    (eaten - delivered - meal)."""
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        orders = con.execute("SELECT count(*) FROM orders").fetchone()[0]
+        events = con.execute("SELECT count(*) FROM events").fetchone()[0]
+        rows = con.execute(
+            "SELECT c.t_us - o.meal_us, e.t_us - d.t_us - o.meal_us FROM orders o"
+            " JOIN events c ON c.run_id = o.run_id AND c.idx = o.idx AND c.step = 'collected'"
+            " JOIN events e ON e.run_id = o.run_id AND e.idx = o.idx AND e.step = 'eaten'"
+            " JOIN events d ON d.run_id = o.run_id AND d.idx = o.idx AND d.step = 'delivered'"
+        ).fetchall()
+    finally:
+        con.close()
+    late = sorted(r[0] for r in rows)
+    timer = sorted(r[1] for r in rows)
+    p99 = lambda v: v[int(0.99 * (len(v) - 1) + 0.5)] / 1e3 if v else None  # noqa: E731
+    return {"orders": orders, "events": events, "p99_late_ms": p99(late),
+            "p99_timer_late_ms": p99(timer)}
+
+
+def gen(ctx, n, lo_us, hi_us):
+    """Target 2 (and the scaling curve): one GEN run on a fresh server, its
+    events read as fast as they come; every figure after it is committed."""
+    srv = ctx.server()
+    try:
+        meal = "%dus" % lo_us if lo_us == hi_us else "%dus..%dus" % (lo_us, hi_us)
+        text = ctx.run_cmd([ctx.loadgen, "one", srv.addr, "GEN async %d %s" % (n, meal)], 600)
+        d = json.loads(text)
+        # DONE is sent once the run's end and all its events are committed:
+        # its arrival, less the run's own length, is how long storage lagged.
+        res = {"ok": d["ok"], "makespan_s": d["elapsed_us"] / 1e6,
+               "commit_lag_s": d["done_s"] - d["elapsed_us"] / 1e6,
+               "ok_s": d["ok_s"], "streamed": d["events"], "dropped": d["dropped"]}
+        res.update(db_figures(srv.db))
+    finally:
+        srv.stop()
+    res["rss_mb"] = srv.maxrss_kb / 1024 if srv.maxrss_kb else None
+    return res
+
+
+def peer(ctx, name, n, lo_us, hi_us, timeout):
+    cmd = PEERS[name](ctx) + [str(n), str(lo_us), str(hi_us)]
+    text, rss = ctx.timed_cmd(cmd, timeout)
+    d = json.loads(text)
+    return {"makespan_s": d["makespan_s"], "p99_late_ms": d["p99_late_ms"],
+            "rss_mb": rss / 1024 if rss else None}
+
+
+def conns(ctx, cfg):
+    """Target 3: many clients at once, each the lesson with ms meals."""
+    out = []
+    for _ in range(cfg["runs"]):
+        srv = ctx.server()
+        try:
+            text = ctx.run_cmd([ctx.loadgen, "many", srv.addr, str(cfg["conns"]),
+                                "RUN async A:3ms B:3ms C:4ms", "120"], 180)
+            out.append(json.loads(text))
+        finally:
+            srv.stop()
+        out[-1]["rss_mb"] = srv.maxrss_kb / 1024 if srv.maxrss_kb else None
+    return out
+
+
+def watched(ctx, n, rate):
+    """Target 4a: one watcher of an n-order run, reading at rate bytes/s
+    (0: as fast as it can); the server's RSS sampled every 50 ms."""
+    srv = ctx.server()
+    base = srv.rss_kb()
+    peak = [base]
+    stop = threading.Event()
+
+    def sample():
+        while not stop.wait(0.05):
+            try:
+                peak[0] = max(peak[0], srv.rss_kb())
+            except (OSError, AttributeError):
+                return
+    t = threading.Thread(target=sample)
+    t.start()
+    try:
+        cmd = [ctx.loadgen, "one", srv.addr, "GEN async %d 1s" % n] + ([str(rate)] if rate else [])
+        d = json.loads(ctx.run_cmd(cmd, 300))
+    finally:
+        stop.set()
+        t.join()
+        srv.stop()
+    return {"rate": rate, "events": d["events"], "dropped": d["dropped"],
+            "accounted": d["events"] + d["dropped"] == 3 * n,
+            "rss_growth_mb": (peak[0] - base) / 1024, "done_s": d["done_s"]}
+
+
+def live_view(ctx, n):
+    """Target 4b: the client's live view on a terminal (a pty): frames are
+    counted by the clear-to-end sequence each one ends with."""
+    srv = ctx.server()
+    try:
+        cmd = [ctx.client, "--server", srv.addr, "gen", "async", str(n), "1s"]
+        ctx.note(["TERM=xterm"] + cmd + ["# on a pty"])
+        stamps = run_on_pty(cmd)
+    finally:
+        srv.stop()
+    # The final frame is drawn at once when the run ends, outside the
+    # client's 10-a-second pacing: the rate is that of the frames before it.
+    paced = stamps[:-1]
+    worst = 0
+    for i, t in enumerate(paced):
+        worst = max(worst, sum(1 for u in paced[i:] if u - t < 1.0))
+    span = paced[-1] - paced[0] if len(paced) > 1 else 0
+    return {"frames": len(stamps), "max_frames_per_s": worst,
+            "mean_frames_per_s": (len(paced) - 1) / span if span > 0 else 0}
+
+
+def run_on_pty(cmd):
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["TERM"] = "xterm"
+        os.execv(cmd[0], cmd)
+    stamps, tail, ended = [], b"", False
+    try:
+        while True:
+            r, _, _ = select.select([fd], [], [], 120)
+            if not r:
+                break
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            now = time.monotonic()
+            data = tail + chunk
+            stamps += [now] * data.count(b"\x1b[J")
+            tail = data[-2:] if not data.endswith(b"\x1b[J") else b""
+        ended = True
+    finally:
+        os.close(fd)
+        # Interrupted (or timed out): the client goes too, by its PID.
+        if not ended or os.waitpid(pid, os.WNOHANG)[0] == 0:
+            if not ended:
+                os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
+    return stamps
+
+
+def scaling(ctx, cfg, res):
+    """baedal and each peer at every N (meal 1 s) and spread meals at the
+    big N, interleaved so that every pair is measured minutes apart."""
+    cases = [(n, 1000000, 1000000) for n in cfg["scale_ns"]]
+    cases.append((cfg["spread_n"], 500000, 1500000))
+    for rep in range(cfg["runs"]):
+        for n, lo, hi in cases:
+            key = "%d %s" % (n, "1s" if lo == hi else "0.5-1.5s")
+            ctx.log("run %d/%d: N=%s" % (rep + 1, cfg["runs"], key))
+            res.setdefault(("baedal", key), []).append(gen(ctx, n, lo, hi))
+            for name in PEERS:
+                res.setdefault((name, key), []).append(
+                    peer(ctx, name, n, lo, hi, cfg["peer_timeout"]))
+
+
+def run_all(ctx, cfg):
+    res = {"scaling": {}}
+    ctx.log("target 1: the lesson, %d runs" % cfg["runs"])
+    res["lesson"] = lesson(ctx, cfg)
+    scaling(ctx, cfg, res["scaling"])
+    ctx.log("target 3: %d connections" % cfg["conns"])
+    res["conns"] = conns(ctx, cfg)
+    ctx.log("target 4: one watcher of %d orders" % cfg["watch_n"])
+    res["watch_fast"], res["watch_slow"], res["live"] = [], [], []
+    for _ in range(cfg["runs"]):
+        res["watch_fast"].append(watched(ctx, cfg["watch_n"], 0))
+        res["watch_slow"].append(watched(ctx, cfg["watch_n"], 1000000))
+        res["live"].append(live_view(ctx, cfg["watch_n"]))
+    return res
