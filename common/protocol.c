@@ -20,7 +20,12 @@ _Static_assert(PROTO_TOKEN_MAX == 256, "parse_auth's message names the limit");
 
 const char *proto_mode_name(enum proto_mode m)
 {
-	return m == MODE_ASYNC ? "async" : "sync";
+	switch (m) {
+	case MODE_SYNC: return "sync";
+	case MODE_ASYNC: return "async";
+	case MODE_OFFLOAD: return "offload";
+	}
+	return "?";
 }
 
 const char *proto_step_name(enum proto_step s)
@@ -29,6 +34,7 @@ const char *proto_step_name(enum proto_step s)
 	case STEP_DELIVERED: return "delivered";
 	case STEP_EATEN: return "eaten";
 	case STEP_COLLECTED: return "collected";
+	case STEP_COOKED: return "cooked";
 	}
 	return "?";
 }
@@ -232,13 +238,16 @@ static int parse_mode(struct parser *p)
 	const char *tok;
 	size_t n;
 	if (!next_token(p, &tok, &n))
-		return fail(p->err, "bad_args", "%s needs a mode: sync or async", p->word);
+		return fail(p->err, "bad_args", "%s needs a mode: sync, async or offload", p->word);
 	if (ci_equal(tok, n, "sync"))
 		p->out->mode = MODE_SYNC;
 	else if (ci_equal(tok, n, "async"))
 		p->out->mode = MODE_ASYNC;
+	else if (ci_equal(tok, n, "offload"))
+		p->out->mode = MODE_OFFLOAD;
 	else
-		return fail(p->err, "bad_mode", "'%t' is not a mode: use sync or async", tok, n);
+		return fail(p->err, "bad_mode", "'%t' is not a mode: use sync, async or offload",
+		            tok, n);
 	return 0;
 }
 
@@ -258,20 +267,69 @@ static int parse_meal(struct parser *p, const char *ctx, size_t ctx_n, const cha
 	return 0;
 }
 
+/* The COOK of NAME:COOK:MEAL, s[0..n), found in the token ctx[0..ctx_n). */
+static int parse_cook(struct parser *p, const char *ctx, size_t ctx_n, const char *s, size_t n,
+                      uint64_t *us)
+{
+	char max[32];
+	if (duration_parse(s, n, us) < 0)
+		return fail(p->err, "bad_duration", "%t: '%t' is not a duration like 250ms, 3s, 1.5s, 2m",
+		            ctx, ctx_n, s, n);
+	if (p->lim->max_cook_us == 0)
+		return fail(p->err, "cook_too_long", "%t: this server does no cooking", ctx, ctx_n);
+	if (*us > p->lim->max_cook_us) {
+		duration_format(max, sizeof max, p->lim->max_cook_us);
+		return fail(p->err, "cook_too_long", "%t: '%t' is longer than the longest cook, %s",
+		            ctx, ctx_n, s, n, max);
+	}
+	return 0;
+}
+
+/* NAME:MEAL, or NAME:COOK:MEAL for an order that is cooked first. */
 static int parse_order(struct parser *p, const char *tok, size_t n, struct order_spec *o)
 {
 	const char *colon = memchr(tok, ':', n);
 	if (!colon)
-		return fail(p->err, "bad_order", "'%t' is not NAME:DURATION", tok, n);
+		return fail(p->err, "bad_order", "'%t' is not NAME:DURATION or NAME:COOK:DURATION",
+		            tok, n);
 	size_t name_n = (size_t)(colon - tok);
 	const char *why = proto_name_problem(tok, name_n);
 	if (why)
 		return fail(p->err, "bad_name", "%t: %s", tok, n, why);
-	if (parse_meal(p, tok, n, colon + 1, n - name_n - 1, &o->meal_us) < 0)
+	const char *meal = colon + 1;
+	size_t rest = n - name_n - 1;
+	const char *second = memchr(meal, ':', rest);
+	o->cook_us = 0;
+	if (second) {
+		size_t cook_n = (size_t)(second - meal);
+		if (parse_cook(p, tok, n, meal, cook_n, &o->cook_us) < 0)
+			return -1;
+		meal = second + 1;
+		rest -= cook_n + 1;
+	}
+	if (parse_meal(p, tok, n, meal, rest, &o->meal_us) < 0)
 		return -1;
 	memcpy(o->name, tok, name_n);
 	o->name[name_n] = '\0';
 	return 0;
+}
+
+/* async cooks on the event loop, so its cooking is capped per run. */
+static int check_inline_cooking(struct parser *p)
+{
+	uint64_t total = 0;
+	char max[32], got[32];
+	if (p->out->mode != MODE_ASYNC)
+		return 0;
+	for (uint32_t i = 0; i < p->out->norders; i++)
+		total += p->out->orders[i].cook_us;   /* each <= max_cook_us: no overflow */
+	if (total <= p->lim->max_inline_cook_us)
+		return 0;
+	duration_format(got, sizeof got, total);
+	duration_format(max, sizeof max, p->lim->max_inline_cook_us);
+	return fail(p->err, "too_much_cooking",
+	            "async cooks on the event loop and blocks the server: %s of cooking, at most %s a "
+	            "run; use offload", got, max);
 }
 
 static int parse_run(struct parser *p)
@@ -296,7 +354,7 @@ static int parse_run(struct parser *p)
 	}
 	if (p->out->norders == 0)
 		return fail(p->err, "no_orders", "RUN needs at least one NAME:DURATION order");
-	return 0;
+	return check_inline_cooking(p);
 }
 
 static int parse_count(struct parser *p)

@@ -14,11 +14,14 @@
 #define PROTO_ERR_TEXT 200           /* bytes of an error's text */
 #define PROTO_TOKEN_MAX 256          /* AUTH token length */
 
-enum proto_mode { MODE_SYNC = 0, MODE_ASYNC = 1 };
-enum proto_step { STEP_DELIVERED = 0, STEP_EATEN = 1, STEP_COLLECTED = 2 };
+/* offload: async, with cooking on the server's worker threads instead of
+ * on its event loop. */
+enum proto_mode { MODE_SYNC = 0, MODE_ASYNC = 1, MODE_OFFLOAD = 2 };
+/* cooked comes first, and only for orders that have a cook. */
+enum proto_step { STEP_DELIVERED = 0, STEP_EATEN = 1, STEP_COLLECTED = 2, STEP_COOKED = 3 };
 enum run_status { RUN_RUNNING = 0, RUN_DONE = 1, RUN_INTERRUPTED = 2 };
 
-const char *proto_mode_name(enum proto_mode m);     /* "sync" / "async" */
+const char *proto_mode_name(enum proto_mode m);     /* "sync", "async", "offload" */
 const char *proto_step_name(enum proto_step s);     /* "delivered", ... */
 const char *proto_status_name(enum run_status s);   /* "running", ... */
 
@@ -28,12 +31,17 @@ enum cmd_kind { CMD_PING, CMD_HELP, CMD_QUIT, CMD_RUN, CMD_GEN, CMD_ATTACH, CMD_
 
 struct order_spec {
 	char name[PROTO_NAME_MAX + 1];
+	uint64_t cook_us;           /* CPU time to cook it; 0: nothing to cook */
 	uint64_t meal_us;
 };
 
 struct proto_limits {
 	uint64_t max_meal_us;   /* longest meal accepted */
 	uint32_t max_orders;    /* orders per run (RUN and GEN) */
+	uint64_t max_cook_us;   /* longest cook of one order; 0: no cooking */
+	/* Cooking on the loop (async) blocks the whole server: the most of it
+	 * one run may ask for. */
+	uint64_t max_inline_cook_us;
 };
 
 struct cmd {
@@ -90,6 +98,10 @@ struct proto_done {             /* a DONE line (seq unused) or a RUNINFO line */
 	enum run_status status;
 	int64_t elapsed_us;         /* -1 while running ("-" on the wire) */
 	uint64_t ideal_us, sum_us, max_us;   /* RUNINFO carries no sum/max: 0 */
+	/* DONE of a run with cooking (cook > 0; else all 0 and not sent): the
+	 * cooks' CPU time, how long its cooks held the event loop, and the
+	 * worst lateness of any timer that came due while they did. */
+	uint64_t cook_us, blocked_us, caused_us;
 };
 
 struct server_line {

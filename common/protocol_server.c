@@ -79,11 +79,12 @@ static int field_enum(const char *s, size_t len, const char *key, const char *co
 
 static int field_mode(const char *s, size_t len, enum proto_mode *out)
 {
-	static const char *const names[] = { "sync", "async" };
+	static const char *const names[] = { "sync", "async", "offload" };
+	static const enum proto_mode values[] = { MODE_SYNC, MODE_ASYNC, MODE_OFFLOAD };
 	int i;
-	if (field_enum(s, len, "mode", names, 2, &i) < 0)
+	if (field_enum(s, len, "mode", names, 3, &i) < 0)
 		return -1;
-	*out = i == 1 ? MODE_ASYNC : MODE_SYNC;
+	*out = values[i];
 	return 0;
 }
 
@@ -100,10 +101,11 @@ static int field_status(const char *s, size_t len, enum run_status *out)
 
 static int field_step(const char *s, size_t len, enum proto_step *out)
 {
-	static const char *const names[] = { "delivered", "eaten", "collected" };
-	static const enum proto_step values[] = { STEP_DELIVERED, STEP_EATEN, STEP_COLLECTED };
+	static const char *const names[] = { "delivered", "eaten", "collected", "cooked" };
+	static const enum proto_step values[] = { STEP_DELIVERED, STEP_EATEN, STEP_COLLECTED,
+	                                           STEP_COOKED };
 	int i;
-	if (field_enum(s, len, "step", names, 3, &i) < 0)
+	if (field_enum(s, len, "step", names, 4, &i) < 0)
 		return -1;
 	*out = values[i];
 	return 0;
@@ -199,6 +201,16 @@ static int parse_done(const char *s, size_t len, struct server_line *out)
 	struct proto_done *d = &out->u.done;
 	if (parse_run_fields(s, len, d) < 0 || field_u64(s, len, "seq", &d->seq) < 0 ||
 	    field_u64(s, len, "sum", &d->sum_us) < 0 || field_u64(s, len, "max", &d->max_us) < 0)
+		return -1;
+	/* A run with cooking has all three; others none. */
+	d->cook_us = d->blocked_us = d->caused_us = 0;
+	const char *v;
+	size_t n;
+	if (proto_find_field(s, len, "cook", &v, &n) < 0)
+		return 0;
+	if (field_u64(s, len, "cook", &d->cook_us) < 0 ||
+	    field_u64(s, len, "blocked", &d->blocked_us) < 0 ||
+	    field_u64(s, len, "caused", &d->caused_us) < 0)
 		return -1;
 	return 0;
 }
@@ -313,12 +325,15 @@ static void elapsed_text(char *buf, size_t cap, int64_t us)
 
 int proto_format_done(char *buf, size_t cap, const struct proto_done *d)
 {
-	char elapsed[24];
+	char elapsed[24], cooking[80] = "";
 	elapsed_text(elapsed, sizeof elapsed, d->elapsed_us);
+	if (d->cook_us > 0)
+		snprintf(cooking, sizeof cooking, " cook=%" PRIu64 " blocked=%" PRIu64 " caused=%" PRIu64,
+		         d->cook_us, d->blocked_us, d->caused_us);
 	return emit(buf, cap, "DONE seq=%" PRIu64 " run=%" PRIu64 " mode=%s orders=%" PRIu32
-	            " status=%s elapsed=%s ideal=%" PRIu64 " sum=%" PRIu64 " max=%" PRIu64 "\n",
+	            " status=%s elapsed=%s ideal=%" PRIu64 " sum=%" PRIu64 " max=%" PRIu64 "%s\n",
 	            d->seq, d->run, proto_mode_name(d->mode), d->orders,
-	            proto_status_name(d->status), elapsed, d->ideal_us, d->sum_us, d->max_us);
+	            proto_status_name(d->status), elapsed, d->ideal_us, d->sum_us, d->max_us, cooking);
 }
 
 int proto_format_runinfo(char *buf, size_t cap, const struct proto_done *d)

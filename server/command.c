@@ -37,8 +37,9 @@ static void command_reply(struct conn *c, const char *fmt, ...)
 	conn_send_reply(c, line, (size_t)n);
 }
 
-/* Room for a run of n orders, or an ERR busy saying which limit. */
-static int command_admit(struct conn *c, uint64_t n)
+/* Room for a run of n orders (cooks of them on the pool), or an ERR busy
+ * saying which limit. */
+static int command_admit(struct conn *c, uint64_t n, uint64_t cooks)
 {
 	struct server *srv = c->srv;
 	if (srv->stopping) {
@@ -54,6 +55,12 @@ static int command_admit(struct conn *c, uint64_t n)
 		command_reply(c, "ERR busy %llu orders are running (limit %llu); try again",
 		              (unsigned long long)srv->inflight,
 		              (unsigned long long)srv->cfg->max_inflight);
+		return -1;
+	}
+	if (srv->pool_cooks + cooks > srv->pool_capacity) {
+		command_reply(c, "ERR busy %llu orders wait to be cooked (limit %llu); try again",
+		              (unsigned long long)srv->pool_cooks,
+		              (unsigned long long)srv->pool_capacity);
 		return -1;
 	}
 	return 0;
@@ -74,14 +81,17 @@ static void command_submit(struct conn *c, struct run *r)
 	}
 	srv->next_run_id++;
 	srv->inflight += r->norders;
+	srv->pool_cooks += r->pool_cooks;
 	if (!s->stored) {
 		store_add_session(srv->store, s->id, wall);
 		s->stored = 1;
 	}
-	store_add_run(srv->store, r->id, s->id, r->mode, r->norders, r->sum_us, r->max_us, wall);
+	store_add_run(srv->store, r->id, s->id, r->mode, r->norders, r->sum_us, r->max_us,
+	              run_ideal_us(r), wall);
 	if (r->names) {
 		for (uint32_t i = 0; i < r->norders; i++)
-			store_add_order(srv->store, r->id, i + 1, r->names[i], r->orders[i].meal_us);
+			store_add_order(srv->store, r->id, i + 1, r->names[i],
+			                r->cooks ? r->cooks[i].cook_us : 0, r->orders[i].meal_us);
 	} else {
 		store_add_generated_orders(srv->store, r->id, r->norders, parsed.gen_lo_us,
 		                           parsed.gen_hi_us, r->gen_prefix);
@@ -103,8 +113,10 @@ void command_run_durable(void *arg, int ok, const char *err)
 		/* Part of it may have reached the disk: it must not stay
 		 * "running" there. The end is recorded once writes succeed again. */
 		log_error("run %llu not stored: %s", (unsigned long long)r->id, err);
-		store_end_run(srv->store, r->id, RUN_INTERRUPTED, -1, clock_wall_us());
+		store_end_run(srv->store, r->id, &(struct store_end){ .status = RUN_INTERRUPTED,
+		              .elapsed_us = -1, .cook_us = r->cook_us, .wall_us = clock_wall_us() });
 		srv->inflight -= r->norders;
+		srv->pool_cooks -= r->pool_cooks;
 		session_remove_run(s, r);
 		run_free(r);
 	} else if (r->status == RUN_RUNNING) {
@@ -126,7 +138,12 @@ void command_run_durable(void *arg, int ok, const char *err)
 static void command_run(struct conn *c)
 {
 	struct server *srv = c->srv;
-	if (command_admit(c, parsed.norders) < 0)
+	uint64_t cooks = 0;
+	if (parsed.mode != MODE_ASYNC) {
+		for (uint32_t i = 0; i < parsed.norders; i++)
+			cooks += parsed.orders[i].cook_us > 0;
+	}
+	if (command_admit(c, parsed.norders, cooks) < 0)
 		return;
 	command_submit(c, run_new_explicit(srv->next_run_id, parsed.mode, parsed.orders,
 	                                   parsed.norders, &srv->hooks, c->session));
@@ -135,7 +152,7 @@ static void command_run(struct conn *c)
 static void command_gen(struct conn *c)
 {
 	struct server *srv = c->srv;
-	if (command_admit(c, parsed.norders) < 0)
+	if (command_admit(c, parsed.norders, 0) < 0)
 		return;
 	command_submit(c, run_new_generated(srv->next_run_id, parsed.mode, parsed.norders,
 	                                    parsed.gen_lo_us, parsed.gen_hi_us, parsed.gen_prefix,

@@ -35,11 +35,18 @@ static const char usage[] =
 	"                            line); env BAEDAL_TOKEN sets it too\n"
 	"      --token TOKEN         the same from the command line (visible in ps:\n"
 	"                            prefer --token-file or BAEDAL_TOKEN)\n"
+	"      --workers N           threads that cook offload's and sync's orders\n"
+	"                            (default: one per CPU)\n"
+	"      --max-cook DURATION   longest cook of one order (default 10s)\n"
+	"      --max-inline-cook DURATION  most cooking one async run may do on the\n"
+	"                            event loop, which blocks every client while it\n"
+	"                            lasts (default 1s)\n"
 	"  -h, --help                this help\n"
 	"  -V, --version             the version\n";
 
 enum { OPT_LOG_LEVEL = 256, OPT_MAX_MEAL, OPT_MAX_ORDERS, OPT_MAX_INFLIGHT, OPT_MAX_CONNS,
-       OPT_MAX_SESSIONS, OPT_SESSION_TTL, OPT_IDLE_TIMEOUT, OPT_TOKEN, OPT_TOKEN_FILE };
+       OPT_MAX_SESSIONS, OPT_SESSION_TTL, OPT_IDLE_TIMEOUT, OPT_TOKEN, OPT_TOKEN_FILE,
+       OPT_WORKERS, OPT_MAX_COOK, OPT_MAX_INLINE_COOK };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, 'l' },
@@ -54,6 +61,9 @@ static const struct option options[] = {
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "token", required_argument, NULL, OPT_TOKEN },
 	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "max-cook", required_argument, NULL, OPT_MAX_COOK },
+	{ "max-inline-cook", required_argument, NULL, OPT_MAX_INLINE_COOK },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -111,6 +121,28 @@ static int read_token_file(const char *path, char *buf, size_t cap)
 	return check_token(buf, path);
 }
 
+/* Cooking durations are capped at an hour, so a run's sum cannot overflow. */
+static int parse_cooking_option(int opt, struct server_config *cfg)
+{
+	const uint64_t hour = 3600ull * 1000000;
+	const char *name = opt == OPT_MAX_COOK ? "max-cook" : "max-inline-cook";
+	uint64_t v;
+	if (opt == OPT_WORKERS) {
+		if (parse_count("workers", optarg, 256, &v) < 0)
+			return -1;
+		cfg->workers = (unsigned)v;
+		return 0;
+	}
+	if (parse_duration(name, optarg, &v) < 0)
+		return -1;
+	if (v > hour) {
+		fprintf(stderr, "baedald: --%s: at most 1h\n", name);
+		return -1;
+	}
+	*(opt == OPT_MAX_COOK ? &cfg->max_cook_us : &cfg->max_inline_cook_us) = v;
+	return 0;
+}
+
 /* Returns 0 to run, 1 to exit successfully (help, version), -1 on error. */
 static int parse_option(int opt, struct server_config *cfg)
 {
@@ -158,6 +190,9 @@ static int parse_option(int opt, struct server_config *cfg)
 			return -1;
 		cfg->session_ttl_s = (uint32_t)(v / 1000000u ? v / 1000000u : 1);
 		return 0;
+	case OPT_WORKERS:
+	case OPT_MAX_COOK:
+	case OPT_MAX_INLINE_COOK: return parse_cooking_option(opt, cfg);
 	case 'h': fputs(usage, stdout); return 1;
 	case 'V': printf("baedald %s\n", BAEDAL_VERSION); return 1;
 	default:
@@ -186,6 +221,8 @@ int main(int argc, char **argv)
 		.session_ttl_s = 600,
 		.idle_timeout_us = 5ull * 60 * 1000000,
 		.token = env_or("BAEDAL_TOKEN", NULL),
+		.max_cook_us = 10ull * 1000000,
+		.max_inline_cook_us = 1000000,
 	};
 	if (cfg.token && check_token(cfg.token, "BAEDAL_TOKEN") < 0)
 		return 2;

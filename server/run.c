@@ -1,5 +1,7 @@
 #include "server/run.h"
 
+#include "server/cook.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,69 @@ static void run_add_meal(struct run *r, uint32_t i, uint64_t meal_us)
 		r->max_us = meal_us;
 }
 
+/* Offload's ideal: each cook goes to the worker free first, in order;
+ * an order's meal starts when its cook ends. */
+static uint64_t run_ideal_offload(const struct run *r)
+{
+	enum { MAX_WORKERS = 256 };
+	uint64_t free_at[MAX_WORKERS] = { 0 }, ideal = 0;
+	unsigned w = r->hooks->workers;
+	if (w == 0)
+		w = 1;
+	if (w > MAX_WORKERS)
+		w = MAX_WORKERS;
+	for (uint32_t i = 0; i < r->norders; i++) {
+		uint64_t ready = 0;
+		if (r->cooks[i].cook_us) {
+			unsigned first = 0;
+			for (unsigned k = 1; k < w; k++)
+				if (free_at[k] < free_at[first])
+					first = k;
+			free_at[first] += r->cooks[i].cook_us;
+			ready = free_at[first];
+		}
+		if (ready + r->orders[i].meal_us > ideal)
+			ideal = ready + r->orders[i].meal_us;
+	}
+	return ideal;
+}
+
+static uint64_t run_compute_ideal(const struct run *r)
+{
+	if (!r->cooks)
+		return r->mode == MODE_SYNC ? r->sum_us : r->max_us;
+	if (r->mode == MODE_SYNC)
+		return r->sum_us + r->cook_us;
+	if (r->mode == MODE_OFFLOAD)
+		return run_ideal_offload(r);
+	uint64_t t = 0, ideal = 0;      /* async: the loop cooks them in turn */
+	for (uint32_t i = 0; i < r->norders; i++) {
+		t += r->cooks[i].cook_us;
+		if (t + r->orders[i].meal_us > ideal)
+			ideal = t + r->orders[i].meal_us;
+	}
+	return ideal;
+}
+
+/* The cooks of a run that has any; none, no array. */
+static int run_add_cooks(struct run *r, const struct order_spec *specs)
+{
+	uint32_t n = r->norders, cooked = 0;
+	for (uint32_t i = 0; i < n; i++)
+		cooked += specs[i].cook_us > 0;
+	if (cooked == 0)
+		return 0;
+	r->cooks = calloc(n, sizeof *r->cooks);
+	if (!r->cooks)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		r->cooks[i].cook_us = specs[i].cook_us;
+		r->cook_us += specs[i].cook_us;
+	}
+	r->pool_cooks = r->mode == MODE_ASYNC ? 0 : cooked;
+	return 0;
+}
+
 struct run *run_new_explicit(uint64_t id, enum proto_mode mode, const struct order_spec *specs,
                              uint32_t n, const struct run_hooks *hooks, void *owner)
 {
@@ -44,7 +109,7 @@ struct run *run_new_explicit(uint64_t id, enum proto_mode mode, const struct ord
 	if (!r)
 		return NULL;
 	r->names = malloc(n * sizeof *r->names);
-	if (!r->names) {
+	if (!r->names || run_add_cooks(r, specs) < 0) {
 		run_free(r);
 		return NULL;
 	}
@@ -52,6 +117,7 @@ struct run *run_new_explicit(uint64_t id, enum proto_mode mode, const struct ord
 		memcpy(r->names[i], specs[i].name, sizeof r->names[i]);
 		run_add_meal(r, i, specs[i].meal_us);
 	}
+	r->ideal_us = run_compute_ideal(r);
 	return r;
 }
 
@@ -65,6 +131,7 @@ struct run *run_new_generated(uint64_t id, enum proto_mode mode, uint32_t n, uin
 	snprintf(r->gen_prefix, sizeof r->gen_prefix, "%s", prefix);
 	for (uint32_t i = 0; i < n; i++)
 		run_add_meal(r, i, proto_gen_meal(i + 1, n, lo_us, hi_us));
+	r->ideal_us = run_compute_ideal(r);
 	return r;
 }
 
@@ -79,7 +146,7 @@ const char *run_order_name(const struct run *r, uint32_t idx, char *buf, size_t 
 
 uint64_t run_ideal_us(const struct run *r)
 {
-	return r->mode == MODE_SYNC ? r->sum_us : r->max_us;
+	return r->ideal_us;
 }
 
 static uint64_t run_now(const struct run *r)
@@ -98,13 +165,39 @@ static uint64_t run_emit_now(struct run *r, const struct order *o, enum proto_st
 
 static void run_step(struct run *r);
 
-/* The order itself, written the way the lesson reads: delivered, then it
- * waits its meal without blocking anything, then eaten and collected. */
+/* Cooking, the CPU-bound half of the lesson: async does it on the loop,
+ * which blocks every session's timers and connections while it lasts;
+ * sync and offload hand it to the pool and wait for it like for a meal. */
+static int order_cook_inline(struct run *r, struct order *o, const struct order_cook *ck)
+{
+	if (r->mode != MODE_ASYNC)
+		return 0;
+	uint64_t t0 = run_now(r);
+	r->hooks->cook_inline(r->hooks->ctx, o, ck->cook_us);
+	r->blocked_us += run_now(r) - t0;
+	r->cooked_inline = 1;
+	return 1;
+}
+
+/* The order itself, written the way the lesson reads: cooked, delivered,
+ * then it waits its meal without blocking anything, then eaten and
+ * collected. */
 static void order_step(struct order *o)
 {
 	struct run *r = o->run;
+	struct order_cook *ck = r->cooks ? &r->cooks[o->idx - 1] : NULL;
 
 	CO_BEGIN(&o->co);
+	if (ck && ck->cook_us) {
+		if (!order_cook_inline(r, o, ck)) {
+			ck->job.work = cook_job;
+			ck->job.in_us = ck->cook_us;
+			ck->job.arg = o;
+			r->hooks->cook_submit(r->hooks->ctx, o, &ck->job);
+			CO_YIELD(&o->co);
+		}
+		run_emit_now(r, o, STEP_COOKED);
+	}
 	o->deadline_us = run_emit_now(r, o, STEP_DELIVERED) + o->meal_us;
 	/* A timer may wake us early (a coarse or cached clock); sleep again
 	 * for what is left, so no meal ever ends before its time. */
@@ -131,11 +224,14 @@ static void run_end(struct run *r, enum run_status status)
 	r->status = status;
 	free(r->orders);
 	r->orders = NULL;
+	free(r->cooks);
+	r->cooks = NULL;
 	r->hooks->finish(r->hooks->ctx, r);
 }
 
-/* The run: sync awaits each order before the next; async starts them all
- * (in batches, yielding to the loop between them) and awaits them all. */
+/* The run: sync awaits each order before the next; async and offload
+ * start them all (in batches, yielding to the loop between them, and
+ * after each cook async did on the loop) and await them all. */
 static void run_step(struct run *r)
 {
 	CO_BEGIN(&r->co);
@@ -148,9 +244,17 @@ static void run_step(struct run *r)
 		}
 	} else {
 		while (r->started < r->norders) {
-			for (uint32_t n = 0; n < RUN_START_BATCH && r->started < r->norders; n++)
+			for (uint32_t n = 0; n < RUN_START_BATCH && r->started < r->norders; n++) {
 				run_start_order(r);
-			if (r->started < r->norders) {
+				if (r->cooked_inline)
+					break;
+			}
+			if (r->started < r->norders && r->cooked_inline) {
+				/* What came due while the cook ran goes first. */
+				r->cooked_inline = 0;
+				r->hooks->pause(r->hooks->ctx, r);
+				CO_YIELD(&r->co);
+			} else if (r->started < r->norders) {
 				r->hooks->yield(r->hooks->ctx, r);
 				CO_YIELD(&r->co);
 			}
@@ -185,8 +289,11 @@ void run_interrupt(struct run *r)
 	if (r->status != RUN_RUNNING)
 		return;
 	for (uint32_t i = 0; i < r->started; i++) {
-		if (!CO_ENDED(&r->orders[i].co))
-			r->hooks->disarm(r->hooks->ctx, &r->orders[i]);
+		if (CO_ENDED(&r->orders[i].co))
+			continue;
+		r->hooks->disarm(r->hooks->ctx, &r->orders[i]);
+		if (r->cooks && r->cooks[i].cook_us)
+			r->hooks->cook_cancel(r->hooks->ctx, &r->cooks[i].job);
 	}
 	r->co.line = -1;
 	run_end(r, RUN_INTERRUPTED);
@@ -197,6 +304,7 @@ void run_free(struct run *r)
 	if (!r)
 		return;
 	free(r->orders);
+	free(r->cooks);
 	free(r->names);
 	free(r);
 }

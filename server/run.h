@@ -1,5 +1,6 @@
-/* Orders and runs as stackless coroutines: delivered, a meal on a timer,
- * eaten, collected; a run awaits its orders one by one (sync) or all (async). */
+/* Orders and runs as stackless coroutines: cooked (if it has a cook),
+ * delivered, a meal on a timer, eaten, collected; a run awaits its orders
+ * one by one (sync) or all (async, offload). */
 #ifndef BAEDAL_RUN_H
 #define BAEDAL_RUN_H
 
@@ -8,6 +9,7 @@
 
 #include "common/protocol.h"
 #include "server/coro.h"
+#include "server/pool.h"
 
 struct run;
 struct order;
@@ -21,6 +23,17 @@ struct run_hooks {
 	void (*disarm)(void *ctx, struct order *o);
 	/* Call run_resume(r) soon, after the loop has served other work. */
 	void (*yield)(void *ctx, struct run *r);
+	/* Call run_resume(r) once every timer and connection that is due has
+	 * been served (after a cook held the loop). */
+	void (*pause)(void *ctx, struct run *r);
+	/* Cook on the calling thread, blocking everything (async's cooking). */
+	void (*cook_inline)(void *ctx, struct order *o, uint64_t cook_us);
+	/* Cook on a worker (job's work, in_us and arg set; arg is o); call
+	 * run_order_wake(o) afterwards, from the loop, never from inside
+	 * this call. cook_cancel takes such a job back. */
+	void (*cook_submit)(void *ctx, struct order *o, struct pool_job *job);
+	void (*cook_cancel)(void *ctx, struct pool_job *job);
+	unsigned workers;           /* of the pool, for offload's ideal time */
 	void (*emit)(void *ctx, struct run *r, uint32_t idx, enum proto_step step, uint64_t t_us);
 	/* The run ended (done or interrupted); its orders are already freed. */
 	void (*finish)(void *ctx, struct run *r);
@@ -34,6 +47,13 @@ struct order {
 	uint64_t meal_us;
 	uint64_t deadline_us;       /* delivered + meal, CLOCK_MONOTONIC */
 	struct event timer;         /* event_assign'ed by the server's hooks */
+};
+
+/* An order's cooking, kept beside the orders only by runs that cook, so
+ * a million-order run without cooks pays nothing for it. */
+struct order_cook {
+	uint64_t cook_us;           /* 0: this order is not cooked */
+	struct pool_job job;
 };
 
 /* How many orders an async run starts before it yields to the loop, so a
@@ -50,6 +70,13 @@ struct run {
 	uint32_t finished;          /* orders collected so far */
 	int waiting;                /* parked until orders finish */
 	uint64_t sum_us, max_us;    /* of the meals */
+	uint64_t ideal_us;          /* what a perfect server would take */
+	uint64_t cook_us;           /* the cooks' sum */
+	uint64_t blocked_us;        /* the loop held by this run's inline cooks */
+	uint64_t caused_us;         /* worst lateness of a timer due during them */
+	int cooked_inline;          /* an order just cooked on the loop: pause */
+	uint32_t pool_cooks;        /* orders it cooks on the pool (sync, offload) */
+	struct order_cook *cooks;   /* norders of them, or NULL: nothing to cook */
 	uint64_t start_us;          /* CLOCK_MONOTONIC at the run's start */
 	uint64_t elapsed_us;        /* start to last collected, once done */
 	struct order *orders;       /* norders of them, freed when the run ends */
@@ -81,7 +108,10 @@ void run_interrupt(struct run *r);
 
 /* The name of order idx (1-based), into buf for generated orders. */
 const char *run_order_name(const struct run *r, uint32_t idx, char *buf, size_t cap);
-/* The ideal elapsed time: sum of meals (sync) or the longest (async). */
+/* The ideal elapsed time. Without cooks: the sum of meals (sync) or the
+ * longest (async, offload). With cooks: sync adds them all; async cooks
+ * one after another on the loop, each order's meal starting after its
+ * own cook; offload cooks on the pool's workers, first come first served. */
 uint64_t run_ideal_us(const struct run *r);
 
 void run_free(struct run *r);

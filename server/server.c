@@ -14,110 +14,8 @@
 #include "server/listen_addr.h"
 #include "server/log.h"
 #include "server/session.h"
+#include "server/run_hooks.h"
 #include "server/store.h"
-
-/* ---- the run hooks: orders on libevent timers, events to the session
- * and the store ---------------------------------------------------------- */
-
-static uint64_t hook_now(void *ctx)
-{
-	(void)ctx;
-	return clock_mono_us();
-}
-
-static void order_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct order *o = arg;
-	(void)fd;
-	(void)what;
-	timer_wait_out(o->deadline_us);
-	run_order_wake(o);
-}
-
-static void hook_arm(void *ctx, struct order *o, uint64_t deadline_us)
-{
-	struct server *srv = ctx;
-	event_assign(&o->timer, srv->base, -1, 0, order_timer_cb, o);
-	event_priority_set(&o->timer, PRIO_TIMER);
-	if (timer_arm(&srv->timers, &o->timer, deadline_us, o->meal_us) < 0)
-		log_error("could not arm the timer of order %u of run %llu", o->idx,
-		          (unsigned long long)o->run->id);
-}
-
-static void hook_disarm(void *ctx, struct order *o)
-{
-	(void)ctx;
-	event_del(&o->timer);
-}
-
-static void run_resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	run_resume(arg);
-}
-
-static void hook_yield(void *ctx, struct run *r)
-{
-	struct server *srv = ctx;
-	event_assign(&r->resume, srv->base, -1, 0, run_resume_cb, r);
-	event_priority_set(&r->resume, PRIO_TIMER);
-	event_active(&r->resume, EV_TIMEOUT, 0);
-}
-
-static void hook_emit(void *ctx, struct run *r, uint32_t idx, enum proto_step step, uint64_t t_us)
-{
-	struct server *srv = ctx;
-	struct session *s = r->owner;
-	char name[PROTO_NAME_MAX + 1];
-	char line[SESSION_LINE_MAX];
-
-	store_add_event(srv->store, r->id, idx, step, t_us, clock_wall_us());
-	struct proto_event ev = { .seq = session_next_seq(s), .run = r->id, .order = idx,
-	                          .step = step, .t_us = t_us };
-	snprintf(ev.name, sizeof ev.name, "%s", run_order_name(r, idx, name, sizeof name));
-	int n = proto_format_event(line, sizeof line, &ev);
-	if (n > 0)
-		session_publish(s, ev.seq, line, (size_t)n, 1);
-}
-
-/* The run's end and all its events are committed: only now its DONE line,
- * so a client that saw DONE finds the whole run in the database. */
-static void run_stored_cb(void *arg, int ok, const char *err)
-{
-	struct run *r = arg;
-	struct session *s = r->owner;
-	char line[SESSION_LINE_MAX];
-	int done = r->status == RUN_DONE;
-
-	if (!ok)
-		log_error("run %llu: its end was not stored: %s", (unsigned long long)r->id, err);
-	struct proto_done d = {
-		.seq = session_next_seq(s), .run = r->id, .mode = r->mode, .orders = r->norders,
-		.status = r->status, .elapsed_us = done ? (int64_t)r->elapsed_us : -1,
-		.ideal_us = run_ideal_us(r), .sum_us = r->sum_us, .max_us = r->max_us,
-	};
-	int n = proto_format_done(line, sizeof line, &d);
-	/* The client that watches the run hears of the failure on the run's
-	 * own closing line (a new key at its end). */
-	if (n > 0 && !ok && (size_t)n + 10 < sizeof line)
-		n += snprintf(line + n - 1, sizeof line - (size_t)n + 1, " stored=no\n") - 1;
-	if (n > 0)
-		session_publish(s, d.seq, line, (size_t)n, 0);
-	session_run_ended(s, r);
-}
-
-static void hook_finish(void *ctx, struct run *r)
-{
-	struct server *srv = ctx;
-
-	if (event_initialized(&r->resume))
-		event_del(&r->resume);
-	store_end_run(srv->store, r->id, r->status,
-	              r->status == RUN_DONE ? (int64_t)r->elapsed_us : -1, clock_wall_us());
-	srv->inflight -= r->norders;
-	store_when_durable(srv->store, run_stored_cb, r);
-}
 
 /* ---- listening ---------------------------------------------------------- */
 
@@ -229,8 +127,11 @@ static void server_stop(struct server *srv)
 				 * is recorded after them; the commit's callback sees the
 				 * status and never starts it. */
 				r->status = RUN_INTERRUPTED;
-				store_end_run(srv->store, r->id, RUN_INTERRUPTED, -1, clock_wall_us());
+				store_end_run(srv->store, r->id, &(struct store_end){
+					.status = RUN_INTERRUPTED, .elapsed_us = -1, .cook_us = r->cook_us,
+					.wall_us = clock_wall_us() });
 				srv->inflight -= r->norders;
+				srv->pool_cooks -= r->pool_cooks;
 				s->active--;
 			}
 		}
@@ -316,6 +217,7 @@ static int server_setup_events(struct server *srv)
 
 static void server_teardown(struct server *srv)
 {
+	run_hooks_stop(srv);
 	if (srv->store)
 		store_close(srv->store);
 	while (srv->conns)
@@ -354,6 +256,10 @@ static int server_start(struct server *srv)
 		return -1;
 	}
 	timer_init(&srv->timers, srv->base);
+	if (run_hooks_start(srv) < 0) {
+		log_error("cannot start the cooking threads");
+		return -1;
+	}
 	if (store_start(srv->store, srv->base, err, sizeof err) < 0) {
 		log_error("%s", err);
 		return -1;
@@ -365,11 +271,9 @@ int server_main(const struct server_config *cfg)
 {
 	struct server srv = {
 		.cfg = cfg,
-		.limits = { .max_meal_us = cfg->max_meal_us, .max_orders = cfg->max_orders },
-	};
-	srv.hooks = (struct run_hooks){
-		.now_us = hook_now, .arm = hook_arm, .disarm = hook_disarm, .yield = hook_yield,
-		.emit = hook_emit, .finish = hook_finish, .ctx = &srv,
+		.limits = { .max_meal_us = cfg->max_meal_us, .max_orders = cfg->max_orders,
+		            .max_cook_us = cfg->max_cook_us,
+		            .max_inline_cook_us = cfg->max_inline_cook_us },
 	};
 	signal(SIGPIPE, SIG_IGN);
 	server_raise_fd_limit();

@@ -23,11 +23,15 @@ struct server_config {
 	uint32_t session_ttl_s;      /* an idle, detached session lives this long */
 	uint64_t idle_timeout_us;    /* a connection with no whole line and nothing running */
 	const char *token;           /* AUTH needed first; NULL: no AUTH */
+	unsigned workers;            /* cooking threads; 0: one per CPU */
+	uint64_t max_cook_us;        /* one order's cook */
+	uint64_t max_inline_cook_us; /* an async run's cooking, all on the loop */
 };
 
 /* Event priorities: client I/O first, so a million order timers never
- * starve a connection. */
-enum { PRIO_IO = 0, PRIO_TIMER = 1, PRIO_COUNT = 2 };
+ * starve a connection; last, a run that resumes after cooking on the loop,
+ * once everything its cook held up has been served. */
+enum { PRIO_IO = 0, PRIO_TIMER = 1, PRIO_IDLE = 2, PRIO_COUNT = 3 };
 
 struct server {
 	const struct server_config *cfg;
@@ -38,6 +42,11 @@ struct server {
 	struct event *sig_term, *sig_int, *accept_retry, *stop_timer, *reaper;
 	struct timers timers;
 	struct run_hooks hooks;
+	struct pool *pool;           /* cooking threads */
+	uint64_t pool_cooks;         /* cooks of accepted runs bound for the pool */
+	uint64_t pool_capacity;
+	struct run *cooker;          /* the run that last cooked on the loop */
+	uint64_t cook_end_us;        /* when that cook ended */
 	uint64_t next_run_id;
 	uint64_t inflight;           /* orders of running runs */
 	uint32_t nconns;

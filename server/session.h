@@ -15,7 +15,7 @@ struct run;
 
 #define SESSION_REPLAY_MAX 4096   /* lines kept for ATTACH */
 #define SESSION_HISTORY_MAX 64    /* finished runs kept for RUNS */
-#define SESSION_LINE_MAX 176      /* the longest EV or DONE line fits */
+#define SESSION_LINE_MAX 240      /* the longest EV or DONE line fits */
 
 struct replay_line {
 	uint64_t seq;

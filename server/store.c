@@ -522,7 +522,7 @@ void store_add_session(struct store *s, const char *session_hex, int64_t wall_us
 
 void store_add_run(struct store *s, uint64_t run_id, const char *session_hex,
                    enum proto_mode mode, uint32_t orders, uint64_t sum_us,
-                   uint64_t max_us, int64_t wall_us)
+                   uint64_t max_us, uint64_t ideal_us, int64_t wall_us)
 {
 	struct store_rec *r = store_rec_begin(s, REC_RUN, run_id, orders, (uint8_t)mode);
 	if (store_hex_decode(r->u.run.id, session_hex) != 0) {
@@ -532,14 +532,16 @@ void store_add_run(struct store *s, uint64_t run_id, const char *session_hex,
 	}
 	r->u.run.sum_us = sum_us;
 	r->u.run.max_us = max_us;
+	r->u.run.ideal_us = ideal_us;
 	r->u.run.wall_us = wall_us;
 	store_push(s, 1);
 }
 
 void store_add_order(struct store *s, uint64_t run_id, uint32_t idx, const char *name,
-                     uint64_t meal_us)
+                     uint64_t cook_us, uint64_t meal_us)
 {
 	struct store_rec *r = store_rec_begin(s, REC_ORDER, run_id, idx, 0);
+	r->u.order.cook_us = cook_us;
 	r->u.order.meal_us = meal_us;
 	store_copy_text(r->u.order.name, name);
 	store_push(s, 1);
@@ -564,11 +566,13 @@ void store_add_event(struct store *s, uint64_t run_id, uint32_t idx, enum proto_
 	store_push(s, 1);
 }
 
-void store_end_run(struct store *s, uint64_t run_id, enum run_status status,
-                   int64_t elapsed_us, int64_t wall_us)
+void store_end_run(struct store *s, uint64_t run_id, const struct store_end *end)
 {
-	struct store_rec *r = store_rec_begin(s, REC_END, run_id, 0, (uint8_t)status);
-	r->u.end.elapsed_us = elapsed_us;
-	r->u.end.wall_us = wall_us;
+	struct store_rec *r = store_rec_begin(s, REC_END, run_id, 0, (uint8_t)end->status);
+	r->u.end.elapsed_us = end->elapsed_us;
+	r->u.end.wall_us = end->wall_us;
+	r->u.end.cook_us = end->cook_us;
+	r->u.end.blocked_us = end->blocked_us;
+	r->u.end.caused_us = end->caused_us;
 	store_push(s, 1);
 }

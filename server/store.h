@@ -40,19 +40,27 @@ size_t store_backlog(const struct store *s);
 /* Records, queued in call order and committed in that order. Wall-clock
  * times are microseconds since the Unix epoch. */
 void store_add_session(struct store *s, const char *session_hex, int64_t wall_us);
+/* ideal_us: what a perfect server would take (run_ideal_us). */
 void store_add_run(struct store *s, uint64_t run_id, const char *session_hex,
                    enum proto_mode mode, uint32_t orders, uint64_t sum_us,
-                   uint64_t max_us, int64_t wall_us);
+                   uint64_t max_us, uint64_t ideal_us, int64_t wall_us);
+/* cook_us 0: an order that is not cooked. */
 void store_add_order(struct store *s, uint64_t run_id, uint32_t idx, const char *name,
-                     uint64_t meal_us);
+                     uint64_t cook_us, uint64_t meal_us);
 /* GEN's orders as one record: the writer expands it with proto_gen_*(). */
 void store_add_generated_orders(struct store *s, uint64_t run_id, uint32_t count,
                                 uint64_t lo_us, uint64_t hi_us, const char *prefix);
 void store_add_event(struct store *s, uint64_t run_id, uint32_t idx, enum proto_step step,
                      uint64_t t_us, int64_t wall_us);
-/* elapsed_us < 0: the run did not finish (interrupted). */
-void store_end_run(struct store *s, uint64_t run_id, enum run_status status,
-                   int64_t elapsed_us, int64_t wall_us);
+/* How a run ended. elapsed_us < 0: it did not finish (interrupted). The
+ * cooking figures are those of struct run (0 for a run without cooks). */
+struct store_end {
+	enum run_status status;
+	int64_t elapsed_us;
+	uint64_t cook_us, blocked_us, caused_us;
+	int64_t wall_us;
+};
+void store_end_run(struct store *s, uint64_t run_id, const struct store_end *end);
 
 /* Calls cb(arg, ok, err) on the loop once every record queued before this
  * call is committed (ok = 1), or its batch failed (ok = 0, err says why). */

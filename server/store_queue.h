@@ -28,14 +28,14 @@ struct store_rec {
 	union {
 		struct { int64_t wall_us; uint8_t id[STORE_ID_BYTES]; } session;
 		struct {
-			uint64_t sum_us, max_us;
+			uint64_t sum_us, max_us, ideal_us;
 			int64_t wall_us;
 			uint8_t id[STORE_ID_BYTES];
 		} run;
-		struct { uint64_t meal_us; char name[STORE_TEXT_MAX]; } order;
+		struct { uint64_t cook_us, meal_us; char name[STORE_TEXT_MAX]; } order;
 		struct { uint64_t lo_us, hi_us; char prefix[STORE_TEXT_MAX]; } gen;
 		struct { uint64_t t_us; int64_t wall_us; } event;
-		struct { int64_t elapsed_us, wall_us; } end;
+		struct { int64_t elapsed_us, wall_us; uint64_t cook_us, blocked_us, caused_us; } end;
 	} u;
 };
 

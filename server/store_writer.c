@@ -14,12 +14,14 @@ static const char *const store_sql[ST_COUNT] = {
 	/* A session is recorded once, but a duplicate must not cost a batch. */
 	[ST_SESSION] = "INSERT OR IGNORE INTO sessions (session_id, created_us) VALUES (?1, ?2)",
 	[ST_RUN] = "INSERT INTO runs (run_id, session_id, mode, orders, status, sum_meal_us,"
-	           " max_meal_us, started_us) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7)",
-	[ST_ORDER] = "INSERT INTO orders (run_id, idx, name, meal_us) VALUES (?1, ?2, ?3, ?4)",
+	           " max_meal_us, started_us, ideal_us)"
+	           " VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)",
+	[ST_ORDER] = "INSERT INTO orders (run_id, idx, name, meal_us, cook_us)"
+	             " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_EVENT] = "INSERT INTO events (run_id, idx, step, t_us, wall_us)"
 	             " VALUES (?1, ?2, ?3, ?4, ?5)",
-	[ST_END] = "UPDATE runs SET status = ?2, elapsed_us = ?3, finished_us = ?4"
-	           " WHERE run_id = ?1",
+	[ST_END] = "UPDATE runs SET status = ?2, elapsed_us = ?3, finished_us = ?4, cook_us = ?5,"
+	           " blocked_us = ?6, caused_us = ?7 WHERE run_id = ?1",
 };
 
 int store_writer_init(struct store_writer *w, sqlite3 *db, char *err, size_t errlen)
@@ -114,18 +116,20 @@ static int store_write_run(struct store_writer *w, const struct store_rec *r, st
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)r->u.run.sum_us);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)r->u.run.max_us);
 	sqlite3_bind_int64(st, 7, r->u.run.wall_us);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)r->u.run.ideal_us);
 	return store_step(w, ST_RUN, r->run_id, tx);
 }
 
 static int store_write_order(struct store_writer *w, uint64_t run_id, uint32_t idx,
-                             const char *name, int name_len, uint64_t meal_us,
-                             struct store_tx *tx)
+                             const char *name, int name_len, uint64_t cook_us,
+                             uint64_t meal_us, struct store_tx *tx)
 {
 	sqlite3_stmt *st = w->st[ST_ORDER];
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)run_id);
 	sqlite3_bind_int64(st, 2, idx);
 	sqlite3_bind_text(st, 3, name, name_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)meal_us);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)cook_us);
 	return store_step(w, ST_ORDER, run_id, tx);
 }
 
@@ -141,7 +145,7 @@ static int store_write_generated(struct store_writer *w, const struct store_rec 
 	for (uint32_t i = w->gen_done + 1; i <= w->gen_done + n; i++) {
 		int len = proto_gen_name(name, sizeof name, prefix, i);
 		uint64_t meal = proto_gen_meal(i, r->n, r->u.gen.lo_us, r->u.gen.hi_us);
-		if (store_write_order(w, r->run_id, i, name, len, meal, tx) != 0)
+		if (store_write_order(w, r->run_id, i, name, len, 0, meal, tx) != 0)
 			return -1;
 	}
 	return 0;
@@ -169,6 +173,9 @@ static int store_write_end(struct store_writer *w, const struct store_rec *r, st
 	else
 		sqlite3_bind_int64(st, 3, r->u.end.elapsed_us);
 	sqlite3_bind_int64(st, 4, r->u.end.wall_us);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)r->u.end.cook_us);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)r->u.end.blocked_us);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)r->u.end.caused_us);
 	return store_step(w, ST_END, r->run_id, tx);
 }
 
@@ -184,7 +191,7 @@ static int store_write_rec(struct store_writer *w, const struct store_rec *r, ui
 	case REC_ORDER:
 		return store_write_order(w, r->run_id, r->n, r->u.order.name,
 		                         (int)strnlen(r->u.order.name, STORE_TEXT_MAX),
-		                         r->u.order.meal_us, tx);
+		                         r->u.order.cook_us, r->u.order.meal_us, tx);
 	case REC_GEN:
 		return store_write_generated(w, r, n, tx);
 	case REC_EVENT:

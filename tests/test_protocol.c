@@ -16,7 +16,7 @@
 #define SESSION "9f1c2b7e4d3a5f60718293a4b5c6d7e8"
 #define SESSION_UPPER "9F1C2B7E4D3A5F60718293A4B5C6D7E8"
 
-static const struct proto_limits default_lim = { TEN_MINUTES, 1000 };
+static const struct proto_limits default_lim = { TEN_MINUTES, 1000, 10000000, 1000000 };
 
 /* Big enough that the stack should not hold it. */
 static struct cmd cmd;
@@ -25,7 +25,7 @@ static struct proto_error err;
 static const char *const error_codes[] = {
 	"unknown_command", "bad_args", "bad_mode", "bad_order", "bad_name", "bad_duration",
 	"meal_too_long", "no_orders", "too_many_orders", "line_too_long", "bad_session",
-	"no_session", "busy", "storage",
+	"no_session", "busy", "storage", "cook_too_long", "too_much_cooking",
 };
 
 /* The text must be one printable line, NUL-terminated inside its array. */
@@ -84,6 +84,40 @@ static void parse_fails(const char *line, const char *code, const char *text)
 {
 	parse_fails_lim_n(line, strlen(line), &default_lim, code, text);
 	assert_true(err.text[0] != '\0');
+}
+
+/* NAME:COOK:MEAL, the offload mode, and the two limits on cooking. */
+static void test_cooking(void **state)
+{
+	(void)state;
+	static const struct proto_limits no_cooking = { TEN_MINUTES, 1000, 0, 0 };
+	parse_ok("RUN sync A:200ms:3s B:3s C:1.5s:4s", CMD_RUN);
+	assert_int_equal(cmd.norders, 3);
+	assert_int_equal(cmd.orders[0].cook_us, 200000);
+	assert_int_equal(cmd.orders[0].meal_us, 3000000);
+	assert_int_equal(cmd.orders[1].cook_us, 0);
+	assert_int_equal(cmd.orders[2].cook_us, 1500000);
+	assert_int_equal(cmd.orders[2].meal_us, 4000000);
+	parse_ok("RUN offload A:200ms:3s", CMD_RUN);
+	assert_int_equal(cmd.mode, MODE_OFFLOAD);
+	parse_ok("GEN OFFLOAD 5 1s", CMD_GEN);
+	assert_int_equal(cmd.mode, MODE_OFFLOAD);
+	parse_fails("RUN sync A:11s:1s", "cook_too_long",
+	            "A:11s:1s: '11s' is longer than the longest cook, 10s");
+	parse_fails("RUN sync A:0:1s", "bad_duration", NULL);
+	parse_fails("RUN sync A::1s", "bad_duration", NULL);
+	parse_fails("RUN sync A:1s:", "bad_duration", NULL);
+	parse_fails("RUN sync A:1s:2s:3s", "bad_duration", NULL);
+	parse_fails_lim_n("RUN offload A:1ms:1s", 20, &no_cooking, "cook_too_long",
+	                  "A:1ms:1s: this server does no cooking");
+	/* async cooks on the loop: at most 1 s a run here; the others may
+	 * cook more, on the pool. */
+	parse_ok("RUN async A:500ms:1s B:500ms:1s", CMD_RUN);
+	parse_fails("RUN async A:500ms:1s B:500ms:1s C:1us:1s", "too_much_cooking",
+	            "async cooks on the event loop and blocks the server: 1.000001s of cooking, "
+	            "at most 1s a run; use offload");
+	parse_ok("RUN offload A:600ms:1s B:600ms:1s", CMD_RUN);
+	parse_ok("RUN sync A:600ms:1s B:600ms:1s", CMD_RUN);
 }
 
 /* AUTH carries a secret: it parses, it is bounded, and a refusal never
@@ -275,10 +309,10 @@ static void test_run_mode(void **state)
 	(void)state;
 	parse_fails("RUN", "bad_args", NULL);
 	parse_fails("RUN   ", "bad_args", NULL);
-	parse_fails("RUN fast A:1s", "bad_mode", "'fast' is not a mode: use sync or async");
-	parse_fails("RUN A:1s", "bad_mode", "'A:1s' is not a mode: use sync or async");
+	parse_fails("RUN fast A:1s", "bad_mode", "'fast' is not a mode: use sync, async or offload");
+	parse_fails("RUN A:1s", "bad_mode", "'A:1s' is not a mode: use sync, async or offload");
 	parse_fails("RUN syncc A:1s", "bad_mode", NULL);
-	parse_fails("RUN sync\tA:1s", "bad_mode", "'sync\\x09A:1s' is not a mode: use sync or async");
+	parse_fails("RUN sync\tA:1s", "bad_mode", "'sync\\x09A:1s' is not a mode: use sync, async or offload");
 }
 
 static void test_run_no_orders(void **state)
@@ -292,8 +326,8 @@ static void test_run_no_orders(void **state)
 static void test_run_bad_order(void **state)
 {
 	(void)state;
-	parse_fails("RUN sync A", "bad_order", "'A' is not NAME:DURATION");
-	parse_fails("RUN sync A:1s B=2s", "bad_order", "'B=2s' is not NAME:DURATION");
+	parse_fails("RUN sync A", "bad_order", "'A' is not NAME:DURATION or NAME:COOK:DURATION");
+	parse_fails("RUN sync A:1s B=2s", "bad_order", "'B=2s' is not NAME:DURATION or NAME:COOK:DURATION");
 	parse_fails("RUN sync 3s", "bad_order", NULL);
 }
 
@@ -324,7 +358,7 @@ static void test_run_bad_duration(void **state)
 	parse_fails("RUN sync A:0s", "bad_duration", NULL);
 	parse_fails("RUN sync A:0.5us", "bad_duration", NULL);
 	parse_fails("RUN sync A:1.0000001s", "bad_duration", NULL);
-	parse_fails("RUN sync A:1:2s", "bad_duration", "A:1:2s: '1:2s' is not a duration like 250ms, 3s, 1.5s, 2m");
+	parse_fails("RUN sync A:1:2s", "bad_duration", "A:1:2s: '1' is not a duration like 250ms, 3s, 1.5s, 2m");
 	parse_fails("RUN sync A:-1s", "bad_duration", NULL);
 	parse_fails("RUN sync A:1S", "bad_duration", NULL);
 	parse_fails("RUN sync A:1s\t", "bad_duration", NULL);
@@ -345,7 +379,7 @@ static void test_run_meal_limit(void **state)
 
 static void test_run_order_limit(void **state)
 {
-	static const struct proto_limits three = { TEN_MINUTES, 3 };
+	static const struct proto_limits three = { TEN_MINUTES, 3, 0, 0 };
 	const char *ok = "RUN sync a:1s b:1s c:1s";
 	const char *over = "RUN sync a:1s b:1s c:1s d:1s";
 	(void)state;
@@ -358,7 +392,7 @@ static void test_run_order_limit(void **state)
 /* A line can hold PROTO_LINE_ORDERS orders whatever the limit says. */
 static void test_run_line_orders(void **state)
 {
-	static const struct proto_limits many = { TEN_MINUTES, 1000000 };
+	static const struct proto_limits many = { TEN_MINUTES, 1000000, 0, 0 };
 	static char line[16 + (PROTO_LINE_ORDERS + 1) * 10];
 	size_t n = (size_t)snprintf(line, sizeof line, "RUN async");
 	(void)state;
@@ -404,7 +438,7 @@ static void test_gen_args(void **state)
 {
 	(void)state;
 	parse_fails("GEN", "bad_args", NULL);
-	parse_fails("GEN fast 3 1s", "bad_mode", "'fast' is not a mode: use sync or async");
+	parse_fails("GEN fast 3 1s", "bad_mode", "'fast' is not a mode: use sync, async or offload");
 	parse_fails("GEN sync", "bad_args", NULL);
 	parse_fails("GEN sync abc 1s", "bad_args", "'abc' is not a count");
 	parse_fails("GEN sync +3 1s", "bad_args", NULL);
@@ -421,7 +455,7 @@ static void test_gen_args(void **state)
 
 static void test_gen_count(void **state)
 {
-	static const struct proto_limits max32 = { TEN_MINUTES, UINT32_MAX };
+	static const struct proto_limits max32 = { TEN_MINUTES, UINT32_MAX, 0, 0 };
 	const char *top = "GEN sync 4294967295 1s prefix=p";
 	const char *over = "GEN sync 4294967296 1s";
 	(void)state;
@@ -455,7 +489,7 @@ static void test_gen_meals(void **state)
 
 static void test_gen_prefix(void **state)
 {
-	static const struct proto_limits many = { TEN_MINUTES, 100000 };
+	static const struct proto_limits many = { TEN_MINUTES, 100000, 0, 0 };
 	const char *p31_9 = "GEN sync 9 1s prefix=1234567890123456789012345678901";
 	const char *p31_10 = "GEN sync 10 1s prefix=1234567890123456789012345678901";
 	const char *p27_10k = "GEN sync 10000 1s prefix=123456789012345678901234567";
@@ -580,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_gen_name),
 		cmocka_unit_test(test_ping_help_quit),
 		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_cooking),
 		cmocka_unit_test(test_empty_and_unknown),
 		cmocka_unit_test(test_error_text_cut),
 		cmocka_unit_test(test_run_good),

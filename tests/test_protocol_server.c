@@ -280,6 +280,23 @@ static void test_done_and_runinfo(void **state)
 	parse_bad("DONE seq=4 run=2 mode=sync orders=1 status=ok elapsed=9 ideal=8 sum=8 max=8");
 	parse_bad("DONE seq=4 run=2 mode=sync orders=1 status=done ideal=8 sum=8 max=8");
 
+	/* A run with cooking: offload, and three more figures, all or none. */
+	parse_good("DONE seq=4 run=2 mode=offload orders=1 status=done elapsed=9 ideal=8 sum=8 max=8 "
+	           "cook=5 blocked=0 caused=0", LINE_DONE);
+	assert_int_equal(sl.u.done.mode, MODE_OFFLOAD);
+	assert_int_equal(sl.u.done.cook_us, 5);
+	parse_good("DONE seq=4 run=2 mode=async orders=1 status=done elapsed=9 ideal=8 sum=8 max=8 "
+	           "cook=5 blocked=6 caused=7", LINE_DONE);
+	assert_int_equal(sl.u.done.blocked_us, 6);
+	assert_int_equal(sl.u.done.caused_us, 7);
+	parse_good("DONE seq=4 run=2 mode=async orders=1 status=done elapsed=9 ideal=8 sum=8 max=8",
+	           LINE_DONE);
+	assert_int_equal(sl.u.done.cook_us, 0);
+	parse_bad("DONE seq=4 run=2 mode=async orders=1 status=done elapsed=9 ideal=8 sum=8 max=8 "
+	          "cook=5 blocked=6");
+	parse_good("EV seq=1 run=1 order=1 name=A step=cooked t=200000", LINE_EV);
+	assert_int_equal(sl.u.ev.step, STEP_COOKED);
+
 	parse_good("RUNINFO run=7 mode=sync orders=2 status=running elapsed=- ideal=5", LINE_RUNINFO);
 	assert_int_equal(sl.u.done.run, 7);
 	assert_int_equal(sl.u.done.seq, 0);
@@ -390,7 +407,7 @@ static void check_format(int (*fmt)(char *, size_t, const void *), const void *a
 static void test_format_transcript(void **state)
 {
 	const struct proto_event ev = { 1, 1, 1, "A", STEP_DELIVERED, 21 };
-	const struct proto_done done = { 10, 1, MODE_ASYNC, 3, RUN_DONE, 40097, 40000, 100000, 40000 };
+	const struct proto_done done = { 10, 1, MODE_ASYNC, 3, RUN_DONE, 40097, 40000, 100000, 40000, 0, 0, 0 };
 	struct proto_error e = { "bad_duration", "B:ten: 'ten' is not a duration like 250ms, 3s, 1.5s, 2m" };
 	(void)state;
 	check_format(fmt_hello, SESSION,
@@ -406,7 +423,7 @@ static void test_format_transcript(void **state)
 
 static void test_format_edges(void **state)
 {
-	const struct proto_done running = { 0, 9, MODE_SYNC, 2, RUN_RUNNING, -1, 5, 0, 0 };
+	const struct proto_done running = { 0, 9, MODE_SYNC, 2, RUN_RUNNING, -1, 5, 0, 0, 0, 0, 0 };
 	struct proto_error busy = { "busy", "" };
 	struct proto_error nl = { "storage", "disk\nfull\r\x7f" };
 	struct proto_error nocode = { NULL, "x" };
@@ -453,6 +470,11 @@ static void round_trip_done(const struct proto_done *d, int runinfo)
 	assert_int_equal(sl.u.done.ideal_us, d->ideal_us);
 	assert_int_equal(sl.u.done.sum_us, runinfo ? 0 : d->sum_us);
 	assert_int_equal(sl.u.done.max_us, runinfo ? 0 : d->max_us);
+	if (!runinfo) {
+		assert_int_equal(sl.u.done.cook_us, d->cook_us);
+		assert_int_equal(sl.u.done.blocked_us, d->blocked_us);
+		assert_int_equal(sl.u.done.caused_us, d->caused_us);
+	}
 }
 
 static void test_round_trips(void **state)
@@ -462,12 +484,16 @@ static void test_round_trips(void **state)
 		{ UINT64_MAX, UINT64_MAX, UINT32_MAX, "12345678901234567890123456789012",
 		  STEP_COLLECTED, UINT64_MAX },
 		{ 42, 7, 3, "a.b-c_D", STEP_EATEN, 30102 },
+		{ 43, 7, 3, "a.b-c_D", STEP_COOKED, 200000 },
 	};
 	static const struct proto_done ds[] = {
-		{ 10, 1, MODE_ASYNC, 3, RUN_DONE, 40097, 40000, 100000, 40000 },
+		{ 10, 1, MODE_ASYNC, 3, RUN_DONE, 40097, 40000, 100000, 40000, 0, 0, 0 },
 		{ UINT64_MAX, UINT64_MAX, MODE_SYNC, UINT32_MAX, RUN_INTERRUPTED, INT64_MAX,
-		  UINT64_MAX, UINT64_MAX, UINT64_MAX },
-		{ 0, 0, MODE_SYNC, 0, RUN_RUNNING, -1, 0, 0, 0 },
+		  UINT64_MAX, UINT64_MAX, UINT64_MAX, 0, 0, 0 },
+		{ 0, 0, MODE_SYNC, 0, RUN_RUNNING, -1, 0, 0, 0, 0, 0, 0 },
+		{ 3, 2, MODE_OFFLOAD, 3, RUN_DONE, 4400100, 4400000, 10000000, 4000000, 600000, 0, 0 },
+		{ 3, 2, MODE_ASYNC, 3, RUN_DONE, 4600100, 4600000, 10000000, 4000000, 600000, 600050,
+		  200040 },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
@@ -481,7 +507,7 @@ static void test_round_trips(void **state)
 /* A parse error's text, sent by the formatter, comes back whole. */
 static void test_error_round_trip(void **state)
 {
-	static const struct proto_limits lim = { 600000000, 1000 };
+	static const struct proto_limits lim = { 600000000, 1000, 0, 0 };
 	static struct cmd cmd;
 	static const char *const lines[] = {
 		"FLY", "RUN sync A:10ms B:ten", "RUN fast", "RUN sync \xff\x01:1s", "GEN sync 0 1s", "",

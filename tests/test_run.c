@@ -1,5 +1,6 @@
 /* The order and run coroutines under a fake clock: sync elapsed is the sum
- * of the meals and async the longest, exactly, with the events in order. */
+ * of the meals and async the longest, exactly, with the events in order;
+ * with cooking, each mode takes exactly its ideal time. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,7 +25,10 @@ struct fake_event {
 struct fake_timer {
 	struct order *o;
 	uint64_t deadline_us;
+	struct pool_job *job;       /* a cook on a fake worker, else NULL */
 };
+
+#define FAKE_WORKERS 2
 
 /* The fake world: a clock that moves only when a timer fires, pending
  * timers, yielded runs, and everything the runs emitted. */
@@ -34,6 +38,10 @@ static struct fake {
 	size_t ntimers;
 	struct run *yielded[4];
 	size_t nyielded;
+	struct run *paused[4];
+	size_t npaused;
+	uint64_t worker_free[FAKE_WORKERS];   /* when each fake worker is free */
+	int cancelled;
 	struct fake_event events[MAX_EVENTS];
 	size_t nevents;
 	int finished, disarmed;
@@ -50,20 +58,24 @@ static void fake_arm(void *ctx, struct order *o, uint64_t deadline_us)
 {
 	(void)ctx;
 	assert_true(w.ntimers < MAX_TIMERS);
-	w.timers[w.ntimers++] = (struct fake_timer){ o, deadline_us };
+	w.timers[w.ntimers++] = (struct fake_timer){ o, deadline_us, NULL };
 }
 
 static void fake_disarm(void *ctx, struct order *o)
 {
 	(void)ctx;
+	int cooking = 0;
 	for (size_t i = 0; i < w.ntimers; i++) {
-		if (w.timers[i].o == o) {
+		cooking |= w.timers[i].o == o && w.timers[i].job;
+		if (w.timers[i].o == o && !w.timers[i].job) {
 			w.timers[i] = w.timers[--w.ntimers];
 			w.disarmed++;
 			return;
 		}
 	}
-	fail_msg("disarm of an order with no timer");
+	/* An order on a worker has no timer yet: cook_cancel takes it back. */
+	if (!cooking)
+		fail_msg("disarm of an order with no timer");
 }
 
 static void fake_yield(void *ctx, struct run *r)
@@ -71,6 +83,49 @@ static void fake_yield(void *ctx, struct run *r)
 	(void)ctx;
 	assert_true(w.nyielded < 4);
 	w.yielded[w.nyielded++] = r;
+}
+
+static void fake_pause(void *ctx, struct run *r)
+{
+	(void)ctx;
+	assert_true(w.npaused < 4);
+	w.paused[w.npaused++] = r;
+}
+
+/* Cooking on the loop takes exactly its time on the clock. */
+static void fake_cook_inline(void *ctx, struct order *o, uint64_t cook_us)
+{
+	(void)ctx;
+	(void)o;
+	w.now_us += cook_us;
+}
+
+/* The fake pool: the job goes to the worker free first and ends cook_us
+ * after it starts, as a timer. */
+static void fake_cook_submit(void *ctx, struct order *o, struct pool_job *job)
+{
+	(void)ctx;
+	unsigned k = 0;
+	for (unsigned i = 1; i < FAKE_WORKERS; i++)
+		if (w.worker_free[i] < w.worker_free[k])
+			k = i;
+	uint64_t start = w.worker_free[k] > w.now_us ? w.worker_free[k] : w.now_us;
+	w.worker_free[k] = start + job->in_us;
+	assert_ptr_equal(job->arg, o);
+	assert_true(w.ntimers < MAX_TIMERS);
+	w.timers[w.ntimers++] = (struct fake_timer){ o, w.worker_free[k], job };
+}
+
+static void fake_cook_cancel(void *ctx, struct pool_job *job)
+{
+	(void)ctx;
+	for (size_t i = 0; i < w.ntimers; i++) {
+		if (w.timers[i].job == job) {
+			w.timers[i] = w.timers[--w.ntimers];
+			w.cancelled++;
+			return;
+		}
+	}
 }
 
 static void fake_emit(void *ctx, struct run *r, uint32_t idx, enum proto_step step, uint64_t t_us)
@@ -89,7 +144,9 @@ static void fake_finish(void *ctx, struct run *r)
 
 static const struct run_hooks hooks = {
 	.now_us = fake_now, .arm = fake_arm, .disarm = fake_disarm, .yield = fake_yield,
-	.emit = fake_emit, .finish = fake_finish,
+	.pause = fake_pause, .cook_inline = fake_cook_inline, .cook_submit = fake_cook_submit,
+	.cook_cancel = fake_cook_cancel, .emit = fake_emit, .finish = fake_finish,
+	.workers = FAKE_WORKERS,
 };
 
 static int reset(void **state)
@@ -100,23 +157,33 @@ static int reset(void **state)
 	return 0;
 }
 
+static struct run *fake_take(struct run **list, size_t *n)
+{
+	struct run *r = list[0];
+	memmove(list, list + 1, --*n * sizeof *list);
+	return r;
+}
+
 /* Serves yielded runs first (the loop's other work), then the earliest
- * timer (the first armed among equals), moving the clock to it. */
+ * timer (the first armed among equals), moving the clock to it; a paused
+ * run only when no timer is due. */
 static int fake_step(void)
 {
 	if (w.nyielded) {
-		struct run *r = w.yielded[0];
-		memmove(w.yielded, w.yielded + 1, --w.nyielded * sizeof *w.yielded);
-		run_resume(r);
+		run_resume(fake_take(w.yielded, &w.nyielded));
 		return 1;
 	}
-	if (w.ntimers == 0)
-		return 0;
 	size_t best = 0;
 	for (size_t i = 1; i < w.ntimers; i++) {
 		if (w.timers[i].deadline_us < w.timers[best].deadline_us)
 			best = i;
 	}
+	if (w.npaused && (w.ntimers == 0 || w.timers[best].deadline_us > w.now_us)) {
+		run_resume(fake_take(w.paused, &w.npaused));
+		return 1;
+	}
+	if (w.ntimers == 0)
+		return 0;
 	struct fake_timer t = w.timers[best];
 	memmove(&w.timers[best], &w.timers[best + 1], (w.ntimers - best - 1) * sizeof t);
 	w.ntimers--;
@@ -135,7 +202,8 @@ static void fake_drain(void)
 }
 
 static const struct order_spec lesson[] = {
-	{ "A", 3000000 }, { "B", 3000000 }, { "C", 4000000 },
+	{ .name = "A", .meal_us = 3000000 }, { .name = "B", .meal_us = 3000000 },
+	{ .name = "C", .meal_us = 4000000 },
 };
 
 static void expect_event(size_t i, uint32_t idx, enum proto_step step, uint64_t t_us)
@@ -257,6 +325,125 @@ static void test_interrupt_disarms(void **state)
 	run_free(r);
 }
 
+/* The example: A, B and C each cook 200 ms, then eat 3 s, 3 s, 4 s. */
+static const struct order_spec cooked[] = {
+	{ .name = "A", .cook_us = 200000, .meal_us = 3000000 },
+	{ .name = "B", .cook_us = 200000, .meal_us = 3000000 },
+	{ .name = "C", .cook_us = 200000, .meal_us = 4000000 },
+};
+
+/* The first event of order idx with this step; fails if there is none. */
+static uint64_t event_time(uint32_t idx, enum proto_step step)
+{
+	for (size_t i = 0; i < w.nevents; i++)
+		if (w.events[i].idx == idx && w.events[i].step == step)
+			return w.events[i].t_us;
+	fail_msg("no %s event for order %u", proto_step_name(step), idx);
+	return 0;
+}
+
+static void test_sync_cooks_then_eats_each_in_turn(void **state)
+{
+	(void)state;
+	struct run *r = run_new_explicit(1, MODE_SYNC, cooked, 3, &hooks, NULL);
+	assert_non_null(r);
+	assert_int_equal(run_ideal_us(r), 10600000);
+	assert_int_equal(r->pool_cooks, 3);
+	run_start(r);
+	fake_drain();
+	assert_int_equal(r->elapsed_us, 10600000);
+	assert_int_equal(r->blocked_us, 0);
+	assert_int_equal(r->cook_us, 600000);
+	assert_int_equal(w.nevents, 12);
+	expect_event(0, 1, STEP_COOKED, 200000);
+	expect_event(1, 1, STEP_DELIVERED, 200000);
+	expect_event(2, 1, STEP_EATEN, 3200000);
+	expect_event(4, 2, STEP_COOKED, 3400000);
+	expect_event(8, 3, STEP_COOKED, 6600000);
+	expect_event(11, 3, STEP_COLLECTED, 10600000);
+	run_free(r);
+}
+
+static void test_async_cooks_block_in_turn(void **state)
+{
+	(void)state;
+	struct run *r = run_new_explicit(2, MODE_ASYNC, cooked, 3, &hooks, NULL);
+	assert_non_null(r);
+	assert_int_equal(run_ideal_us(r), 4600000);
+	assert_int_equal(r->pool_cooks, 0);
+	run_start(r);
+	/* One cook, then the run pauses so the loop serves what came due. */
+	assert_int_equal(w.nevents, 2);
+	assert_int_equal(w.npaused, 1);
+	fake_drain();
+	assert_int_equal(r->elapsed_us, 4600000);
+	assert_int_equal(r->blocked_us, 600000);
+	assert_int_equal(event_time(1, STEP_COOKED), 200000);
+	assert_int_equal(event_time(2, STEP_COOKED), 400000);
+	assert_int_equal(event_time(3, STEP_DELIVERED), 600000);
+	assert_int_equal(event_time(1, STEP_EATEN), 3200000);
+	assert_int_equal(event_time(3, STEP_COLLECTED), 4600000);
+	run_free(r);
+}
+
+static void test_offload_cooks_on_the_workers(void **state)
+{
+	(void)state;
+	struct run *r = run_new_explicit(3, MODE_OFFLOAD, cooked, 3, &hooks, NULL);
+	assert_non_null(r);
+	/* Two workers: A and B cook at once, C after them. */
+	assert_int_equal(run_ideal_us(r), 4400000);
+	run_start(r);
+	assert_int_equal(w.nevents, 0);
+	assert_int_equal(w.ntimers, 3);
+	fake_drain();
+	assert_int_equal(r->elapsed_us, 4400000);
+	assert_int_equal(r->blocked_us, 0);
+	assert_int_equal(event_time(1, STEP_DELIVERED), 200000);
+	assert_int_equal(event_time(2, STEP_DELIVERED), 200000);
+	assert_int_equal(event_time(3, STEP_COOKED), 400000);
+	assert_int_equal(event_time(3, STEP_EATEN), 4400000);
+	run_free(r);
+}
+
+/* A timer that comes due while async cooks on the loop fires late, but
+ * before the next cook: the run pauses for it. */
+static void test_inline_cooking_delays_other_timers(void **state)
+{
+	(void)state;
+	static const struct order_spec quick[] = { { .name = "Q", .meal_us = 100000 } };
+	struct run *other = run_new_explicit(4, MODE_ASYNC, quick, 1, &hooks, NULL);
+	struct run *cook = run_new_explicit(5, MODE_ASYNC, cooked, 3, &hooks, NULL);
+	run_start(other);
+	run_start(cook);
+	fake_drain();
+	assert_int_equal(other->elapsed_us, 200000);   /* due at 100 ms, served at 200 */
+	size_t q_eaten = 0, second_cook = 0;
+	for (size_t i = 0; i < w.nevents; i++) {
+		if (w.events[i].run == 4 && w.events[i].step == STEP_EATEN)
+			q_eaten = i;
+		if (w.events[i].run == 5 && w.events[i].idx == 2 && w.events[i].step == STEP_COOKED)
+			second_cook = i;
+	}
+	assert_true(q_eaten > 0 && q_eaten < second_cook);
+	run_free(other);
+	run_free(cook);
+}
+
+static void test_interrupt_takes_cooks_back(void **state)
+{
+	(void)state;
+	struct run *r = run_new_explicit(6, MODE_OFFLOAD, cooked, 3, &hooks, NULL);
+	run_start(r);
+	assert_int_equal(w.ntimers, 3);
+	run_interrupt(r);
+	assert_int_equal(w.cancelled, 3);
+	assert_int_equal(w.ntimers, 0);
+	assert_int_equal(r->status, RUN_INTERRUPTED);
+	assert_null(r->cooks);
+	run_free(r);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -279,6 +466,11 @@ int main(void)
 		cmocka_unit_test_setup(test_early_timer_sleeps_again, reset),
 		cmocka_unit_test_setup(test_async_batches_yield, reset),
 		cmocka_unit_test_setup(test_interrupt_disarms, reset),
+		cmocka_unit_test_setup(test_sync_cooks_then_eats_each_in_turn, reset),
+		cmocka_unit_test_setup(test_async_cooks_block_in_turn, reset),
+		cmocka_unit_test_setup(test_offload_cooks_on_the_workers, reset),
+		cmocka_unit_test_setup(test_inline_cooking_delays_other_timers, reset),
+		cmocka_unit_test_setup(test_interrupt_takes_cooks_back, reset),
 		cmocka_unit_test_setup(test_names, reset),
 	};
 	return cmocka_run_group_tests_name("run", tests, NULL, NULL);

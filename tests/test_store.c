@@ -223,10 +223,11 @@ static void test_recovery_marks_interrupted(void **state)
 	struct fixture *f = *state;
 	struct store *s = open_ok(f->path);
 	store_add_session(s, SESSION, 1000);
-	store_add_run(s, 3, SESSION, MODE_SYNC, 1, 100, 100, 1000);
-	store_add_run(s, 5, SESSION, MODE_SYNC, 1, 100, 100, 1000);
-	store_end_run(s, 5, RUN_DONE, 150, 2000);
-	store_add_run(s, 7, SESSION, MODE_ASYNC, 1, 100, 100, 1000);
+	store_add_run(s, 3, SESSION, MODE_SYNC, 1, 100, 100, 100, 1000);
+	store_add_run(s, 5, SESSION, MODE_SYNC, 1, 100, 100, 100, 1000);
+	store_end_run(s, 5, &(struct store_end){ .status = RUN_DONE, .elapsed_us = 150,
+	                                         .wall_us = 2000 });
+	store_add_run(s, 7, SESSION, MODE_ASYNC, 1, 100, 100, 100, 1000);
 	store_close(s);       /* as if crashed: runs 3 and 7 never ended */
 
 	s = open_ok(f->path);
@@ -252,16 +253,18 @@ static void add_lesson_run(struct store *s, uint64_t run, enum proto_mode mode,
 	static const char *const names[3] = { "A", "B", "C" };
 	static const uint64_t meals[3] = { 3000000, 3000000, 4000000 };
 	int64_t wall = 1700000000000000 + (int64_t)run;
-	store_add_run(s, run, SESSION, mode, 3, 10000000, 4000000, wall);
+	store_add_run(s, run, SESSION, mode, 3, 10000000, 4000000,
+	              mode == MODE_SYNC ? 10000000 : 4000000, wall);
 	for (uint32_t i = 0; i < 3; i++)
-		store_add_order(s, run, i + 1, names[i], meals[i]);
+		store_add_order(s, run, i + 1, names[i], 0, meals[i]);
 	for (uint32_t i = 0; i < 3; i++) {
 		uint64_t eaten = delivered[i] + meals[i] + 500 * (i + 1);
 		store_add_event(s, run, i + 1, STEP_DELIVERED, delivered[i], wall);
 		store_add_event(s, run, i + 1, STEP_EATEN, eaten, wall);
 		store_add_event(s, run, i + 1, STEP_COLLECTED, eaten + 10, wall);
 	}
-	store_end_run(s, run, RUN_DONE, elapsed_us, wall + elapsed_us);
+	store_end_run(s, run, &(struct store_end){ .status = RUN_DONE, .elapsed_us = elapsed_us,
+	                                           .wall_us = wall + elapsed_us });
 }
 
 static void test_records_land(void **state)
@@ -323,8 +326,9 @@ static void test_unfinished_run_has_null_elapsed(void **state)
 	struct fixture *f = *state;
 	struct waiter w;
 	struct store *s = start_ok(f);
-	store_add_run(s, 4, SESSION, MODE_ASYNC, 2, 10, 6, 5);
-	store_end_run(s, 4, RUN_INTERRUPTED, -1, 9);
+	store_add_run(s, 4, SESSION, MODE_ASYNC, 2, 10, 6, 6, 5);
+	store_end_run(s, 4, &(struct store_end){ .status = RUN_INTERRUPTED, .elapsed_us = -1,
+	                                         .wall_us = 9 });
 	wait_durable(s, f->base, &w);
 	assert_text(f->path, "SELECT status || ' ' || coalesce(elapsed_us, 'null') || ' '"
 	                     " || finished_us FROM runs", "interrupted null 9");

@@ -1,0 +1,218 @@
+#include "server/run_hooks.h"
+
+#include <stdio.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "server/clock.h"
+#include "server/cook.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/session.h"
+#include "server/store.h"
+
+/* ---- orders on libevent timers ------------------------------------------ */
+
+static uint64_t hook_now(void *ctx)
+{
+	(void)ctx;
+	return clock_mono_us();
+}
+
+/* A timer that came due while a cook held the loop is late because of
+ * it: the worst such lateness is the cost the cooking run reports. */
+static void note_lateness(struct server *srv, const struct order *o)
+{
+	if (!srv->cooker || o->deadline_us >= srv->cook_end_us)
+		return;
+	uint64_t now = clock_mono_us();
+	if (now > o->deadline_us && now - o->deadline_us > srv->cooker->caused_us)
+		srv->cooker->caused_us = now - o->deadline_us;
+}
+
+static void order_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct order *o = arg;
+	(void)fd;
+	(void)what;
+	timer_wait_out(o->deadline_us);
+	note_lateness(o->run->hooks->ctx, o);
+	run_order_wake(o);
+}
+
+static void hook_arm(void *ctx, struct order *o, uint64_t deadline_us)
+{
+	struct server *srv = ctx;
+	event_assign(&o->timer, srv->base, -1, 0, order_timer_cb, o);
+	event_priority_set(&o->timer, PRIO_TIMER);
+	if (timer_arm(&srv->timers, &o->timer, deadline_us, o->meal_us) < 0)
+		log_error("could not arm the timer of order %u of run %llu", o->idx,
+		          (unsigned long long)o->run->id);
+}
+
+static void hook_disarm(void *ctx, struct order *o)
+{
+	(void)ctx;
+	event_del(&o->timer);
+}
+
+static void run_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	run_resume(arg);
+}
+
+static void hook_yield(void *ctx, struct run *r)
+{
+	struct server *srv = ctx;
+	event_assign(&r->resume, srv->base, -1, 0, run_resume_cb, r);
+	event_priority_set(&r->resume, PRIO_TIMER);
+	event_active(&r->resume, EV_TIMEOUT, 0);
+}
+
+static void hook_pause(void *ctx, struct run *r)
+{
+	struct server *srv = ctx;
+	event_assign(&r->resume, srv->base, -1, 0, run_resume_cb, r);
+	/* Below timers and I/O: libevent serves a lower priority only when
+	 * nothing above it is active, so whatever came due during the cook
+	 * (this run's timers and everyone else's) goes first. */
+	event_priority_set(&r->resume, PRIO_IDLE);
+	event_active(&r->resume, EV_TIMEOUT, 0);
+}
+
+/* ---- cooking ------------------------------------------------------------ */
+
+static void hook_cook_inline(void *ctx, struct order *o, uint64_t cook_us)
+{
+	struct server *srv = ctx;
+	cook(cook_us, NULL);
+	srv->cooker = o->run;
+	srv->cook_end_us = clock_mono_us();
+}
+
+static void order_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	run_order_wake(arg);
+}
+
+static void hook_cook_submit(void *ctx, struct order *o, struct pool_job *job)
+{
+	struct server *srv = ctx;
+	if (pool_submit(srv->pool, job) == 0)
+		return;
+	/* Admission keeps the queue from filling (command.c); should it fill
+	 * anyway, the order is cooked here rather than lost. */
+	log_warn("the worker pool is full: order %u of run %llu is cooked on the loop", o->idx,
+	         (unsigned long long)o->run->id);
+	cook(job->in_us, NULL);
+	event_assign(&o->timer, srv->base, -1, 0, order_wake_cb, o);
+	event_priority_set(&o->timer, PRIO_TIMER);
+	event_active(&o->timer, EV_TIMEOUT, 0);
+}
+
+static void cook_done_cb(struct pool_job *job, void *ctx)
+{
+	(void)ctx;
+	run_order_wake(job->arg);
+}
+
+static void hook_cook_cancel(void *ctx, struct pool_job *job)
+{
+	struct server *srv = ctx;
+	pool_cancel(srv->pool, job);
+}
+
+/* ---- events and the run's end ------------------------------------------- */
+
+static void hook_emit(void *ctx, struct run *r, uint32_t idx, enum proto_step step, uint64_t t_us)
+{
+	struct server *srv = ctx;
+	struct session *s = r->owner;
+	char name[PROTO_NAME_MAX + 1];
+	char line[SESSION_LINE_MAX];
+
+	store_add_event(srv->store, r->id, idx, step, t_us, clock_wall_us());
+	struct proto_event ev = { .seq = session_next_seq(s), .run = r->id, .order = idx,
+	                          .step = step, .t_us = t_us };
+	snprintf(ev.name, sizeof ev.name, "%s", run_order_name(r, idx, name, sizeof name));
+	int n = proto_format_event(line, sizeof line, &ev);
+	if (n > 0)
+		session_publish(s, ev.seq, line, (size_t)n, 1);
+}
+
+/* The run's end and all its events are committed: only now its DONE line,
+ * so a client that saw DONE finds the whole run in the database. */
+static void run_stored_cb(void *arg, int ok, const char *err)
+{
+	struct run *r = arg;
+	struct session *s = r->owner;
+	char line[SESSION_LINE_MAX];
+	int done = r->status == RUN_DONE;
+
+	if (!ok)
+		log_error("run %llu: its end was not stored: %s", (unsigned long long)r->id, err);
+	struct proto_done d = {
+		.seq = session_next_seq(s), .run = r->id, .mode = r->mode, .orders = r->norders,
+		.status = r->status, .elapsed_us = done ? (int64_t)r->elapsed_us : -1,
+		.ideal_us = run_ideal_us(r), .sum_us = r->sum_us, .max_us = r->max_us,
+		.cook_us = r->cook_us, .blocked_us = r->blocked_us, .caused_us = r->caused_us,
+	};
+	int n = proto_format_done(line, sizeof line, &d);
+	/* The client that watches the run hears of the failure on the run's
+	 * own closing line (a new key at its end). */
+	if (n > 0 && !ok && (size_t)n + 10 < sizeof line)
+		n += snprintf(line + n - 1, sizeof line - (size_t)n + 1, " stored=no\n") - 1;
+	if (n > 0)
+		session_publish(s, d.seq, line, (size_t)n, 0);
+	session_run_ended(s, r);
+}
+
+static void hook_finish(void *ctx, struct run *r)
+{
+	struct server *srv = ctx;
+
+	if (event_initialized(&r->resume))
+		event_del(&r->resume);
+	if (srv->cooker == r)
+		srv->cooker = NULL;
+	store_end_run(srv->store, r->id, &(struct store_end){
+		.status = r->status, .elapsed_us = r->status == RUN_DONE ? (int64_t)r->elapsed_us : -1,
+		.cook_us = r->cook_us, .blocked_us = r->blocked_us, .caused_us = r->caused_us,
+		.wall_us = clock_wall_us() });
+	srv->inflight -= r->norders;
+	srv->pool_cooks -= r->pool_cooks;
+	store_when_durable(srv->store, run_stored_cb, r);
+}
+
+/* Queued or running cooks at once, all runs; command.c keeps the runs it
+ * accepts within it. */
+#define POOL_CAPACITY 65536
+
+int run_hooks_start(struct server *srv)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned workers = srv->cfg->workers ? srv->cfg->workers : (cpus > 0 ? (unsigned)cpus : 1);
+
+	srv->hooks = (struct run_hooks){
+		.now_us = hook_now, .arm = hook_arm, .disarm = hook_disarm, .yield = hook_yield,
+		.pause = hook_pause, .cook_inline = hook_cook_inline, .cook_submit = hook_cook_submit,
+		.cook_cancel = hook_cook_cancel, .emit = hook_emit, .finish = hook_finish,
+		.workers = workers, .ctx = srv,
+	};
+	srv->pool_capacity = POOL_CAPACITY;
+	srv->pool = pool_new(srv->base, workers, POOL_CAPACITY, cook_done_cb, srv);
+	if (!srv->pool)
+		return -1;
+	log_debug("cooking on %u worker threads", workers);
+	return 0;
+}
+
+void run_hooks_stop(struct server *srv)
+{
+	pool_free(srv->pool);
+	srv->pool = NULL;
+}

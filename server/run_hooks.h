@@ -1,0 +1,14 @@
+/* The run hooks of the real server: orders on libevent timers, cooking on
+ * the loop or on the worker pool, events to the session and the store. */
+#ifndef BAEDAL_RUN_HOOKS_H
+#define BAEDAL_RUN_HOOKS_H
+
+struct server;
+
+/* Sets srv->hooks and starts the worker pool (srv->base must exist).
+ * 0, or -1 if the pool cannot start. */
+int run_hooks_start(struct server *srv);
+/* Takes back every cook still on the pool and joins its threads. */
+void run_hooks_stop(struct server *srv);
+
+#endif
