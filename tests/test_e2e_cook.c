@@ -1,0 +1,254 @@
+/* End to end, cooking: sync, async (cooking on the event loop) and offload
+ * (cooking on the worker pool) against a real server with millisecond
+ * figures; a second client's run is late while async cooks, not while
+ * the pool does; the limits on cooking. Lower bounds are exact; upper
+ * bounds generous. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "common/protocol.h"
+#include "tests/support.h"
+
+#define WAIT_MS 30000
+#define MAX_ORDERS 16
+
+struct fixture {
+	char dir[4096];
+	char db[4200];
+	struct test_server srv;
+};
+
+/* What one client saw of one run: its DONE and, per order, the time of
+ * each step (-1: not seen) and the order the steps came in. */
+struct seen {
+	struct proto_done done;
+	int64_t t[MAX_ORDERS + 1][4];
+	int steps_in_order;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	if (!f || support_tmpdir(f->dir, sizeof f->dir) < 0)
+		return -1;
+	snprintf(f->db, sizeof f->db, "%s/baedal.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc = 0;
+	if (f->srv.pid > 0) {
+		int status = support_server_stop(&f->srv, WAIT_MS);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "baedald did not exit 0 (status %d)\n", status);
+			rc = -1;
+		}
+	}
+	if (support_timing_violations(f->db) > 0)
+		rc = -1;
+	support_rmtree(f->dir);
+	free(f);
+	return rc;
+}
+
+static void connect_ok(struct test_conn *c, int port)
+{
+	char line[4096];
+	assert_int_equal(support_connect(c, port), 0);
+	assert_int_equal(support_read_line(c, line, sizeof line, WAIT_MS), 0);
+	assert_memory_equal(line, "HELLO ", 6);
+}
+
+/* Sends a RUN and waits for its OK. */
+static void submit(struct test_conn *c, const char *run_line)
+{
+	char line[4096];
+	assert_int_equal(support_send(c, run_line), 0);
+	assert_int_equal(support_read_line(c, line, sizeof line, WAIT_MS), 0);
+	if (strncmp(line, "OK run=", 7) != 0)
+		fail_msg("'%s' got '%s'", run_line, line);
+}
+
+/* Reads events until the DONE of the run, checking that each order's
+ * steps come cooked (if any), delivered, eaten, collected. */
+static void follow(struct test_conn *c, struct seen *s)
+{
+	static const int rank[4] = { [STEP_COOKED] = 0, [STEP_DELIVERED] = 1, [STEP_EATEN] = 2,
+	                             [STEP_COLLECTED] = 3 };
+	char line[4096];
+	struct server_line sl;
+	int last[MAX_ORDERS + 1];
+	memset(s, 0, sizeof *s);
+	memset(s->t, 0xff, sizeof s->t);
+	memset(last, 0xff, sizeof last);
+	s->steps_in_order = 1;
+	for (;;) {
+		assert_int_equal(support_read_line(c, line, sizeof line, WAIT_MS), 0);
+		assert_int_equal(proto_parse_server_line(line, strlen(line), &sl), 0);
+		if (sl.kind == LINE_DONE) {
+			s->done = sl.u.done;
+			return;
+		}
+		assert_int_equal(sl.kind, LINE_EV);
+		assert_true(sl.u.ev.order >= 1 && sl.u.ev.order <= MAX_ORDERS);
+		int r = rank[sl.u.ev.step];
+		if (r <= last[sl.u.ev.order])
+			s->steps_in_order = 0;
+		last[sl.u.ev.order] = r;
+		s->t[sl.u.ev.order][sl.u.ev.step] = (int64_t)sl.u.ev.t_us;
+	}
+}
+
+static void expect_done(const struct seen *s, enum proto_mode mode, uint64_t ideal_us)
+{
+	assert_int_equal(s->done.mode, mode);
+	assert_int_equal(s->done.status, RUN_DONE);
+	assert_true(s->steps_in_order);
+	assert_int_equal(s->done.ideal_us, ideal_us);
+	assert_true(s->done.elapsed_us >= (int64_t)ideal_us);
+	assert_true(s->done.elapsed_us < (int64_t)ideal_us + 5000000);
+}
+
+/* Six orders, 20 ms of cooking and a 30 ms meal each, on two workers:
+ * sync 6 x 50 = 300 ms; async cooks them in turn, 6 x 20 + 30 = 150 ms;
+ * offload three rounds of two, 3 x 20 + 30 = 90 ms. */
+#define SIX " A:20ms:30ms B:20ms:30ms C:20ms:30ms D:20ms:30ms E:20ms:30ms F:20ms:30ms\n"
+
+static void test_three_ways(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c;
+	struct seen sync, async, offload;
+
+	assert_int_equal(support_server_start(&f->srv, f->db, "--workers", "2", NULL), 0);
+	connect_ok(&c, f->srv.port);
+	submit(&c, "RUN sync" SIX);
+	follow(&c, &sync);
+	submit(&c, "RUN async" SIX);
+	follow(&c, &async);
+	submit(&c, "RUN offload" SIX);
+	follow(&c, &offload);
+
+	expect_done(&sync, MODE_SYNC, 300000);
+	expect_done(&async, MODE_ASYNC, 150000);
+	expect_done(&offload, MODE_OFFLOAD, 90000);
+	for (int i = 1; i <= 6; i++) {
+		/* Each cooked before delivery, and at least its cook in. */
+		assert_true(sync.t[i][STEP_COOKED] >= 20000 * i + 30000 * (i - 1));
+		assert_true(async.t[i][STEP_COOKED] >= 20000 * i);
+		assert_true(offload.t[i][STEP_COOKED] >= 20000);
+	}
+	/* The loop was held by async's cooks only, at least their CPU time. */
+	assert_int_equal(async.done.cook_us, 120000);
+	assert_true(async.done.blocked_us >= 120000);
+	assert_int_equal(sync.done.blocked_us, 0);
+	assert_int_equal(offload.done.blocked_us, 0);
+	assert_int_equal(offload.done.caused_us, 0);
+	/* The pool beats cooking on the loop. */
+	assert_true(offload.done.elapsed_us < async.done.elapsed_us);
+	support_close(&c);
+
+	assert_int_equal(support_sql_int(f->db, "select count(*) from events where step = 'cooked'"),
+	                 18);
+	assert_int_equal(support_sql_int(f->db,
+		"select cast(cook_ms as integer) from run_summary where mode = 'offload'"), 120);
+	assert_int_equal(support_sql_int(f->db,
+		"select count(*) from run_summary where mode = 'async' and loop_blocked_ms >= 120"), 1);
+}
+
+/* The lateness of a 10 ms meal submitted by a second client while the
+ * first client's run cooks (mode) 16 orders of 50 ms each. */
+static int64_t late_of_other_client(struct fixture *f, const char *mode, struct seen *cooking)
+{
+	struct test_conn c1, c2;
+	struct seen quick;
+	char run[1024];
+	int n = snprintf(run, sizeof run, "RUN %s", mode);
+	for (int i = 0; i < 16; i++)
+		n += snprintf(run + n, sizeof run - (size_t)n, " k%d:50ms:10ms", i);
+	snprintf(run + n, sizeof run - (size_t)n, "\n");
+
+	connect_ok(&c1, f->srv.port);
+	connect_ok(&c2, f->srv.port);
+	submit(&c1, run);
+	submit(&c2, "RUN async Q:10ms\n");
+	follow(&c2, &quick);
+	follow(&c1, cooking);
+	support_close(&c1);
+	support_close(&c2);
+	assert_true(quick.steps_in_order);
+	return quick.t[1][STEP_EATEN] - quick.t[1][STEP_DELIVERED] - 10000;
+}
+
+static void test_inline_cooking_makes_others_late(void **state)
+{
+	struct fixture *f = *state;
+	struct seen inline_run, pooled_run;
+
+	assert_int_equal(support_server_start(&f->srv, f->db, "--workers", "1", NULL), 0);
+	int64_t late_inline = late_of_other_client(f, "async", &inline_run);
+	int64_t late_pooled = late_of_other_client(f, "offload", &pooled_run);
+	print_message("a 10 ms meal of another client ended %lld us late during inline cooking, "
+	              "%lld us during pooled cooking\n", (long long)late_inline,
+	              (long long)late_pooled);
+	/* Its timer came due during a 50 ms cook on the loop: it waited for
+	 * the rest of that cook, at least 40 ms more than its meal. */
+	assert_true(late_inline >= 40000 - 1000);
+	assert_true(inline_run.done.caused_us >= (uint64_t)late_inline);
+	assert_true(inline_run.done.blocked_us >= 16 * 50000);
+	/* With the pool the loop stayed free. */
+	assert_true(late_pooled < late_inline);
+	assert_int_equal(pooled_run.done.blocked_us, 0);
+	assert_int_equal(pooled_run.done.caused_us, 0);
+}
+
+static void expect_err(struct test_conn *c, const char *send, const char *code)
+{
+	char line[4096];
+	assert_int_equal(support_send(c, send), 0);
+	assert_int_equal(support_read_line(c, line, sizeof line, WAIT_MS), 0);
+	assert_memory_equal(line, code, strlen(code));
+}
+
+static void test_cooking_limits(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c;
+	char line[4096];
+
+	assert_int_equal(support_server_start(&f->srv, f->db, "--max-cook", "50ms",
+	                                      "--max-inline-cook", "100ms", NULL), 0);
+	connect_ok(&c, f->srv.port);
+	expect_err(&c, "RUN offload A:51ms:1ms\n", "ERR cook_too_long ");
+	expect_err(&c, "RUN async A:50ms:1ms B:50ms:1ms C:1ms:1ms\n", "ERR too_much_cooking ");
+	/* The same cooking is fine off the loop, and the connection works. */
+	submit(&c, "RUN offload A:50ms:1ms B:50ms:1ms C:1ms:1ms\n");
+	struct seen s;
+	follow(&c, &s);
+	assert_int_equal(s.done.status, RUN_DONE);
+	assert_int_equal(support_send(&c, "PING\n"), 0);
+	assert_int_equal(support_read_line(&c, line, sizeof line, WAIT_MS), 0);
+	assert_string_equal(line, "OK pong");
+	support_close(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_three_ways, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inline_cooking_makes_others_late, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cooking_limits, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("e2e_cook", tests, NULL, NULL);
+}
