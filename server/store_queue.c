@@ -31,7 +31,7 @@ int store_queue_init(struct store_queue *q)
 		pthread_mutex_destroy(&q->mu);
 		return -1;
 	}
-	q->appended = 0;
+	atomic_init(&q->appended, 0);
 	q->consumer_idle = false;
 	q->stop = false;
 	q->tail = q->head = store_chunk_new();
@@ -76,12 +76,13 @@ struct store_rec *store_queue_slot(struct store_queue *q)
 
 uint64_t store_queue_push(struct store_queue *q, uint64_t rows)
 {
-	uint64_t seq;
 	q->tail_len++;
 	q->pushed_rows += rows;
-	pthread_mutex_lock(&q->mu);
-	seq = ++q->appended;
-	pthread_mutex_unlock(&q->mu);
+	/* Release: the record (and a fresh chunk's link) is visible to a
+	 * consumer that reads this seq. A consumer about to sleep is woken by
+	 * store_queue_kick(), which takes the mutex it sleeps under. */
+	uint64_t seq = atomic_load_explicit(&q->appended, memory_order_relaxed) + 1;
+	atomic_store_explicit(&q->appended, seq, memory_order_release);
 	return seq;
 }
 
@@ -89,8 +90,9 @@ void store_queue_kick(struct store_queue *q)
 {
 	pthread_mutex_lock(&q->mu);
 	/* Signalling only an idle consumer keeps a busy one from paying a
-	 * wake-up it does not need. */
-	if (q->consumer_idle && q->appended != q->taken) {
+	 * wake-up it does not need. It went idle, under mu, having seen no
+	 * record after its last one; anything pushed since is news. */
+	if (q->consumer_idle) {
 		q->consumer_idle = false;
 		pthread_cond_signal(&q->cond);
 	}
@@ -100,7 +102,7 @@ void store_queue_kick(struct store_queue *q)
 uint64_t store_queue_last(const struct store_queue *q)
 {
 	/* Only the producer writes appended, and only the producer asks. */
-	return q->appended;
+	return atomic_load_explicit(&q->appended, memory_order_relaxed);
 }
 
 uint64_t store_queue_backlog(const struct store_queue *q)
@@ -112,12 +114,12 @@ uint64_t store_queue_wait(struct store_queue *q)
 {
 	uint64_t last;
 	pthread_mutex_lock(&q->mu);
-	while (q->appended == q->taken && !q->stop) {
+	while ((last = atomic_load_explicit(&q->appended, memory_order_acquire)) == q->taken &&
+	       !q->stop) {
 		q->consumer_idle = true;
 		pthread_cond_wait(&q->cond, &q->mu);
 	}
 	q->consumer_idle = false;
-	last = q->appended;
 	pthread_mutex_unlock(&q->mu);
 	return last;
 }

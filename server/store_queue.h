@@ -46,8 +46,11 @@ struct store_chunk;
 struct store_queue {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
+	/* Seq of the last record pushed (0: none yet). Written by the producer
+	 * alone, with release order, so a push takes no lock: a mutex per
+	 * record was a tenth of the loop's time in a million-order run. */
+	_Atomic uint64_t appended;
 	/* under mu */
-	uint64_t appended;          /* seq of the last record pushed; 0: none yet */
 	bool consumer_idle, stop;
 	/* the producer's own */
 	struct store_chunk *tail;
