@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_SERVER = 256, OPT_JSON, OPT_PLAIN, OPT_NO_COLOR, OPT_SINCE, OPT_TOKEN_FILE };
+enum { OPT_SERVER = 256, OPT_JSON, OPT_PLAIN, OPT_NO_COLOR, OPT_SINCE, OPT_TOKEN_FILE,
+       OPT_COOK };
 
 static const char *const cli_demo_orders[] = { "A:3s", "B:3s", "C:4s" };
+/* The second act: the same meals, each cooked first for 200 ms of CPU. */
+static const char *const cli_cook_orders[] = { "A:200ms:3s", "B:200ms:3s", "C:200ms:4s" };
 
 __attribute__((format(printf, 3, 4)))
 static int cli_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -67,8 +70,11 @@ static int cli_mode(const char *s, enum proto_mode *out, char *err, size_t errle
 		*out = MODE_SYNC;
 	else if (s && strcmp(s, "async") == 0)
 		*out = MODE_ASYNC;
+	else if (s && strcmp(s, "offload") == 0)
+		*out = MODE_OFFLOAD;
 	else
-		return cli_fail(err, errlen, "the mode must be sync or async, not '%s'", s ? s : "");
+		return cli_fail(err, errlen, "the mode must be sync, async or offload, not '%s'",
+		                s ? s : "");
 	return 0;
 }
 
@@ -77,17 +83,31 @@ static int cli_orders(struct cli_opts *o, const char *const *args, int n, char *
 	char line[PROTO_MAX_LINE + 2];
 
 	if (n == 0)
-		return cli_fail(err, errlen, "no orders: give NAME:DURATION, such as A:3s B:250ms");
+		return cli_fail(err, errlen, "no orders: give NAME:DURATION, such as A:3s B:250ms, "
+		                "or NAME:COOK:DURATION, such as A:200ms:3s");
 	for (int i = 0; i < n; i++)
 		if (cli_word_ok(args[i], "the order", err, errlen) < 0)
 			return -1;
-	/* async is the longer mode word: if it fits, both do. */
-	if (cli_format_run(line, sizeof line, "RUN", MODE_ASYNC, args, n) < 0)
+	/* offload is the longest mode word: if it fits, every mode does. */
+	if (cli_format_run(line, sizeof line, "RUN", MODE_OFFLOAD, args, n) < 0)
 		return cli_fail(err, errlen, "the orders make a line longer than %d bytes; "
 		                "use gen for many orders", PROTO_MAX_LINE);
 	o->args = args;
 	o->nargs = n;
 	return 0;
+}
+
+/* compare --cook is about cooking: without a NAME:COOK:MEAL order its
+ * three rows would only repeat plain compare's lesson. */
+static int cli_cook_check(const struct cli_opts *o, char *err, size_t errlen)
+{
+	for (int i = 0; i < o->nargs; i++) {
+		const char *colon = strchr(o->args[i], ':');
+		if (colon && strchr(colon + 1, ':'))
+			return 0;
+	}
+	return cli_fail(err, errlen, "compare --cook needs an order with a cook: NAME:COOK:DURATION, "
+	                "such as A:200ms:3s");
 }
 
 static int cli_session(struct cli_opts *o, const char *s, char *err, size_t errlen)
@@ -98,45 +118,54 @@ static int cli_session(struct cli_opts *o, const char *s, char *err, size_t errl
 	return 0;
 }
 
+static int cli_gen(struct cli_opts *o, const char *const *pos, int n, char *err, size_t errlen)
+{
+	char line[PROTO_MAX_LINE + 2];
+
+	o->command = CLI_GEN;
+	if (n != 4)
+		return cli_fail(err, errlen, "gen expects sync|async|offload COUNT MEAL[..MEAL]");
+	if (cli_mode(pos[1], &o->mode, err, errlen) < 0 ||
+	    cli_word_ok(pos[2], "the count", err, errlen) < 0 ||
+	    cli_word_ok(pos[3], "the meal", err, errlen) < 0)
+		return -1;
+	if (cli_format_run(line, sizeof line, "GEN", MODE_OFFLOAD, pos + 2, 2) < 0)
+		return cli_fail(err, errlen, "gen's arguments make a line longer than %d bytes",
+		                PROTO_MAX_LINE);
+	o->args = pos + 2;
+	o->nargs = 2;
+	return 0;
+}
+
 /* The command word and its arguments, once the options are taken out. */
 static int cli_command(struct cli_opts *o, const char *const *pos, int n, int since_given,
                        char *err, size_t errlen)
 {
 	const char *cmd = pos[0];
-	char line[PROTO_MAX_LINE + 2];
 
 	if (since_given && strcmp(cmd, "attach") != 0)
 		return cli_fail(err, errlen, "--since goes with attach only");
+	if (o->cook && strcmp(cmd, "compare") != 0 && strcmp(cmd, "demo") != 0)
+		return cli_fail(err, errlen, "--cook goes with compare and demo only");
 	if (strcmp(cmd, "run") == 0) {
 		o->command = CLI_RUN;
 		if (cli_mode(n > 1 ? pos[1] : NULL, &o->mode, err, errlen) < 0)
 			return -1;
 		return cli_orders(o, pos + 2, n > 2 ? n - 2 : 0, err, errlen);
 	}
-	if (strcmp(cmd, "gen") == 0) {
-		o->command = CLI_GEN;
-		if (n != 4)
-			return cli_fail(err, errlen, "gen expects sync|async COUNT MEAL[..MEAL]");
-		if (cli_mode(pos[1], &o->mode, err, errlen) < 0 ||
-		    cli_word_ok(pos[2], "the count", err, errlen) < 0 ||
-		    cli_word_ok(pos[3], "the meal", err, errlen) < 0)
-			return -1;
-		if (cli_format_run(line, sizeof line, "GEN", MODE_ASYNC, pos + 2, 2) < 0)
-			return cli_fail(err, errlen, "gen's arguments make a line longer than %d bytes",
-			                PROTO_MAX_LINE);
-		o->args = pos + 2;
-		o->nargs = 2;
-		return 0;
-	}
+	if (strcmp(cmd, "gen") == 0)
+		return cli_gen(o, pos, n, err, errlen);
 	if (strcmp(cmd, "compare") == 0) {
 		o->command = CLI_COMPARE;
-		return cli_orders(o, pos + 1, n - 1, err, errlen);
+		if (cli_orders(o, pos + 1, n - 1, err, errlen) < 0)
+			return -1;
+		return o->cook ? cli_cook_check(o, err, errlen) : 0;
 	}
 	if (strcmp(cmd, "demo") == 0) {
 		o->command = CLI_DEMO;
 		if (n != 1)
 			return cli_fail(err, errlen, "demo takes no arguments");
-		return cli_orders(o, cli_demo_orders, 3, err, errlen);
+		return cli_orders(o, o->cook ? cli_cook_orders : cli_demo_orders, 3, err, errlen);
 	}
 	if (strcmp(cmd, "attach") == 0) {
 		o->command = CLI_ATTACH;
@@ -176,6 +205,7 @@ static int cli_options(int argc, char **argv, struct cli_opts *o, int *since_giv
 		{ "no-color", no_argument, NULL, OPT_NO_COLOR },
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+		{ "cook", no_argument, NULL, OPT_COOK },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -191,6 +221,7 @@ static int cli_options(int argc, char **argv, struct cli_opts *o, int *since_giv
 		case OPT_PLAIN: o->plain = 1; break;
 		case OPT_NO_COLOR: o->no_color = 1; break;
 		case OPT_TOKEN_FILE: o->token_file = optarg; break;
+		case OPT_COOK: o->cook = 1; break;
 		case OPT_SINCE:
 			if (cli_since(optarg, &o->since, err, errlen) < 0)
 				return -1;

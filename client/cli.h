@@ -20,6 +20,7 @@ struct cli_opts {
 	int server_flag;                /* it came from --server */
 	struct remote_addr addr;
 	int json, plain, no_color;
+	int cook;                       /* compare, demo: --cook, a third run, offload */
 	enum proto_mode mode;           /* run, gen */
 	const char *const *args;        /* run, compare, demo: orders; gen: COUNT MEAL */
 	int nargs;

@@ -9,12 +9,23 @@
 #include "client/report.h"
 #include "common/duration.h"
 
+static void follow_widen_mode(struct follow *f, int mode)
+{
+	int w = (int)strlen(model_mode_name(mode));
+
+	if (w > f->widths.mode)
+		f->widths.mode = w;
+}
+
 void follow_init(struct follow *f, const struct cli_opts *o, enum term_output out)
 {
 	memset(f, 0, sizeof *f);
 	f->opt = o;
 	f->out = out;
 	f->widths.run = f->widths.name = 1;
+	/* Wide enough from the first line for the offload runs to come. */
+	if (o->cook || ((o->command == CLI_RUN || o->command == CLI_GEN) && o->mode == MODE_OFFLOAD))
+		follow_widen_mode(f, MODE_OFFLOAD);
 	model_init(&f->model, out == TERM_LIVE);
 	strbuf_init(&f->buf);
 }
@@ -105,8 +116,9 @@ static void follow_expect_reply(struct follow *f, enum follow_reply kind, enum p
 	f->nexpect++;
 }
 
-/* For compare, both RUNs go at once: the server runs the second while
- * the first goes on, in the same session, and replies in order. */
+/* For compare, the RUNs go at once: the server runs each while the others
+ * go on, in the same session, and replies in order. --cook adds offload:
+ * async's cooks then freeze all three rows, offload's leave them moving. */
 void follow_commands(struct follow *f, struct strbuf *cmd)
 {
 	const struct cli_opts *o = f->opt;
@@ -122,7 +134,8 @@ void follow_commands(struct follow *f, struct strbuf *cmd)
 			strbuf_puts(cmd, line);
 		follow_expect_reply(f, gen ? FOLLOW_REPLY_GEN : FOLLOW_REPLY_RUN, o->mode);
 	} else if (o->command == CLI_COMPARE || o->command == CLI_DEMO) {
-		for (int m = MODE_SYNC; m <= MODE_ASYNC; m++) {
+		int last = o->cook ? MODE_OFFLOAD : MODE_ASYNC;
+		for (int m = MODE_SYNC; m <= last; m++) {
 			if (cli_format_run(line, sizeof line, "RUN", (enum proto_mode)m, o->args, o->nargs) > 0)
 				strbuf_puts(cmd, line);
 			follow_expect_reply(f, FOLLOW_REPLY_RUN, (enum proto_mode)m);
@@ -180,6 +193,10 @@ static int follow_digits(uint64_t v)
  * lines (a replay's runs before their first line) and names come. */
 static void follow_widen(struct follow *f, uint64_t run, int name_width)
 {
+	const struct model_run *r = model_find_run_const(&f->model, run);
+
+	if (r)
+		follow_widen_mode(f, r->mode);
 	if (follow_digits(run) > f->widths.run)
 		f->widths.run = follow_digits(run);
 	if (name_width > f->widths.name)
@@ -384,6 +401,7 @@ int follow_line(struct follow *f, const char *line, size_t len, int64_t now_us)
 		if (model_add_hint(&f->model, &sl.u.done) < 0)
 			return follow_oom(f);
 		follow_widen(f, sl.u.done.run, 0);
+		follow_widen_mode(f, (int)sl.u.done.mode);    /* a replay's run, before its lines */
 		if (f->out == TERM_JSON && f->opt->command == CLI_RUNS)
 			report_json_runinfo(&f->buf, &sl.u.done);
 		return FOLLOW_CONTINUE;

@@ -106,30 +106,66 @@ struct model_run *model_add_run(struct model *m, uint64_t id, int mode, uint32_t
 	return r;
 }
 
+/* NAME:MEAL or NAME:COOK:MEAL as the server reads it; an unreadable
+ * duration counts as 0 (the server refuses the run anyway). */
+static size_t model_parse_order(const char *arg, uint64_t *cook, uint64_t *meal)
+{
+	const char *colon = strchr(arg, ':');
+	const char *second = colon ? strchr(colon + 1, ':') : NULL;
+	const char *m = second ? second + 1 : colon ? colon + 1 : NULL;
+
+	*cook = *meal = 0;
+	if (second && duration_parse(colon + 1, (size_t)(second - colon - 1), cook) < 0)
+		*cook = 0;
+	if (m && duration_parse(m, strlen(m), meal) < 0)
+		*meal = 0;
+	return colon ? (size_t)(colon - arg) : strlen(arg);
+}
+
+/* What a perfect server would take, until the DONE says exactly: sync
+ * cooks and eats one order after another; async cooks in turn on the
+ * loop, each meal after its own cook; offload is taken to have a worker
+ * per order (the client does not know how many the server has). */
+static uint64_t model_estimate_ideal(int mode, const uint64_t *cook, const uint64_t *meal,
+                                     int n)
+{
+	uint64_t t = 0, ideal = 0, end;
+
+	for (int i = 0; i < n; i++) {
+		if (mode == MODE_SYNC) {
+			ideal += cook[i] + meal[i];
+			continue;
+		}
+		t += cook[i];
+		end = (mode == MODE_ASYNC ? t : cook[i]) + meal[i];
+		ideal = end > ideal ? end : ideal;
+	}
+	return ideal;
+}
+
 void model_set_orders(struct model_run *r, char *const *args, int nargs)
 {
-	uint64_t sum = 0, max = 0;
+	uint64_t cook[PROTO_LINE_ORDERS], meal[PROTO_LINE_ORDERS];
 
+	if (nargs > PROTO_LINE_ORDERS)      /* a RUN line holds no more */
+		nargs = PROTO_LINE_ORDERS;
+	r->cook_us = 0;
 	for (int i = 0; i < nargs; i++) {
-		const char *colon = strchr(args[i], ':');
-		size_t nlen = colon ? (size_t)(colon - args[i]) : strlen(args[i]);
-		uint64_t meal = 0;
+		size_t nlen = model_parse_order(args[i], &cook[i], &meal[i]);
 
-		if (colon && duration_parse(colon + 1, strlen(colon + 1), &meal) < 0)
-			meal = 0;
-		sum += meal;
-		max = meal > max ? meal : max;
+		r->cook_us += cook[i];
 		if (nlen <= PROTO_NAME_MAX && (int)nlen > r->name_width)
 			r->name_width = (int)nlen;
 		if ((uint32_t)i >= r->slots)
 			continue;
-		r->orders[i].meal_us = meal;
+		r->orders[i].meal_us = meal[i];
+		r->orders[i].cook_us = cook[i];
 		if (r->names && nlen <= PROTO_NAME_MAX) {
 			memcpy(r->names[i], args[i], nlen);
 			r->names[i][nlen] = '\0';
 		}
 	}
-	r->ideal_us = r->mode == MODE_ASYNC ? max : sum;
+	r->ideal_us = model_estimate_ideal(r->mode, cook, meal, nargs);
 }
 
 void model_set_generated(struct model_run *r, uint64_t lo_us, uint64_t hi_us)
@@ -150,7 +186,7 @@ void model_set_generated(struct model_run *r, uint64_t lo_us, uint64_t hi_us)
 	len = proto_gen_name(name, sizeof name, "o", r->norders);
 	if (len > r->name_width)
 		r->name_width = len;
-	r->ideal_us = r->mode == MODE_ASYNC ? max : sum;
+	r->ideal_us = r->mode == MODE_SYNC ? sum : max;
 }
 
 int model_add_hint(struct model *m, const struct proto_done *info)
@@ -208,7 +244,8 @@ static int model_track_event(const struct model *m, struct model_run *r,
 	struct model_order *o;
 	unsigned bit = 1u << ev->step;
 
-	if (ev->order == 0 || ev->order > MODEL_ORDERS_MAX || (r->sized && ev->order > r->norders))
+	if (ev->order == 0 || ev->order > MODEL_ORDERS_MAX || (r->sized && ev->order > r->norders) ||
+	    (unsigned)ev->step > STEP_COOKED)
 		return 0;
 	if (!r->sized && ev->order > r->norders) {
 		if (model_size_orders(m, r, ev->order) < 0)

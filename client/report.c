@@ -32,9 +32,32 @@ void report_format_speedup(char *buf, size_t cap, uint64_t sum_us, int64_t elaps
 		snprintf(buf, cap, "%.2f", (double)sum_us / (double)elapsed_us);
 }
 
+uint64_t report_serial_us(const struct proto_done *d)
+{
+	return d->sum_us + d->cook_us;
+}
+
+static int report_mode_known(int mode)
+{
+	return mode == MODE_SYNC || mode == MODE_ASYNC || mode == MODE_OFFLOAD;
+}
+
 static const char *report_mode(int mode)
 {
-	return mode == MODE_SYNC ? "sync" : mode == MODE_ASYNC ? "async" : "?";
+	return report_mode_known(mode) ? proto_mode_name((enum proto_mode)mode) : "?";
+}
+
+/* Plain lines keep their columns: at least "async"'s width, wider once an
+ * offload run is among them. */
+static int report_mode_width(const struct report_widths *w)
+{
+	return w->mode > 5 ? w->mode : 5;
+}
+
+/* Microseconds as whole milliseconds, rounded ("601"). */
+static void report_format_whole_ms(char *buf, size_t cap, uint64_t us)
+{
+	snprintf(buf, cap, "%" PRIu64, us / 1000 + (us % 1000 >= 500));
 }
 
 void report_json_string(struct strbuf *b, const char *s)
@@ -58,7 +81,7 @@ void report_json_string(struct strbuf *b, const char *s)
 
 static void report_json_mode(struct strbuf *b, int mode)
 {
-	if (mode == MODE_SYNC || mode == MODE_ASYNC)
+	if (report_mode_known(mode))
 		strbuf_printf(b, "\"%s\"", report_mode(mode));
 	else
 		strbuf_puts(b, "null");
@@ -80,8 +103,9 @@ static void report_json_ms(struct strbuf *b, const char *key, int64_t us)
 void report_plain_started(struct strbuf *b, const struct report_widths *w, uint64_t run,
                           int mode, uint32_t orders)
 {
-	strbuf_printf(b, "%-5s run=%-*" PRIu64 "  started  %" PRIu32 " order%s\n", report_mode(mode),
-	              w->run, run, orders, orders == 1 ? "" : "s");
+	strbuf_printf(b, "%-*s run=%-*" PRIu64 "  started  %" PRIu32 " order%s\n",
+	              report_mode_width(w), report_mode(mode), w->run, run, orders,
+	              orders == 1 ? "" : "s");
 }
 
 void report_plain_event(struct strbuf *b, const struct report_widths *w, int mode,
@@ -90,26 +114,33 @@ void report_plain_event(struct strbuf *b, const struct report_widths *w, int mod
 	char ms[REPORT_NUM];
 
 	duration_format_ms(ms, sizeof ms, ev->t_us);
-	strbuf_printf(b, "%-5s run=%-*" PRIu64 "  %-*s  %-9s %10s ms\n", report_mode(mode), w->run,
-	              ev->run, w->name, ev->name, proto_step_name(ev->step), ms);
+	strbuf_printf(b, "%-*s run=%-*" PRIu64 "  %-*s  %-9s %10s ms\n", report_mode_width(w),
+	              report_mode(mode), w->run, ev->run, w->name, ev->name,
+	              proto_step_name(ev->step), ms);
 }
 
 void report_plain_done(struct strbuf *b, const struct report_widths *w, const struct proto_done *d)
 {
 	char el[REPORT_NUM], id[REPORT_NUM], over[REPORT_NUM], sp[REPORT_NUM];
 
-	strbuf_printf(b, "%-5s run=%-*" PRIu64 "  %s  %" PRIu32 " order%s", report_mode((int)d->mode),
-	              w->run, d->run, proto_status_name(d->status), d->orders,
-	              d->orders == 1 ? "" : "s");
+	strbuf_printf(b, "%-*s run=%-*" PRIu64 "  %s  %" PRIu32 " order%s", report_mode_width(w),
+	              report_mode((int)d->mode), w->run, d->run, proto_status_name(d->status),
+	              d->orders, d->orders == 1 ? "" : "s");
 	duration_format_ms(id, sizeof id, d->ideal_us);
 	if (d->elapsed_us >= 0) {
 		duration_format_ms(el, sizeof el, (uint64_t)d->elapsed_us);
 		report_format_signed_ms(over, sizeof over, d->elapsed_us - (int64_t)d->ideal_us);
-		report_format_speedup(sp, sizeof sp, d->sum_us, d->elapsed_us);
+		report_format_speedup(sp, sizeof sp, report_serial_us(d), d->elapsed_us);
 		strbuf_printf(b, "  elapsed %s ms  ideal %s ms  overhead %s ms  speed-up %sx", el, id,
 		              over, sp);
 	} else {
 		strbuf_printf(b, "  ideal %s ms", id);
+	}
+	if (d->cook_us > 0) {
+		duration_format_ms(el, sizeof el, d->cook_us);
+		duration_format_ms(id, sizeof id, d->blocked_us);
+		duration_format_ms(over, sizeof over, d->caused_us);
+		strbuf_printf(b, "  cook %s ms  blocked %s ms  caused %s ms", el, id, over);
 	}
 	strbuf_addch(b, '\n', 1);
 }
@@ -188,7 +219,7 @@ void report_json_done(struct strbuf *b, const struct proto_done *d)
 	report_json_run_fields(b, d);
 	if (d->elapsed_us >= 0) {
 		report_format_signed_ms(over, sizeof over, d->elapsed_us - (int64_t)d->ideal_us);
-		report_format_speedup(sp, sizeof sp, d->sum_us, d->elapsed_us);
+		report_format_speedup(sp, sizeof sp, report_serial_us(d), d->elapsed_us);
 		/* JSON numbers take no leading '+'. */
 		strbuf_printf(b, ",\"overhead_ms\":%s,\"speedup\":%s", over[0] == '+' ? over + 1 : over,
 		              sp[0] == '-' ? "null" : sp);
@@ -197,6 +228,12 @@ void report_json_done(struct strbuf *b, const struct proto_done *d)
 	}
 	report_json_ms(b, "sum_ms", (int64_t)d->sum_us);
 	report_json_ms(b, "max_ms", (int64_t)d->max_us);
+	/* Only a run that cooked has these, as only its DONE line does. */
+	if (d->cook_us > 0) {
+		report_json_ms(b, "cook_ms", (int64_t)d->cook_us);
+		report_json_ms(b, "blocked_ms", (int64_t)d->blocked_us);
+		report_json_ms(b, "caused_ms", (int64_t)d->caused_us);
+	}
 	strbuf_puts(b, "}\n");
 }
 
@@ -213,7 +250,7 @@ void report_json_runinfo(struct strbuf *b, const struct proto_done *d)
 	strbuf_puts(b, "}\n");
 }
 
-#define REPORT_COLS 6
+#define REPORT_COLS 9
 
 struct report_col {
 	const char *head;
@@ -269,9 +306,53 @@ static int report_totals_cells(const struct proto_done *d, char cells[][REPORT_N
 	snprintf(cells[3], REPORT_NUM, "%s s", num);
 	report_format_signed_ms(num, sizeof num, d->elapsed_us - (int64_t)d->ideal_us);
 	snprintf(cells[4], REPORT_NUM, "%s ms", num);
-	report_format_speedup(num, sizeof num, d->sum_us, d->elapsed_us);
+	report_format_speedup(num, sizeof num, report_serial_us(d), d->elapsed_us);
 	snprintf(cells[5], REPORT_NUM, "%sx", num);
 	return 6;
+}
+
+/* The same row with what cooking cost: the cooks' CPU time, how long they
+ * held the server's event loop, and how late that made any timer. */
+static int report_cook_cells(const struct proto_done *d, char cells[][REPORT_NUM])
+{
+	char num[REPORT_VAL];
+	int k = report_totals_cells(d, cells);
+
+	if (k < 6)
+		return k;
+	report_format_whole_ms(num, sizeof num, d->cook_us);
+	snprintf(cells[6], REPORT_NUM, "%s ms", num);
+	report_format_whole_ms(num, sizeof num, d->blocked_us);
+	snprintf(cells[7], REPORT_NUM, "%s ms", num);
+	report_format_whole_ms(num, sizeof num, d->caused_us);
+	snprintf(cells[8], REPORT_NUM, "%s ms", num);
+	return 9;
+}
+
+/* A line per run that cooked without waiting for each order in turn:
+ * what async's cooking on the loop cost everyone, and that offload's
+ * did not. */
+static void report_cook_notes(struct strbuf *b, const struct proto_done *rows, size_t n)
+{
+	char held[REPORT_VAL], late[REPORT_VAL];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct proto_done *d = &rows[i];
+		if (d->cook_us == 0 || d->status != RUN_DONE)
+			continue;
+		if (d->mode == MODE_ASYNC) {
+			report_format_whole_ms(held, sizeof held, d->blocked_us);
+			report_format_whole_ms(late, sizeof late, d->caused_us);
+			if (d->caused_us > 0)
+				strbuf_printf(b, "async cooked on the event loop: it held it %s ms and made "
+				              "other orders up to %s ms late.\n", held, late);
+			else
+				strbuf_printf(b, "async cooked on the event loop: it held it %s ms; no timer "
+				              "came due meanwhile, so none was late.\n", held);
+		} else if (d->mode == MODE_OFFLOAD && d->blocked_us == 0) {
+			strbuf_puts(b, "offload cooked on worker threads: the loop stayed free.\n");
+		}
+	}
 }
 
 void report_totals(struct strbuf *b, const struct proto_done *rows, size_t n)
@@ -280,7 +361,21 @@ void report_totals(struct strbuf *b, const struct proto_done *rows, size_t n)
 		{ "mode", 0, 5, 2 },    { "orders", 0, 6, 2 },   { "elapsed", 1, 8, 4 },
 		{ "ideal", 1, 8, 4 },   { "overhead", 1, 9, 2 }, { "speed-up", 1, 5, 0 },
 	};
-	report_table(b, cols, 6, report_totals_cells, rows, n);
+	static const struct report_col cook_cols[] = {
+		{ "mode", 0, 5, 2 },    { "orders", 0, 6, 2 },   { "elapsed", 1, 8, 4 },
+		{ "ideal", 1, 8, 4 },   { "overhead", 1, 9, 2 }, { "speed-up", 1, 8, 2 },
+		{ "cook", 1, 6, 2 },    { "blocked", 1, 7, 2 },  { "caused", 1, 6, 0 },
+	};
+	int cooked = 0;
+
+	for (size_t i = 0; i < n; i++)
+		cooked |= rows[i].cook_us > 0;
+	if (!cooked) {
+		report_table(b, cols, 6, report_totals_cells, rows, n);
+		return;
+	}
+	report_table(b, cook_cols, 9, report_cook_cells, rows, n);
+	report_cook_notes(b, rows, n);
 }
 
 static int report_runs_cells(const struct proto_done *d, char cells[][REPORT_NUM])

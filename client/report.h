@@ -13,6 +13,7 @@
 struct report_widths {
 	int run;                /* digits of the largest run id */
 	int name;               /* longest order name */
+	int mode;               /* longest mode word; 5 ("async") when smaller */
 };
 
 /* Microseconds as seconds with three decimals, rounded to the ms ("10.000"). */
@@ -21,6 +22,9 @@ void report_format_seconds(char *buf, size_t cap, int64_t us);
 void report_format_signed_ms(char *buf, size_t cap, int64_t us);
 /* sum / elapsed with two decimals ("2.50"), "-" if elapsed is not positive. */
 void report_format_speedup(char *buf, size_t cap, uint64_t sum_us, int64_t elapsed_us);
+/* What a run would take done one thing after another: its meals, plus its
+ * cooks when it has any. Speed-ups divide it by the elapsed time. */
+uint64_t report_serial_us(const struct proto_done *d);
 
 void report_json_string(struct strbuf *b, const char *s);
 
@@ -42,7 +46,9 @@ void report_json_done(struct strbuf *b, const struct proto_done *d);
 void report_json_lagged(struct strbuf *b, uint64_t dropped, uint64_t missed);
 void report_json_runinfo(struct strbuf *b, const struct proto_done *d);
 
-/* The totals table of finished runs (DONE lines), one row each. */
+/* The totals table of finished runs (DONE lines), one row each. When a run
+ * cooked, the table gains cook, blocked and caused columns and is followed
+ * by a line per async and offload run saying what the numbers mean. */
 void report_totals(struct strbuf *b, const struct proto_done *rows, size_t n);
 /* The table of RUNS: run, mode, orders, status, elapsed, ideal. */
 void report_runs_table(struct strbuf *b, const struct proto_done *rows, size_t n);

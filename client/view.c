@@ -16,6 +16,7 @@
 #define SGR_BOLD "1"
 #define SGR_EATING "33"
 #define SGR_COLLECTED "32"
+#define SGR_COOKING "35"
 #define SGR_BAD "31"
 
 /* One line being written: visible columns are counted so that the line can
@@ -29,6 +30,7 @@ struct view_layout {
 	size_t first;           /* the first run shown: the newest ones fit */
 	int rows;               /* order rows a run may take */
 	int name_w, meal_w;
+	int mode_w;             /* the longest mode word shown, at least 5 */
 	int bar_x, bar_w;       /* column of the bar's first cell, its cells */
 	uint64_t axis_us;       /* the time the bar's width stands for */
 };
@@ -89,9 +91,16 @@ static const char *view_order_name(const struct model_run *r, uint32_t i, char *
 	return buf;
 }
 
+/* The meal, or COOK:MEAL as the order was given when it has a cook. */
 static const char *view_order_meal(const struct model_order *o, char *buf, size_t cap)
 {
-	if (o->meal_us == 0 || duration_format(buf, cap, o->meal_us) < 0)
+	int n = 0;
+
+	if (o->cook_us && (n = duration_format(buf, cap, o->cook_us)) >= 0 && (size_t)n + 1 < cap)
+		buf[n++] = ':';
+	else
+		n = 0;
+	if (o->meal_us == 0 || duration_format(buf + n, cap - (size_t)n, o->meal_us) < 0)
 		return "-";
 	return buf;
 }
@@ -102,8 +111,11 @@ static void view_measure_rows(const struct model *m, struct view_layout *lay)
 	char buf[PROTO_NAME_MAX + 16];
 
 	lay->name_w = lay->meal_w = VIEW_NAME_MIN;
+	lay->mode_w = 5;
 	for (size_t i = lay->first; i < m->nruns; i++) {
 		const struct model_run *r = &m->runs[i];
+		int w = (int)strlen(model_mode_name(r->mode));
+		lay->mode_w = w > lay->mode_w ? w : lay->mode_w;
 		if (!view_detailed(r, lay))
 			continue;
 		for (uint32_t k = 0; k < r->norders; k++) {
@@ -152,12 +164,59 @@ static int view_cell(const struct view_layout *lay, uint64_t t_us)
 	return c >= (uint64_t)lay->bar_w ? lay->bar_w - 1 : (int)c;
 }
 
-/* '.' while waiting to be delivered, '=' eating from its delivered time
- * to its eaten time (or now), '#' where it was collected. */
-static void view_order_cells(const struct model_order *o, int done, uint64_t clock_us,
+/* When order i began cooking, as far as the client can tell, or -1 (no
+ * cook, or not begun). No event says so: sync cooks an order once the one
+ * before it is collected; async cooks them in turn on its loop, each once
+ * the one before it was delivered; offload hands them all to the pool at
+ * the start. Once cooked, a start earlier than cooked - cook was time in
+ * the queue for a free worker, which shows as waiting. */
+static int64_t view_cook_start(const struct model_run *r, uint32_t i)
+{
+	const struct model_order *o = &r->orders[i];
+	int cooked = (o->seen & (1u << STEP_COOKED)) != 0;
+	uint64_t start = 0;
+
+	if (!o->cook_us && !cooked)
+		return -1;
+	if (i > 0 && (r->mode == MODE_SYNC || r->mode == MODE_ASYNC)) {
+		const struct model_order *p = &r->orders[i - 1];
+		enum proto_step s = r->mode == MODE_SYNC ? STEP_COLLECTED : STEP_DELIVERED;
+		if (p->seen & (1u << s))
+			start = p->t_us[s];
+		else if (!cooked)
+			return -1;
+	}
+	if (cooked && o->cook_us && o->t_us[STEP_COOKED] > start + o->cook_us)
+		start = o->t_us[STEP_COOKED] - o->cook_us;
+	if (cooked && start > o->t_us[STEP_COOKED])
+		start = o->t_us[STEP_COOKED];
+	return (int64_t)start;
+}
+
+/* '.' until its cooking begins, '~' while it cooks, up to its cooked time
+ * (or now); at least one cell, so that a short cook still shows. Returns
+ * the cell where what follows may begin. */
+static int view_cook_cells(const struct model_order *o, int64_t start_us, uint64_t clock_us,
+                           const struct view_layout *lay, char *cells)
+{
+	uint64_t end = o->seen & (1u << STEP_COOKED) ? o->t_us[STEP_COOKED] : clock_us;
+	int c = view_cell(lay, (uint64_t)start_us), e = view_cell(lay, end);
+
+	if (e <= c)
+		e = c + 1 < lay->bar_w ? c + 1 : c;
+	memset(cells, '.', (size_t)c);
+	memset(cells + c, '~', (size_t)(e - c > 0 ? e - c : 1));
+	return e;
+}
+
+/* '.' while waiting, '~' cooking, '=' eating from its delivered time to
+ * its eaten time (or now), '#' where it was collected. */
+static void view_order_cells(const struct model_run *r, uint32_t i, uint64_t clock_us,
                              const struct view_layout *lay, char *cells)
 {
-	int d, e;
+	const struct model_order *o = &r->orders[i];
+	int64_t cook = view_cook_start(r, i);
+	int d, e, from = 0;
 
 	memset(cells, ' ', (size_t)lay->bar_w);
 	if (o->seen & (1u << STEP_COLLECTED) && !(o->seen & (1u << STEP_DELIVERED))) {
@@ -166,12 +225,17 @@ static void view_order_cells(const struct model_order *o, int done, uint64_t clo
 		return;
 	}
 	if (!(o->seen & (1u << STEP_DELIVERED))) {
-		if (!done)
+		if (cook >= 0 && (!r->done || o->seen & (1u << STEP_COOKED)))
+			view_cook_cells(o, cook, clock_us, lay, cells);
+		else if (!r->done)
 			memset(cells, '.', (size_t)view_cell(lay, clock_us));
 		return;
 	}
+	if (cook >= 0)
+		from = view_cook_cells(o, cook, o->t_us[STEP_DELIVERED], lay, cells);
 	d = view_cell(lay, o->t_us[STEP_DELIVERED]);
-	memset(cells, '.', (size_t)d);
+	d = d > from ? d : from;
+	memset(cells + from, '.', (size_t)(d - from));
 	if (o->seen & (1u << STEP_EATEN))
 		e = view_cell(lay, o->t_us[STEP_EATEN]);
 	else
@@ -185,7 +249,8 @@ static void view_order_cells(const struct model_order *o, int done, uint64_t clo
 
 static const char *view_mark_style(char c)
 {
-	return c == '.' ? SGR_DIM : c == '=' ? SGR_EATING : c == '#' ? SGR_COLLECTED : "0";
+	return c == '.' ? SGR_DIM : c == '=' ? SGR_EATING : c == '#' ? SGR_COLLECTED :
+	       c == '~' ? SGR_COOKING : "0";
 }
 
 /* The bar between brackets, one style change per run of equal marks. */
@@ -204,13 +269,14 @@ static void view_bar(struct view_line *l, const char *cells, int n)
 	view_puts(l, "]");
 }
 
-static void view_header(struct view_line *l, const struct model_run *r, int64_t now_us)
+static void view_header(struct view_line *l, const struct model_run *r,
+                        const struct view_layout *lay, int64_t now_us)
 {
 	char buf[96], secs[32];
 
 	report_format_seconds(secs, sizeof secs, model_run_clock_us(r, now_us));
 	view_style(l, SGR_BOLD);
-	snprintf(buf, sizeof buf, "%-5s", model_mode_name(r->mode));
+	snprintf(buf, sizeof buf, "%-*s", lay->mode_w, model_mode_name(r->mode));
 	view_puts(l, buf);
 	view_style(l, "0");
 	snprintf(buf, sizeof buf, "  run %" PRIu64 "  %" PRIu32 " order%s  clock %s s", r->id,
@@ -225,15 +291,21 @@ static void view_header(struct view_line *l, const struct model_run *r, int64_t 
 	}
 }
 
-static const char *view_step_word(const struct model_order *o, const struct model_run *r,
-                                  const char **sgr)
+static const char *view_step_word(const struct model_run *r, uint32_t i, const char **sgr)
 {
+	const struct model_order *o = &r->orders[i];
+
 	*sgr = SGR_COLLECTED;
 	if (o->seen & (1u << STEP_COLLECTED))
 		return "collected";
 	*sgr = SGR_EATING;
 	if (o->seen & (1u << STEP_DELIVERED))
 		return "eating";
+	*sgr = SGR_COOKING;
+	if (o->seen & (1u << STEP_COOKED))
+		return "cooked";
+	if (!r->done && view_cook_start(r, i) >= 0)
+		return "cooking";
 	*sgr = SGR_DIM;
 	if (!r->done)
 		return "waiting";
@@ -253,10 +325,10 @@ static void view_order_row(struct view_line *l, const struct model_run *r, uint3
 	view_pad_to(l, 2 + lay->name_w + 2);
 	view_puts(l, view_order_meal(o, buf, sizeof buf));
 	view_pad_to(l, lay->bar_x - 1);
-	view_order_cells(o, r->done, (uint64_t)model_run_clock_us(r, now_us), lay, cells);
+	view_order_cells(r, i, (uint64_t)model_run_clock_us(r, now_us), lay, cells);
 	view_bar(l, cells, lay->bar_w);
 	view_puts(l, "  ");
-	word = view_step_word(o, r, &sgr);
+	word = view_step_word(r, i, &sgr);
 	view_style(l, sgr);
 	view_puts(l, word);
 }
@@ -324,7 +396,7 @@ static int view_run(struct strbuf *out, const struct view_opts *o, const struct 
 	int lines = 1;
 
 	view_line_start(&l, out, o);
-	view_header(&l, r, now_us);
+	view_header(&l, r, lay, now_us);
 	view_line_end(&l);
 	if (!view_detailed(r, lay)) {
 		view_line_start(&l, out, o);

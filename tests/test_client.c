@@ -118,10 +118,11 @@ static void test_cli_usage_errors(void **state)
 	static const struct { const char *words, *err; } cases[] = {
 		{ "", "no command given" },
 		{ "fly", "unknown command 'fly'" },
-		{ "run fast A:1s", "the mode must be sync or async, not 'fast'" },
-		{ "run sync", "no orders: give NAME:DURATION, such as A:3s B:250ms" },
+		{ "run fast A:1s", "the mode must be sync, async or offload, not 'fast'" },
+		{ "run sync", "no orders: give NAME:DURATION, such as A:3s B:250ms, "
+		              "or NAME:COOK:DURATION, such as A:200ms:3s" },
 		{ "run sync A:1s\nQUIT", "the order 'A:1s?QUIT' has a space or a control character" },
-		{ "gen sync 5", "gen expects sync|async COUNT MEAL[..MEAL]" },
+		{ "gen sync 5", "gen expects sync|async|offload COUNT MEAL[..MEAL]" },
 		{ "demo A:1s", "demo takes no arguments" },
 		{ "attach xyz", "'xyz' is not a session id (32 hex digits)" },
 		{ "attach " SESSION " --since -1", "--since wants a sequence number, not '-1'" },
