@@ -189,6 +189,8 @@ static int parse_ev(const char *s, size_t len, struct server_line *out)
 /* The keys DONE and RUNINFO share. */
 static int parse_run_fields(const char *s, size_t len, struct proto_done *d)
 {
+	d->sum_us = d->max_us = d->seq = 0;
+	d->cook_us = d->blocked_us = d->caused_us = 0;
 	if (field_u64(s, len, "run", &d->run) < 0 || field_mode(s, len, &d->mode) < 0 ||
 	    field_u32(s, len, "orders", &d->orders) < 0 || field_status(s, len, &d->status) < 0 ||
 	    field_elapsed(s, len, &d->elapsed_us) < 0 || field_u64(s, len, "ideal", &d->ideal_us) < 0)
@@ -203,7 +205,6 @@ static int parse_done(const char *s, size_t len, struct server_line *out)
 	    field_u64(s, len, "sum", &d->sum_us) < 0 || field_u64(s, len, "max", &d->max_us) < 0)
 		return -1;
 	/* A run with cooking has all three; others none. */
-	d->cook_us = d->blocked_us = d->caused_us = 0;
 	const char *v;
 	size_t n;
 	if (proto_find_field(s, len, "cook", &v, &n) < 0)
@@ -327,7 +328,7 @@ int proto_format_done(char *buf, size_t cap, const struct proto_done *d)
 {
 	char elapsed[24], cooking[80] = "";
 	elapsed_text(elapsed, sizeof elapsed, d->elapsed_us);
-	if (d->cook_us > 0)
+	if (d->cook_us || d->blocked_us || d->caused_us)
 		snprintf(cooking, sizeof cooking, " cook=%" PRIu64 " blocked=%" PRIu64 " caused=%" PRIu64,
 		         d->cook_us, d->blocked_us, d->caused_us);
 	return emit(buf, cap, "DONE seq=%" PRIu64 " run=%" PRIu64 " mode=%s orders=%" PRIu32

@@ -14,10 +14,13 @@
  * flags allow and the narrowest: edges of the limit checks. Designated,
  * so that a limit added later starts at 0 rather than failing the build. */
 static const struct proto_limits limits[] = {
-	{ .max_meal_us = UINT64_C(600000000), .max_orders = 1000000 },
-	{ .max_meal_us = UINT64_C(1000000), .max_orders = 5 },
-	{ .max_meal_us = UINT64_MAX, .max_orders = UINT32_MAX },
-	{ .max_meal_us = 1, .max_orders = 1 },
+	{ .max_meal_us = UINT64_C(600000000), .max_orders = 1000000,
+	  .max_cook_us = UINT64_C(10000000), .max_inline_cook_us = UINT64_C(1000000) },
+	{ .max_meal_us = UINT64_C(1000000), .max_orders = 5, .max_cook_us = 1000,
+	  .max_inline_cook_us = 1500 },
+	{ .max_meal_us = UINT64_MAX, .max_orders = UINT32_MAX,
+	  .max_cook_us = UINT64_C(3600000000), .max_inline_cook_us = UINT64_C(3600000000) },
+	{ .max_meal_us = 1, .max_orders = 1 },   /* no cooking at all */
 };
 
 /* Every code of docs/protocol.md's "Errors" table, made by fuzz.mk: a
@@ -89,10 +92,16 @@ static void check_run(const struct proto_limits *lim)
 	uint32_t max = lim->max_orders < PROTO_LINE_ORDERS ? lim->max_orders : PROTO_LINE_ORDERS;
 	CHECK(mode_ok());
 	CHECK(cmd.norders >= 1 && cmd.norders <= max);
+	uint64_t inline_cook = 0;
 	for (uint32_t i = 0; i < cmd.norders; i++) {
 		CHECK(name_ok(cmd.orders[i].name));
 		CHECK(cmd.orders[i].meal_us > 0 && cmd.orders[i].meal_us <= lim->max_meal_us);
+		CHECK(cmd.orders[i].cook_us <= lim->max_cook_us);
+		inline_cook += cmd.orders[i].cook_us;
 	}
+	/* async cooks on the event loop: bounded per run. */
+	if (cmd.mode == MODE_ASYNC)
+		CHECK(inline_cook <= lim->max_inline_cook_us);
 }
 
 static void check_gen(const struct proto_limits *lim)
@@ -228,6 +237,10 @@ static void format_orders(void)
 	for (uint32_t i = 0; i < cmd.norders; i++) {
 		put_gap();
 		put("%s:", cmd.orders[i].name);
+		if (cmd.orders[i].cook_us) {
+			put_meal(cmd.orders[i].cook_us);
+			put(":");
+		}
 		put_meal(cmd.orders[i].meal_us);
 	}
 }
@@ -284,6 +297,7 @@ static void check_same_command(void)
 	for (uint32_t i = 0; i < cmd.norders; i++) {
 		CHECK(strcmp(again.orders[i].name, cmd.orders[i].name) == 0);
 		CHECK(again.orders[i].meal_us == cmd.orders[i].meal_us);
+		CHECK(again.orders[i].cook_us == cmd.orders[i].cook_us);
 	}
 }
 

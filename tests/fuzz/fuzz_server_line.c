@@ -53,8 +53,11 @@ static void check_done(const struct server_line *sl)
 	CHECK(a->orders == b->orders && a->status == b->status);
 	CHECK(a->elapsed_us == b->elapsed_us && a->ideal_us == b->ideal_us);
 	CHECK(a->sum_us == b->sum_us && a->max_us == b->max_us);
-	if (sl->kind == LINE_RUNINFO)    /* it carries neither */
-		CHECK(a->sum_us == 0 && a->max_us == 0 && a->seq == 0);
+	CHECK(a->cook_us == b->cook_us && a->blocked_us == b->blocked_us);
+	CHECK(a->caused_us == b->caused_us);
+	if (sl->kind == LINE_RUNINFO)    /* it carries none of these */
+		CHECK(a->sum_us == 0 && a->max_us == 0 && a->seq == 0 && a->cook_us == 0 &&
+		      a->blocked_us == 0 && a->caused_us == 0);
 }
 
 static void check_hello(const struct server_line *sl)
