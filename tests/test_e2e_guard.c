@@ -216,9 +216,17 @@ static void test_out_of_descriptors(void **state)
 {
 	struct fixture *f = *state;
 	enum { N = 40 };
-	struct test_conn c[N];
 	char line[256];
 
+	/* valgrind takes descriptors from the top of the server's range for
+	 * itself, which changes the very limit under test; the plain and ASan
+	 * runs cover it. */
+	if (getenv("BAEDAL_WRAP")) {
+		print_message("skipped under valgrind\n");
+		skip();
+	}
+	struct test_conn *c = calloc(N, sizeof *c);   /* 64 KiB each: not the stack */
+	assert_non_null(c);
 	support_set_nofile(32);
 	assert_int_equal(support_server_start(&f->srv, f->db, NULL), 0);
 	for (int i = 0; i < N; i++)
@@ -248,6 +256,7 @@ static void test_out_of_descriptors(void **state)
 	free(log);
 	for (int i = greeted; i < N; i++)
 		support_close(&c[i]);
+	free(c);
 }
 
 /* ---- a client that never reads ------------------------------------------- */

@@ -130,7 +130,7 @@ static void test_thousand_clients(void **state)
 {
 	(void)state;
 	char dir[4096], db[4200];
-	struct test_server srv;
+	struct test_server srv = { 0 };   /* its log path is read: unset */
 
 	raise_fd_limit();
 	assert_int_equal(support_tmpdir(dir, sizeof dir), 0);
