@@ -94,15 +94,34 @@ struct seen_done {
 	char mode[8];
 	char status[16];
 	double elapsed_ms, ideal_ms, speedup;
+	double cook_ms, blocked_ms, caused_ms;     /* -1 when absent: no cooking */
 	int orders;
 };
 
+/* Steps by enum proto_step: delivered, eaten, collected, cooked. */
 struct seen {
 	struct seen_done done[4];
 	int ndone;
-	long long t_us[4][8][3];   /* [run][order][step], -1 if not seen */
+	long long t_us[4][8][4];   /* [run][order][step], -1 if not seen */
 	int nevents;
 };
+
+static double json_num_or(const char *obj, const char *key, double absent)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	return strstr(obj, pat) ? json_num(obj, key) : absent;
+}
+
+static int step_index(const char *step)
+{
+	static const char *const steps[] = { "delivered", "eaten", "collected", "cooked" };
+	for (int i = 0; i < 4; i++)
+		if (strcmp(step, steps[i]) == 0)
+			return i;
+	fail_msg("unknown step %s", step);
+	return -1;
+}
 
 static void seen_read(const char *path, struct seen *s)
 {
@@ -118,8 +137,7 @@ static void seen_read(const char *path, struct seen *s)
 			int run = (int)json_num(l, "run"), order = (int)json_num(l, "order");
 			assert_true(run >= 1 && run < 4 && order >= 1 && order < 8);
 			assert_int_equal(json_str(l, "step", step, sizeof step), 0);
-			int st = strcmp(step, "delivered") == 0 ? 0 : strcmp(step, "eaten") == 0 ? 1 : 2;
-			s->t_us[run][order][st] = (long long)json_num(l, "t_us");
+			s->t_us[run][order][step_index(step)] = (long long)json_num(l, "t_us");
 			s->nevents++;
 		} else if (strcmp(type, "done") == 0) {
 			assert_true(s->ndone < 4);
@@ -130,6 +148,9 @@ static void seen_read(const char *path, struct seen *s)
 			d->ideal_ms = json_num(l, "ideal_ms");
 			d->speedup = json_num(l, "speedup");
 			d->orders = (int)json_num(l, "orders");
+			d->cook_ms = json_num_or(l, "cook_ms", -1);
+			d->blocked_ms = json_num_or(l, "blocked_ms", -1);
+			d->caused_ms = json_num_or(l, "caused_ms", -1);
 		}
 	}
 	free(text);
@@ -189,6 +210,60 @@ static void test_compare_json(void **state)
 	                                        "mode = 'sync'"), 100);
 	assert_int_equal(support_sql_int(f->db, "select speedup >= 1.5 from run_summary where "
 	                                        "mode = 'async'"), 1);
+}
+
+/* compare --cook runs sync, async and offload at once. Running them side
+ * by side on a 2-core machine makes their times depend on each other, so
+ * only what holds anyway is checked: no run beats its ideal, every cook
+ * takes at least its CPU time before its order is delivered, and only
+ * async's cooks hold the event loop. */
+static void test_compare_cook_json(void **state)
+{
+	struct fixture *f = *state;
+	struct seen s;
+	static const long long meal_us[] = { 0, 30000, 30000, 40000 };
+	const long long cook_us = 20000;
+
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "--json", "compare",
+	                                    "--cook", "A:20ms:30ms", "B:20ms:30ms", "C:20ms:40ms",
+	                                    NULL), 0);
+	seen_read(f->out, &s);
+	assert_int_equal(s.ndone, 3);
+	assert_int_equal(s.nevents, 3 * 3 * 4);
+	const struct seen_done *sync = seen_find(&s, "sync"), *async = seen_find(&s, "async");
+	const struct seen_done *offload = seen_find(&s, "offload");
+	const struct seen_done *all[] = { sync, async, offload };
+	for (int i = 0; i < 3; i++) {
+		assert_string_equal(all[i]->status, "done");
+		assert_int_equal(all[i]->orders, 3);
+		assert_true(all[i]->cook_ms == 60.0);
+		assert_true(all[i]->elapsed_ms >= all[i]->ideal_ms);
+		assert_true(all[i]->elapsed_ms < all[i]->ideal_ms + 5000);
+		assert_true(all[i]->caused_ms >= 0);
+	}
+	/* sync cooks and eats one order after another; async cooks in turn. */
+	assert_true(sync->ideal_ms == 160.0 && sync->elapsed_ms >= 160.0);
+	assert_true(async->ideal_ms == 100.0);
+	assert_true(offload->ideal_ms >= 60.0 && offload->ideal_ms <= 100.0);
+	/* Only async cooked on the loop, for at least its cooks' CPU time. */
+	assert_true(async->blocked_ms >= 60.0);
+	assert_true(sync->blocked_ms == 0.0 && offload->blocked_ms == 0.0);
+	for (int run = 1; run <= 3; run++) {
+		for (int o = 1; o <= 3; o++) {
+			long long k = s.t_us[run][o][3], d = s.t_us[run][o][0];
+			long long e = s.t_us[run][o][1], c = s.t_us[run][o][2];
+			assert_true(k >= cook_us && d >= k);    /* cooked, then delivered */
+			assert_true(e - d >= meal_us[o] && c >= e);
+		}
+	}
+	for (int o = 2; o <= 3; o++) {
+		/* sync (run 1): an order is cooked once the one before is collected */
+		assert_true(s.t_us[1][o][3] - s.t_us[1][o - 1][2] >= cook_us);
+		/* async (run 2): the loop cooks one order at a time */
+		assert_true(s.t_us[2][o][3] - s.t_us[2][o - 1][3] >= cook_us);
+	}
+	assert_int_equal(support_sql_int(f->db, "select count(*) from run_summary where "
+	                                        "elapsed_ms < ideal_ms"), 0);
 }
 
 static void test_plain_when_piped(void **state)
@@ -292,6 +367,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_compare_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compare_cook_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_when_piped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_codes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_and_runs, setup, teardown),
