@@ -99,5 +99,24 @@ tmux -S "$sock" capture-pane -p -e -t plain >"$dir/plain"
 if grep -q "$(printf '\033')\[[0-9;]*3[0-7]m" "$dir/plain"; then not_ok "NO_COLOR: no colours"; else ok "NO_COLOR: no colours"; fi
 check "NO_COLOR: still the live rows" "$dir/plain" '^  A .* collected$'
 
+# 4. compare --cook: three rows side by side, cooking drawn as '~', and the
+# totals with what cooking cost (async's cooks held the loop >= 600 ms).
+tmux -S "$sock" new-session -d -s cook -x 100 -y 30 \
+	"TERM=xterm-256color $client compare --cook A:200ms:300ms B:200ms:300ms C:200ms:400ms; echo EXIT=\$?; sleep 60"
+if wait_for cook ' cooking$'; then ok "compare --cook: an order shown cooking"; else not_ok "compare --cook: an order shown cooking"; fi
+if wait_for cook 'EXIT='; then ok "compare --cook: the client ends"; else not_ok "compare --cook: the client ends"; fi
+capture cook "$dir/cook"
+check "compare --cook: exit code 0" "$dir/cook" '^EXIT=0$'
+for mode in sync async offload; do
+	check "compare --cook: the $mode run on screen" "$dir/cook" "^$mode +run [0-9]+ +3 orders +clock [0-9]+\.[0-9]{3} s +done$"
+done
+check "compare --cook: cooking, then eating, then collected" "$dir/cook" '^  C +200ms:400ms +\[[. ]*~+=+#'
+check "compare --cook: the cook columns" "$dir/cook" '^mode +orders +elapsed +ideal +overhead +speed-up +cook +blocked +caused$'
+check "compare --cook: sync cooked 600 ms, off the loop" "$dir/cook" '^sync +3 +[0-9]+\.[0-9]{3} s +1\.600 s +.* 600 ms +0 ms +[0-9]+ ms$'
+check "compare --cook: async held the loop 600 ms or more" "$dir/cook" '^async +3 +[0-9]+\.[0-9]{3} s +1\.000 s +.* 600 ms +([6-9][0-9]{2}|[0-9]{4,}) ms +[0-9]+ ms$'
+check "compare --cook: offload left the loop free" "$dir/cook" '^offload +3 +[0-9]+\.[0-9]{3} s +.* 600 ms +0 ms +[0-9]+ ms$'
+check "compare --cook: what async cost" "$dir/cook" '^async cooked on the event loop: it held it [0-9]+ ms'
+check "compare --cook: what offload cost" "$dir/cook" '^offload cooked on worker threads: the loop stayed free\.$'
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
