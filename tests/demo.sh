@@ -1,7 +1,9 @@
 #!/bin/sh
 # The lesson, live: starts baedald on a free port with the database at DB,
 # runs `baedal demo` (A 3 s, B 3 s, C 4 s, sync and async side by side),
-# then stops the server and says where the results are.
+# then its second half, `baedal demo --cook` (the same meals, each cooked
+# first for 200 ms of CPU: sync, async and offload side by side), then
+# stops the server and says where the results are.
 #   sh tests/demo.sh BUILD_DIR DB
 set -eu
 BUILD=${1:-build}
@@ -38,6 +40,11 @@ fi
 echo "baedald is listening on 127.0.0.1:$port, storing to $DB"
 echo
 "$BUILD/baedal" --server "127.0.0.1:$port" demo
+echo
+echo "Act 2: cooking is CPU work. async cooks on the event loop, and while it"
+echo "does every run stops; offload cooks on worker threads, and nothing stops."
+echo
+"$BUILD/baedal" --server "127.0.0.1:$port" demo --cook
 kill -TERM "$pid"
 wait "$pid" || { echo "demo: baedald did not stop cleanly" >&2; exit 1; }
 pid=""
