@@ -26,7 +26,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 CLIENT=${BAEDAL_CLIENT:-$ROOT/build/baedal}
-COMPOSE_FILE=$ROOT/docker/compose.yaml
+COMPOSE_YAML=$ROOT/docker/compose.yaml
 CACHE=${BAEDAL_DOCKER_CACHE:-/var/cache/baedal-docker}
 PKGS="docker.io docker-compose mmdebstrap python3"
 IMAGE=baedal:latest
@@ -110,10 +110,12 @@ PROJECT=baedaltest$RUN_ID
 DPID=""
 
 d() { timeout "${TMO:-60}" /usr/bin/docker "$@"; }
-dc() { timeout "${TMO:-300}" docker-compose --ansi never -p "$PROJECT" -f "$COMPOSE_FILE" "$@"; }
+dc() { timeout "${TMO:-300}" docker-compose --ansi never -p "$PROJECT" -f "$COMPOSE_YAML" "$@"; }
+quiet() { "$@" >>"$W/quiet.log" 2>&1; }
 
 cleanup() {
 	trap - EXIT INT TERM HUP
+	set +u
 	if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
 		dc down -v --timeout 10 >/dev/null 2>&1
 		ids=$(d ps -aq 2>/dev/null)
@@ -147,7 +149,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 dockerd --data-root "$CACHE/data" --exec-root "$W/exec" --pidfile "$W/dockerd.pid" \
-	-H "unix://$W/docker.sock" >"$W/dockerd.log" 2>&1 &
+	-H "unix://$W/docker.sock" >"$W/dockerd.log" 2>&1 9>&- &
 DPID=$!
 up=no
 for _ in $(seq 1 60); do
@@ -305,17 +307,17 @@ check "compose run --rm client (the server by its service name): an async run is
 	sh -c '[ "$2" = 0 ] && printf "%s\n" "$1" | grep -q "^async run=1  done  2 orders"' _ "$cout" "$rc"
 [ "$rc" = 0 ] || printf '%s\n' "$cout" | tail -5 | sed 's/^/# /'
 check "the host client through the compose port: a sync run" \
-	timeout 30 "$CLIENT" --server "127.0.0.1:$BAEDAL_PORT" --plain run sync A:20ms B:30ms >/dev/null 2>&1
+	quiet timeout 30 "$CLIENT" --server "127.0.0.1:$BAEDAL_PORT" --plain run sync A:20ms B:30ms
 check "compose exec server baedal (the client inside the server's container)" \
-	sh -c 'timeout 60 docker-compose --ansi never -p '"$PROJECT"' -f '"$COMPOSE_FILE"' exec -T server baedal --plain run async C:10ms >/dev/null 2>&1'
+	quiet dc exec -T server baedal --plain run async C:10ms
 before=$(cq "select group_concat(run_id || ':' || mode || ':' || status, ',') from run_summary")
 check "compose: the three runs are in run_summary ($before)" [ "$before" = "1:async:done,2:sync:done,3:async:done" ]
 
-check "compose down" sh -c 'timeout 120 docker-compose --ansi never -p '"$PROJECT"' -f '"$COMPOSE_FILE"' down --timeout 20 >/dev/null 2>&1'
+check "compose down" quiet dc down --timeout 20
 check "compose down: no container left, the volume kept" sh -c \
 	'[ -z "$(timeout 30 /usr/bin/docker ps -aq --filter label=com.docker.compose.project='"$PROJECT"')" ] &&
 	 timeout 30 /usr/bin/docker volume inspect '"${PROJECT}_baedal-data"' >/dev/null 2>&1'
-check "compose up -d again" sh -c 'timeout 300 docker-compose --ansi never -p '"$PROJECT"' -f '"$COMPOSE_FILE"' up -d >/dev/null 2>&1'
+check "compose up -d again" quiet dc up -d
 sid=$(server_id)
 check "compose: the new server becomes healthy" wait_healthy "${sid:-none}" 60
 after=$(cq "select group_concat(run_id || ':' || mode || ':' || status, ',') from run_summary")
@@ -323,7 +325,7 @@ check "the earlier runs are still in run_summary after down and up ($after)" [ -
 check "a new run after up continues the numbering" sh -c \
 	'timeout 30 "$1" --server 127.0.0.1:'"$BAEDAL_PORT"' --json run sync D:10ms 2>/dev/null | grep -q "\"type\":\"run\",\"run\":4,"' _ "$CLIENT"
 
-check "compose down -v" sh -c 'timeout 120 docker-compose --ansi never -p '"$PROJECT"' -f '"$COMPOSE_FILE"' down -v --timeout 20 >/dev/null 2>&1'
+check "compose down -v" quiet dc down -v --timeout 20
 check "compose down -v removed the volume" sh -c \
 	'! timeout 30 /usr/bin/docker volume inspect '"${PROJECT}_baedal-data"' >/dev/null 2>&1'
 
