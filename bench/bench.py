@@ -128,15 +128,8 @@ def timed_cmd(cmd, timeout):
     return out, int(m.group(1)) if m else None
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--build", default="build")
-    ap.add_argument("--out", default="bench/results/latest.md")
-    args = ap.parse_args()
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(s, on_signal)
-    atexit.register(stop_all)
+def measure(args):
+    """Runs every probe; returns what render() needs, also saved as JSON."""
     cfg = probes.config(args.quick)
     started = time.monotonic()
     machine = report.machine_info()
@@ -146,15 +139,41 @@ def main():
         results = probes.run_all(ctx, cfg)
     machine["load_after"] = report.loadavg()
     machine["duration_s"] = time.monotonic() - started
-    md = report.render(machine, cfg, results, COMMANDS)
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    sc = results["scaling"]
+    results["scaling"] = {"%s|%s" % k: v for k, v in sc.items()}
+    return {"machine": machine, "cfg": cfg, "results": results, "commands": COMMANDS}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--out", default="bench/results/latest.md")
+    ap.add_argument("--from-json", help="render a saved run again instead of measuring")
+    args = ap.parse_args()
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, on_signal)
+    atexit.register(stop_all)
+    stem = os.path.splitext(args.out)[0]
+    if args.from_json:
+        with open(args.from_json) as f:
+            run = json.load(f)
+    else:
+        run = measure(args)
+        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+        with open(stem + ".json", "w") as f:
+            json.dump(run, f, indent=1)
+    res = run["results"]
+    res["scaling"] = {tuple(k.split("|")): v for k, v in res["scaling"].items()}
+    md = report.render(run["machine"], run["cfg"], res, run["commands"])
     with open(args.out, "w") as f:
         f.write(md)
     print(md)
-    plot = report.plot(results, os.path.join(os.path.dirname(args.out), "scaling"), args.build)
+    plot = report.plot(res, os.path.join(os.path.dirname(args.out),
+                                         "scaling-quick" if run["cfg"]["quick"] else "scaling"))
     if plot:
         log("plot: " + plot)
-    log("bench: %.0f s" % machine["duration_s"])
+    log("bench: %.0f s" % run["machine"]["duration_s"])
 
 
 if __name__ == "__main__":

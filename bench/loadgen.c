@@ -42,8 +42,21 @@ struct client {
 	int64_t ok_us, done_us;     /* when OK and DONE came in */
 	int64_t elapsed_us, ideal_us;
 	uint64_t events, dropped;
-	char buf[LINE_MAX_LEN];
+	size_t cap;                 /* of buf */
+	char buf[];
 };
+
+/* A watcher of a million orders reads 64 KiB at a time, so the reading
+ * is not what holds it back; 10,000 idle clients need one line each. */
+#define ONE_BUF (64u << 10)
+
+static struct client *client_new(size_t cap)
+{
+	struct client *c = calloc(1, sizeof *c + cap);
+	if (c)
+		c->cap = cap;
+	return c;
+}
 
 static int64_t now_us(void)
 {
@@ -114,7 +127,7 @@ static int on_line(struct client *c, const char *line)
 static int on_readable(struct client *c, size_t cap)
 {
 	for (;;) {
-		size_t room = sizeof c->buf - c->len;
+		size_t room = c->cap - c->len;
 		if (room > cap)
 			room = cap;
 		ssize_t n = read(c->fd, c->buf + c->len, room);
@@ -133,7 +146,7 @@ static int on_readable(struct client *c, size_t cap)
 				return 1;
 			start = i + 1;
 		}
-		if (start == 0 && c->len == sizeof c->buf)
+		if (start == 0 && c->len == c->cap)
 			return -1;
 		memmove(c->buf, c->buf + start, c->len - start);
 		c->len -= start;
@@ -182,14 +195,14 @@ static double pct(int64_t *v, size_t n, double p)
 /* Rate-limited or not, one connection and one run. */
 static int cmd_one(const struct sockaddr_in *sa, const char *cmd, long rate)
 {
-	struct client *c = calloc(1, sizeof *c);
+	struct client *c = client_new(ONE_BUF);
 	int64_t t0 = now_us();
 	if (!c || (c->fd = open_conn(sa)) < 0)
 		return perror("loadgen: connect"), 1;
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 	int rc = 0;
 	while (c->st != ST_READY && rc == 0 && poll(&pfd, 1, 10000) == 1)
-		rc = on_readable(c, sizeof c->buf);
+		rc = on_readable(c, c->cap);
 	if (c->st != ST_READY || send_line(c, cmd) < 0)
 		return fprintf(stderr, "loadgen: no HELLO\n"), 1;
 	/* A slow watcher reads a tenth of its rate every 100 ms. */
@@ -214,7 +227,7 @@ static int cmd_one(const struct sockaddr_in *sa, const char *cmd, long rate)
 }
 
 struct many {
-	struct client *cs;
+	struct client **cs;
 	int n, ep;
 	int next;                   /* next client to connect */
 	int pending;                /* connecting, no HELLO yet */
@@ -236,7 +249,7 @@ static void many_fail(struct many *m, struct client *c)
 static void many_connect_more(struct many *m, const struct sockaddr_in *sa)
 {
 	while (m->pending < CONNECTS_IN_FLIGHT && m->next < m->n) {
-		struct client *c = &m->cs[m->next++];
+		struct client *c = m->cs[m->next++];
 		c->fd = open_conn(sa);
 		c->st = ST_HELLO;
 		m->pending++;
@@ -258,7 +271,7 @@ static void many_poll(struct many *m, const struct sockaddr_in *sa, int64_t dead
 		for (int i = 0; i < k; i++) {
 			struct client *c = evs[i].data.ptr;
 			enum state before = c->st;
-			int rc = on_readable(c, sizeof c->buf);
+			int rc = on_readable(c, c->cap);
 			if (rc < 0) {
 				many_fail(m, c);
 				continue;
@@ -278,6 +291,10 @@ static int cmd_many(const struct sockaddr_in *sa, int n, const char *cmd, double
 {
 	struct many m = { .cs = calloc((size_t)n, sizeof *m.cs), .n = n,
 	                  .ep = epoll_create1(EPOLL_CLOEXEC) };
+	for (int i = 0; m.cs && i < n; i++) {
+		if (!(m.cs[i] = client_new(LINE_MAX_LEN)))
+			return perror("loadgen"), 1;
+	}
 	if (!m.cs || m.ep < 0)
 		return perror("loadgen"), 1;
 	raise_fd_limit();
@@ -288,21 +305,22 @@ static int cmd_many(const struct sockaddr_in *sa, int n, const char *cmd, double
 	int connected = m.ready;
 	/* Every command leaves within a few milliseconds: the runs overlap. */
 	for (int i = 0; i < n; i++) {
-		if (m.cs[i].st == ST_READY && send_line(&m.cs[i], cmd) < 0)
-			many_fail(&m, &m.cs[i]);
+		if (m.cs[i]->st == ST_READY && send_line(m.cs[i], cmd) < 0)
+			many_fail(&m, m.cs[i]);
 	}
 	many_poll(&m, sa, deadline, 0);
 	int64_t t2 = now_us();
 	int64_t *over = malloc((size_t)n * sizeof *over), *rtt = malloc((size_t)n * sizeof *rtt);
 	size_t done = 0;
 	for (int i = 0; i < n; i++) {
-		struct client *c = &m.cs[i];
+		struct client *c = m.cs[i];
 		if (c->st == ST_DONE) {
 			over[done] = c->elapsed_us - c->ideal_us;
 			rtt[done++] = c->done_us - c->sent_us - c->ideal_us;
 		}
 		if (c->fd >= 0)
 			close(c->fd);
+		free(c);
 	}
 	qsort(over, done, sizeof *over, cmp_i64);
 	qsort(rtt, done, sizeof *rtt, cmp_i64);

@@ -162,10 +162,14 @@ def render(machine, cfg, res, commands):
               "Lateness: an order's completion (collected) minus its ideal (its meal, "
               "from the run's start). baedal's rows come from SQLite after the run.", "",
               "## Commands", "", "```"] + commands + ["```", ""]
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
+    if os.path.exists(notes):
+        with open(notes) as f:
+            lines += [f.read()]
     return "\n".join(lines)
 
 
-def plot(res, stem, build):
+def plot(res, stem):
     """makespan and peak RSS against N, meal 1 s, for baedal and the peers."""
     if not shutil.which("gnuplot"):
         return None
