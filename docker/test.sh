@@ -180,7 +180,7 @@ else
 		bookworm - /etc/apt/sources.list.d/debian.sources 2>"$W/mmdebstrap.log" |
 		TMO=900 d import --change 'CMD ["bash"]' - "$BASE" >/dev/null
 	d image inspect "$BASE" >/dev/null 2>&1 || tail -20 "$W/mmdebstrap.log" | sed 's/^/# /'
-	must "$BASE made from Debian's mirror ($(($(date +%s) - t)) s)" d image inspect "$BASE" >/dev/null 2>&1
+	must "$BASE made from Debian's mirror ($(($(date +%s) - t)) s)" quiet d image inspect "$BASE"
 fi
 
 # ---- the image ----------------------------------------------------------
