@@ -135,7 +135,7 @@ cleanup() {
 	fi
 	# Anything the engine started under our directory and left behind.
 	for p in /proc/[0-9]*; do
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$W/"; then
+		if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "$W/"; then
 			kill -KILL "${p#/proc/}" 2>/dev/null
 		fi
 	done
@@ -145,8 +145,13 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
+interrupted() {
+	not_ok "interrupted by a signal"
+	echo "$pass passed, $fail failed"
+	exit "$1"
+}
+trap 'interrupted 130' INT
+trap 'interrupted 143' TERM HUP
 
 dockerd --data-root "$CACHE/data" --exec-root "$W/exec" --pidfile "$W/dockerd.pid" \
 	-H "unix://$W/docker.sock" >"$W/dockerd.log" 2>&1 9>&- &
