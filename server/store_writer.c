@@ -18,21 +18,34 @@ static const char *const store_sql[ST_COUNT] = {
 	           " VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)",
 	[ST_ORDER] = "INSERT INTO orders (run_id, idx, name, meal_us, cook_us)"
 	             " VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* Unnumbered parameters: ST_EVENTS repeats the row of values. */
 	[ST_EVENT] = "INSERT INTO events (run_id, idx, step, t_us, wall_us)"
-	             " VALUES (?1, ?2, ?3, ?4, ?5)",
+	             " VALUES (?, ?, ?, ?, ?)",
 	[ST_END] = "UPDATE runs SET status = ?2, elapsed_us = ?3, finished_us = ?4, cook_us = ?5,"
 	           " blocked_us = ?6, caused_us = ?7 WHERE run_id = ?1",
 };
 
+/* ST_EVENT's statement with STORE_EVENT_BATCH rows of values. */
+static void store_events_sql(char *sql, size_t cap)
+{
+	size_t len = (size_t)snprintf(sql, cap, "%s", store_sql[ST_EVENT]);
+	for (unsigned i = 1; i < STORE_EVENT_BATCH && len < cap; i++)
+		len += (size_t)snprintf(sql + len, cap - len, ", (?, ?, ?, ?, ?)");
+}
+
 int store_writer_init(struct store_writer *w, sqlite3 *db, char *err, size_t errlen)
 {
+	char events_sql[128 + 20 * STORE_EVENT_BATCH];
+
 	w->db = db;
 	w->gen_done = 0;
 	memset(w->st, 0, sizeof w->st);
+	store_events_sql(events_sql, sizeof events_sql);
 	for (int i = 0; i < ST_COUNT; i++) {
-		if (sqlite3_prepare_v3(db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &w->st[i],
+		const char *sql = i == ST_EVENTS ? events_sql : store_sql[i];
+		if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &w->st[i],
 		                       NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "cannot prepare \"%s\": %s", store_sql[i],
+			snprintf(err, errlen, "cannot prepare \"%.60s\": %s", sql,
 			         sqlite3_errmsg(db));
 			store_writer_finalize(w);
 			return -1;
@@ -59,19 +72,13 @@ static void store_hex_encode(char out[2 * STORE_ID_BYTES + 1], const uint8_t id[
 	out[2 * STORE_ID_BYTES] = '\0';
 }
 
-/* Steps a bound statement. A constraint refuses only that row (SQLite
- * undoes just the statement), so the batch goes on; anything else (disk
- * full, I/O error, busy) fails the whole transaction. */
-static int store_step(struct store_writer *w, enum store_stmt which, uint64_t run_id,
-                      struct store_tx *tx)
+/* Records the failure rc of statement which. A constraint refuses only
+ * that row (SQLite undoes just the statement), so the batch goes on;
+ * anything else (disk full, I/O error, busy) fails the whole transaction. */
+static int store_step_failed(struct store_writer *w, enum store_stmt which, uint64_t run_id,
+                             struct store_tx *tx, int rc)
 {
-	sqlite3_stmt *st = w->st[which];
-	int rc = sqlite3_step(st);
 	bool fatal = (rc & 0xff) != SQLITE_CONSTRAINT;
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(st);
-		return 0;
-	}
 	/* The error that sank the transaction outranks a refused row before it. */
 	if (tx->err[0] == '\0' || (fatal && !tx->rolled_back)) {
 		if (which == ST_SESSION)
@@ -82,15 +89,25 @@ static int store_step(struct store_writer *w, enum store_stmt which, uint64_t ru
 			snprintf(tx->err, sizeof tx->err, "run %llu: %s", (unsigned long long)run_id,
 			         sqlite3_errmsg(w->db));
 	}
-	/* Every parameter is bound again before the next use, so a reset
-	 * without clearing the bindings is enough. */
-	sqlite3_reset(st);
 	if (fatal) {
 		tx->rolled_back = true;
 		return -1;
 	}
 	tx->rejected++;
 	return 0;
+}
+
+/* Steps a bound statement; 0, or -1 when the transaction is lost. */
+static int store_step(struct store_writer *w, enum store_stmt which, uint64_t run_id,
+                      struct store_tx *tx)
+{
+	sqlite3_stmt *st = w->st[which];
+	int rc = sqlite3_step(st);
+	int ret = rc == SQLITE_DONE ? 0 : store_step_failed(w, which, run_id, tx, rc);
+	/* Every parameter is bound again before the next use, so a reset
+	 * without clearing the bindings is enough. */
+	sqlite3_reset(st);
+	return ret;
 }
 
 static int store_write_session(struct store_writer *w, const struct store_rec *r,
@@ -151,16 +168,61 @@ static int store_write_generated(struct store_writer *w, const struct store_rec 
 	return 0;
 }
 
+/* Binds event r as the row of values that starts at parameter first. */
+static void store_bind_event(sqlite3_stmt *st, int first, const struct store_rec *r)
+{
+	sqlite3_bind_int64(st, first, (sqlite3_int64)r->run_id);
+	sqlite3_bind_int64(st, first + 1, r->n);
+	sqlite3_bind_text(st, first + 2, proto_step_name((enum proto_step)r->code), -1,
+	                  SQLITE_STATIC);
+	sqlite3_bind_int64(st, first + 3, (sqlite3_int64)r->u.event.t_us);
+	sqlite3_bind_int64(st, first + 4, r->u.event.wall_us);
+}
+
 static int store_write_event(struct store_writer *w, const struct store_rec *r,
                              struct store_tx *tx)
 {
-	sqlite3_stmt *st = w->st[ST_EVENT];
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->run_id);
-	sqlite3_bind_int64(st, 2, r->n);
-	sqlite3_bind_text(st, 3, proto_step_name((enum proto_step)r->code), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)r->u.event.t_us);
-	sqlite3_bind_int64(st, 5, r->u.event.wall_us);
+	store_bind_event(w->st[ST_EVENT], 1, r);
 	return store_step(w, ST_EVENT, r->run_id, tx);
+}
+
+/* Takes the event records at the head of the queue, up to
+ * STORE_EVENT_BATCH and budget rows, and writes them: a full batch in one
+ * statement. If that statement fails, SQLite has undone it alone, and the
+ * rows go again one by one, so that a refused row costs only itself and
+ * a failure is reported as for a single row. Returns the records taken. */
+static unsigned store_write_events(struct store_writer *w, struct store_queue *q,
+                                   uint64_t last, uint64_t budget, struct store_tx *tx)
+{
+	struct store_rec batch[STORE_EVENT_BATCH];
+	unsigned n = 0;
+
+	while (n < STORE_EVENT_BATCH && n < budget && q->taken < last) {
+		const struct store_rec *r = store_queue_peek(q);
+		if (r->kind != REC_EVENT)
+			break;
+		batch[n++] = *r;
+		store_queue_advance(q);
+	}
+	if (tx->rolled_back)
+		return n;
+	if (n == STORE_EVENT_BATCH) {
+		sqlite3_stmt *st = w->st[ST_EVENTS];
+		for (unsigned i = 0; i < n; i++)
+			store_bind_event(st, (int)(5 * i + 1), &batch[i]);
+		int rc = sqlite3_step(st);
+		/* A failure that ended the transaction leaves nothing to retry. */
+		if (rc != SQLITE_DONE && sqlite3_get_autocommit(w->db)) {
+			store_step_failed(w, ST_EVENTS, batch[0].run_id, tx, rc);
+			tx->rolled_back = true;
+		}
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE || tx->rolled_back)
+			return n;
+	}
+	for (unsigned i = 0; i < n && !tx->rolled_back; i++)
+		store_write_event(w, &batch[i], tx);
+	return n;
 }
 
 static int store_write_end(struct store_writer *w, const struct store_rec *r, struct store_tx *tx)
@@ -234,6 +296,12 @@ void store_writer_tx(struct store_writer *w, struct store_queue *q, uint64_t las
 	 * queue moves on and waiters hear about it. */
 	while (q->taken < last && budget > 0) {
 		const struct store_rec *r = store_queue_peek(q);
+		if (r->kind == REC_EVENT) {
+			unsigned n = store_write_events(w, q, last, budget, tx);
+			budget -= n;
+			tx->rows += n;
+			continue;
+		}
 		uint32_t n = 1;
 		if (r->kind == REC_GEN)
 			n = r->n - w->gen_done < budget ? r->n - w->gen_done : (uint32_t)budget;

@@ -16,9 +16,15 @@
  * transaction or keep earlier waiters waiting. */
 #define STORE_TX_ROWS 50000u
 
+/* Events in one multi-row INSERT: a statement per row spent a quarter of
+ * the writer's time on the statement rather than the row (1.09 M rows/s
+ * against 0.83 M for single rows, measured on the events table). */
+#define STORE_EVENT_BATCH 20u
+
 enum store_stmt {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_SESSION, ST_RUN, ST_ORDER, ST_EVENT, ST_END,
+	ST_EVENTS,                  /* STORE_EVENT_BATCH events in one INSERT */
 	ST_COUNT
 };
 
