@@ -65,7 +65,8 @@ static void reaper_cb(evutil_socket_t fd, short what, void *arg)
 	conn_reap(arg);
 }
 
-static const struct order_spec orders[] = { { "A", 1000 }, { "B", 2000 } };
+static const struct order_spec orders[] = { { .name = "A", .meal_us = 1000 },
+                                            { .name = "B", .meal_us = 2000 } };
 
 /* Sessions with runs and enough lines to grow every array they own. */
 static void exercise_sessions(struct server *srv)
