@@ -404,3 +404,35 @@ long support_server_cpu_ms(const struct test_server *srv)
 		return -1;
 	return (long)((ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
 }
+
+int support_e2e_dir(char *dir, size_t dir_cap, char *db, size_t db_cap)
+{
+	if (support_tmpdir(dir, dir_cap) < 0)
+		return -1;
+	int n = snprintf(db, db_cap, "%s/baedal.db", dir);
+	return n > 0 && (size_t)n < db_cap ? 0 : -1;
+}
+
+int support_e2e_end(struct test_server *srv, const char *db, const char *dir, int timeout_ms)
+{
+	int rc = 0;
+	if (srv->pid > 0) {
+		int status = support_server_stop(srv, timeout_ms);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			char *log = support_read_file(srv->log);
+			fprintf(stderr, "baedald did not exit 0 (status %d); its log:\n%s\n", status,
+			        log ? log : "(none)");
+			free(log);
+			rc = -1;
+		}
+	}
+	/* Whatever the test did, no meal may have ended early. A database
+	 * that exists must be readable for that. */
+	long long violations = support_timing_violations(db);
+	if (violations > 0 || (violations < 0 && access(db, F_OK) == 0)) {
+		fprintf(stderr, "timing truth violated (or unreadable) in %s\n", db);
+		rc = -1;
+	}
+	support_rmtree(dir);
+	return rc;
+}

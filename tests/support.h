@@ -73,6 +73,15 @@ char *support_read_file(const char *path);
 /* The first integer a query returns from the SQLite file, or -1 on error. */
 long long support_sql_int(const char *db, const char *sql);
 
+/* A fresh directory for an end-to-end test, and "<dir>/baedal.db" in
+ * it. 0 or -1. */
+int support_e2e_dir(char *dir, size_t dir_cap, char *db, size_t db_cap);
+/* The end of an end-to-end test: a server still running is stopped and
+ * must exit 0 (its log is printed if not; under valgrind a leak or a bad
+ * read fails it), no meal in db may have ended early, and dir goes.
+ * 0, or -1 if any of that failed. */
+int support_e2e_end(struct test_server *srv, const char *db, const char *dir, int timeout_ms);
+
 /* Timing truth for every run in the database: orders whose meal ended
  * early (eaten - delivered < meal) plus finished runs faster than their
  * ideal. 0 when all is well; -1 if the database cannot be read. */

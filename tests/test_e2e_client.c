@@ -28,9 +28,8 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	if (!f || support_tmpdir(f->dir, sizeof f->dir) < 0)
+	if (!f || support_e2e_dir(f->dir, sizeof f->dir, f->db, sizeof f->db) < 0)
 		return -1;
-	snprintf(f->db, sizeof f->db, "%s/baedal.db", f->dir);
 	snprintf(f->out, sizeof f->out, "%s/out", f->dir);
 	snprintf(f->err, sizeof f->err, "%s/err", f->dir);
 	if (support_server_start(&f->srv, f->db, NULL) < 0)
@@ -42,20 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	int rc = 0;
-	if (f->srv.pid > 0) {
-		int status = support_server_stop(&f->srv, WAIT_MS);
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			fprintf(stderr, "baedald did not exit 0 (status %d)\n", status);
-			rc = -1;
-		}
-	}
-	/* Whatever the test did, no meal may have ended early. */
-	if (support_timing_violations(f->db) != 0) {
-		fprintf(stderr, "timing truth violated in %s\n", f->db);
-		rc = -1;
-	}
-	support_rmtree(f->dir);
+	int rc = support_e2e_end(&f->srv, f->db, f->dir, WAIT_MS);
 	free(f);
 	return rc;
 }

@@ -30,9 +30,8 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	if (!f || support_tmpdir(f->dir, sizeof f->dir) < 0)
+	if (!f || support_e2e_dir(f->dir, sizeof f->dir, f->db, sizeof f->db) < 0)
 		return -1;
-	snprintf(f->db, sizeof f->db, "%s/baedal.db", f->dir);
 	*state = f;
 	return 0;
 }
