@@ -109,10 +109,12 @@ static void expect_done(const struct seen *s, enum proto_mode mode, uint64_t ide
 	assert_true(s->done.elapsed_us < (int64_t)ideal_us + 5000000);
 }
 
-/* Six orders, 20 ms of cooking and a 30 ms meal each, on two workers:
- * sync 6 x 50 = 300 ms; async cooks them in turn, 6 x 20 + 30 = 150 ms;
- * offload three rounds of two, 3 x 20 + 30 = 90 ms. */
-#define SIX " A:20ms:30ms B:20ms:30ms C:20ms:30ms D:20ms:30ms E:20ms:30ms F:20ms:30ms\n"
+/* Eight orders, 50 ms of cooking and a 30 ms meal each, on two workers:
+ * sync 8 x 80 = 640 ms; async cooks them in turn, 8 x 50 + 30 = 430 ms;
+ * offload four rounds of two, 4 x 50 + 30 = 230 ms. The gap is wide
+ * enough that offload still wins with a CPU hog on one of two cores. */
+#define EIGHT " A:50ms:30ms B:50ms:30ms C:50ms:30ms D:50ms:30ms E:50ms:30ms F:50ms:30ms" \
+              " G:50ms:30ms H:50ms:30ms\n"
 
 static void test_three_ways(void **state)
 {
@@ -122,38 +124,41 @@ static void test_three_ways(void **state)
 
 	assert_int_equal(support_server_start(&f->srv, f->db, "--workers", "2", NULL), 0);
 	connect_ok(&c, f->srv.port);
-	submit(&c, "RUN sync" SIX);
+	submit(&c, "RUN sync" EIGHT);
 	follow(&c, &sync);
-	submit(&c, "RUN async" SIX);
+	submit(&c, "RUN async" EIGHT);
 	follow(&c, &async);
-	submit(&c, "RUN offload" SIX);
+	submit(&c, "RUN offload" EIGHT);
 	follow(&c, &offload);
 
-	expect_done(&sync, MODE_SYNC, 300000);
-	expect_done(&async, MODE_ASYNC, 150000);
-	expect_done(&offload, MODE_OFFLOAD, 90000);
-	for (int i = 1; i <= 6; i++) {
+	expect_done(&sync, MODE_SYNC, 640000);
+	expect_done(&async, MODE_ASYNC, 430000);
+	expect_done(&offload, MODE_OFFLOAD, 230000);
+	for (int i = 1; i <= 8; i++) {
 		/* Each cooked before delivery, and at least its cook in. */
-		assert_true(sync.t[i][STEP_COOKED] >= 20000 * i + 30000 * (i - 1));
-		assert_true(async.t[i][STEP_COOKED] >= 20000 * i);
-		assert_true(offload.t[i][STEP_COOKED] >= 20000);
+		assert_true(sync.t[i][STEP_COOKED] >= 50000 * i + 30000 * (i - 1));
+		assert_true(async.t[i][STEP_COOKED] >= 50000 * i);
+		assert_true(offload.t[i][STEP_COOKED] >= 50000);
 	}
 	/* The loop was held by async's cooks only, at least their CPU time. */
-	assert_int_equal(async.done.cook_us, 120000);
-	assert_true(async.done.blocked_us >= 120000);
+	assert_int_equal(async.done.cook_us, 400000);
+	assert_true(async.done.blocked_us >= 400000);
 	assert_int_equal(sync.done.blocked_us, 0);
 	assert_int_equal(offload.done.blocked_us, 0);
 	assert_int_equal(offload.done.caused_us, 0);
 	/* The pool beats cooking on the loop. */
+	print_message("elapsed: sync %lld us, async %lld us, offload %lld us\n",
+	              (long long)sync.done.elapsed_us, (long long)async.done.elapsed_us,
+	              (long long)offload.done.elapsed_us);
 	assert_true(offload.done.elapsed_us < async.done.elapsed_us);
 	support_close(&c);
 
 	assert_int_equal(support_sql_int(f->db, "select count(*) from events where step = 'cooked'"),
-	                 18);
+	                 24);
 	assert_int_equal(support_sql_int(f->db,
-		"select cast(cook_ms as integer) from run_summary where mode = 'offload'"), 120);
+		"select cast(cook_ms as integer) from run_summary where mode = 'offload'"), 400);
 	assert_int_equal(support_sql_int(f->db,
-		"select count(*) from run_summary where mode = 'async' and loop_blocked_ms >= 120"), 1);
+		"select count(*) from run_summary where mode = 'async' and loop_blocked_ms >= 400"), 1);
 }
 
 /* The lateness of a 10 ms meal submitted by a second client while the
