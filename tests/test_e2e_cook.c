@@ -9,12 +9,15 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "common/protocol.h"
+#include "server/cook.h"
 #include "tests/support.h"
 
 #define WAIT_MS 30000
@@ -109,6 +112,34 @@ static void expect_done(const struct seen *s, enum proto_mode mode, uint64_t ide
 	assert_true(s->done.elapsed_us < (int64_t)ideal_us + 5000000);
 }
 
+static void *cook_50ms(void *arg)
+{
+	(void)arg;
+	cook(50000, NULL);
+	return NULL;
+}
+
+/* Whether two threads can really run at once here now: two 50 ms cooks
+ * end within 80 ms of wall time. A busy CI machine may not offer that,
+ * and then the pool cannot beat the loop by running cooks in parallel. */
+static int two_cores_free(void)
+{
+	struct timespec a, b;
+	pthread_t t1, t2;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	if (pthread_create(&t1, NULL, cook_50ms, NULL) != 0)
+		return 0;
+	if (pthread_create(&t2, NULL, cook_50ms, NULL) != 0) {
+		pthread_join(t1, NULL);
+		return 0;
+	}
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	return ms < 80;
+}
+
 /* Eight orders, 50 ms of cooking and a 30 ms meal each, on two workers:
  * sync 8 x 80 = 640 ms; async cooks them in turn, 8 x 50 + 30 = 430 ms;
  * offload four rounds of two, 4 x 50 + 30 = 230 ms. The gap is wide
@@ -123,6 +154,7 @@ static void test_three_ways(void **state)
 	struct seen sync, async, offload;
 
 	assert_int_equal(support_server_start(&f->srv, f->db, "--workers", "2", NULL), 0);
+	int parallel = two_cores_free();
 	connect_ok(&c, f->srv.port);
 	submit(&c, "RUN sync" EIGHT);
 	follow(&c, &sync);
@@ -146,11 +178,14 @@ static void test_three_ways(void **state)
 	assert_int_equal(sync.done.blocked_us, 0);
 	assert_int_equal(offload.done.blocked_us, 0);
 	assert_int_equal(offload.done.caused_us, 0);
-	/* The pool beats cooking on the loop. */
+	/* The pool beats cooking on the loop, given two cores to cook on. */
 	print_message("elapsed: sync %lld us, async %lld us, offload %lld us\n",
 	              (long long)sync.done.elapsed_us, (long long)async.done.elapsed_us,
 	              (long long)offload.done.elapsed_us);
-	assert_true(offload.done.elapsed_us < async.done.elapsed_us);
+	if (parallel && two_cores_free())
+		assert_true(offload.done.elapsed_us < async.done.elapsed_us);
+	else
+		print_message("not compared: two cooks could not run at once on this machine now\n");
 	support_close(&c);
 
 	assert_int_equal(support_sql_int(f->db, "select count(*) from events where step = 'cooked'"),
