@@ -43,6 +43,7 @@ def note(cmd):
     text = " ".join(cmd)
     text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:$PORT", text)
     text = re.sub(r"/tmp/[^ ]*/", "$TMP/", text)
+    text = re.sub(r"\$TMP/s\d+\.db", "$TMP/sN.db", text)
     if text not in COMMANDS:
         COMMANDS.append(text)
 

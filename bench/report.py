@@ -2,6 +2,7 @@
 the scaling plot."""
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -145,6 +146,10 @@ def table(head, rows):
 
 
 def render(machine, cfg, res, commands):
+    # One line per distinct command: every probe's server differs only in
+    # its database's name.
+    commands = list(dict.fromkeys(re.sub(r"\$TMP/s\d+\.db", "$TMP/sN.db", c)
+                                  for c in commands))
     lines = ["# baedal benchmark%s" % (" (quick)" if cfg["quick"] else ""), "",
              "Each figure: median of %d run(s) (min–max in brackets)." % cfg["runs"], "",
              "## Machine", ""]
