@@ -75,10 +75,29 @@ uint64_t proto_gen_meal(uint32_t i, uint32_t n, uint64_t lo_us, uint64_t hi_us)
 	return lo_us + (uint64_t)(spread / (n - 1));
 }
 
+size_t proto_put_u64(char *dst, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		dst[i] = tmp[n - 1 - i];
+	return n;
+}
+
 int proto_gen_name(char *buf, size_t cap, const char *prefix, uint32_t i)
 {
-	int n = snprintf(buf, cap, "%s%" PRIu32, prefix, i);
-	return (n < 0 || (size_t)n >= cap) ? -1 : n;
+	char digits[20];
+	size_t plen = strlen(prefix), dlen = proto_put_u64(digits, i);
+	if (plen + dlen >= cap)
+		return -1;
+	memcpy(buf, prefix, plen);
+	memcpy(buf + plen, digits, dlen);
+	buf[plen + dlen] = '\0';
+	return (int)(plen + dlen);
 }
 
 static int is_name_char(unsigned char c)

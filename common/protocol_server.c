@@ -308,11 +308,43 @@ int proto_format_hello(char *buf, size_t cap, const char *session_hex, const cha
 	            version);
 }
 
+/* Appends text to an event line being built in line[] (always large
+ * enough: see proto_format_event). */
+static char *put_text(char *at, const char *text, size_t len)
+{
+	memcpy(at, text, len);
+	return at + len;
+}
+
+#define PUT_LITERAL(at, lit) put_text((at), (lit), sizeof(lit) - 1)
+
+/* One line per step of every order: written by hand, as printf took three
+ * quarters of the loop's time in a million-order run. */
 int proto_format_event(char *buf, size_t cap, const struct proto_event *ev)
 {
-	return emit(buf, cap, "EV seq=%" PRIu64 " run=%" PRIu64 " order=%" PRIu32
-	            " name=%.32s step=%s t=%" PRIu64 "\n",
-	            ev->seq, ev->run, ev->order, ev->name, proto_step_name(ev->step), ev->t_us);
+	/* The longest line: 4 numbers of 20 digits, a 32-byte name, the
+	 * longest step and the keys come to well under 256 bytes. */
+	char line[256], *at = line;
+	const char *step = proto_step_name(ev->step);
+
+	at = PUT_LITERAL(at, "EV seq=");
+	at += proto_put_u64(at, ev->seq);
+	at = PUT_LITERAL(at, " run=");
+	at += proto_put_u64(at, ev->run);
+	at = PUT_LITERAL(at, " order=");
+	at += proto_put_u64(at, ev->order);
+	at = PUT_LITERAL(at, " name=");
+	at = put_text(at, ev->name, strnlen(ev->name, PROTO_NAME_MAX));
+	at = PUT_LITERAL(at, " step=");
+	at = put_text(at, step, strlen(step));
+	at = PUT_LITERAL(at, " t=");
+	at += proto_put_u64(at, ev->t_us);
+	*at++ = '\n';
+	size_t n = (size_t)(at - line);
+	if (n > cap)
+		return -1;
+	memcpy(buf, line, n);
+	return (int)n;
 }
 
 /* elapsed as the wire has it: "-" while running. */

@@ -1,6 +1,7 @@
 #include "server/run_hooks.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include <event2/event.h>
 
@@ -138,7 +139,10 @@ static void hook_emit(void *ctx, struct run *r, uint32_t idx, enum proto_step st
 	store_add_event(srv->store, r->id, idx, step, t_us, clock_wall_us());
 	struct proto_event ev = { .seq = session_next_seq(s), .run = r->id, .order = idx,
 	                          .step = step, .t_us = t_us };
-	snprintf(ev.name, sizeof ev.name, "%s", run_order_name(r, idx, name, sizeof name));
+	const char *order_name = run_order_name(r, idx, name, sizeof name);
+	size_t len = strnlen(order_name, PROTO_NAME_MAX);
+	memcpy(ev.name, order_name, len);
+	ev.name[len] = '\0';
 	int n = proto_format_event(line, sizeof line, &ev);
 	if (n > 0)
 		session_publish(s, ev.seq, line, (size_t)n, 1);
