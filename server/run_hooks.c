@@ -54,7 +54,9 @@ static void hook_arm(void *ctx, struct order *o, uint64_t deadline_us)
 static void hook_disarm(void *ctx, struct order *o)
 {
 	(void)ctx;
-	event_del(&o->timer);
+	/* An order still on a worker has never had its timer assigned. */
+	if (event_initialized(&o->timer))
+		event_del(&o->timer);
 }
 
 static void run_resume_cb(evutil_socket_t fd, short what, void *arg)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/protocol.h"
 #include "server/cook.h"
@@ -272,12 +273,41 @@ static void test_cooking_limits(void **state)
 	support_close(&c);
 }
 
+/* SIGTERM while orders cook on the pool and on the loop: the cooks are
+ * taken back, the runs end interrupted, the server exits 0 at once. */
+static void test_sigterm_while_cooking(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c;
+	char line[4096];
+
+	assert_int_equal(support_server_start(&f->srv, f->db, "--workers", "1", NULL), 0);
+	connect_ok(&c, f->srv.port);
+	submit(&c, "RUN offload A:8s:1ms B:8s:1ms\n");
+	submit(&c, "RUN sync C:8s:1ms\n");
+	usleep(200000);
+	int status = support_server_stop(&f->srv, 6000);   /* a cook left running takes 8 s */
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	int interrupted = 0;
+	while (support_read_line(&c, line, sizeof line, WAIT_MS) == 0)
+		interrupted += strstr(line, "status=interrupted") != NULL;
+	assert_int_equal(interrupted, 2);
+	support_close(&c);
+	char *log = support_read_file(f->srv.log);
+	assert_non_null(log);
+	assert_null(strstr(log, "[warn]"));   /* libevent's own complaints */
+	free(log);
+	assert_int_equal(support_sql_int(f->db,
+		"select count(*) from runs where status = 'interrupted'"), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_three_ways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inline_cooking_makes_others_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cooking_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_while_cooking, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("e2e_cook", tests, NULL, NULL);
 }
