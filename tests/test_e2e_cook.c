@@ -122,9 +122,12 @@ static void *cook_50ms(void *arg)
 
 /* Whether two threads can really run at once here now: two 50 ms cooks
  * end within 80 ms of wall time. A busy CI machine may not offer that,
- * and then the pool cannot beat the loop by running cooks in parallel. */
+ * and then the pool cannot beat the loop by running cooks in parallel.
+ * Nor under valgrind ($BAEDAL_WRAP), which runs one thread at a time. */
 static int two_cores_free(void)
 {
+	if (getenv("BAEDAL_WRAP"))
+		return 0;
 	struct timespec a, b;
 	pthread_t t1, t2;
 	clock_gettime(CLOCK_MONOTONIC, &a);
@@ -237,8 +240,14 @@ static void test_inline_cooking_makes_others_late(void **state)
 	assert_true(late_inline >= 40000 - 1000);
 	assert_true(inline_run.done.caused_us >= (uint64_t)late_inline);
 	assert_true(inline_run.done.blocked_us >= 16 * 50000);
-	/* With the pool the loop stayed free. */
-	assert_true(late_pooled < late_inline);
+	/* With the pool the loop stayed free: so the other client's meal is on
+	 * time, if the loop can run beside a busy worker (not under valgrind,
+	 * which runs one thread at a time, nor on a machine without a free
+	 * core). */
+	if (two_cores_free())
+		assert_true(late_pooled < late_inline);
+	else
+		print_message("not compared: two threads could not run at once here now\n");
 	assert_int_equal(pooled_run.done.blocked_us, 0);
 	assert_int_equal(pooled_run.done.caused_us, 0);
 }
