@@ -113,7 +113,7 @@ uninstall:
 	rm -f $(BINDIR)/baedald $(BINDIR)/baedal
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-bench
 
 # Optional parts keep their targets beside their files.
 include $(sort $(wildcard docker/*.mk bench/*.mk tests/fuzz/*.mk))
