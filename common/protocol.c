@@ -270,38 +270,37 @@ static int parse_mode(struct parser *p)
 	return 0;
 }
 
-/* One meal s[0..n), found in the client's token ctx[0..ctx_n). */
-static int parse_meal(struct parser *p, const char *ctx, size_t ctx_n, const char *s, size_t n,
-                      uint64_t *us)
+/* A duration s[0..n) of at most max_us, found in the client's token
+ * ctx[0..ctx_n); what: "meal" or "cook", over the limit: code. */
+static int parse_bounded(struct parser *p, const char *ctx, size_t ctx_n, const char *s,
+                         size_t n, uint64_t max_us, const char *what, const char *code,
+                         uint64_t *us)
 {
 	char max[32];
 	if (duration_parse(s, n, us) < 0)
 		return fail(p->err, "bad_duration", "%t: '%t' is not a duration like 250ms, 3s, 1.5s, 2m",
 		            ctx, ctx_n, s, n);
-	if (*us > p->lim->max_meal_us) {
-		duration_format(max, sizeof max, p->lim->max_meal_us);
-		return fail(p->err, "meal_too_long", "%t: '%t' is longer than the longest meal, %s",
-		            ctx, ctx_n, s, n, max);
+	if (*us > max_us) {
+		duration_format(max, sizeof max, max_us);
+		return fail(p->err, code, "%t: '%t' is longer than the longest %s, %s", ctx, ctx_n, s,
+		            n, what, max);
 	}
 	return 0;
 }
 
-/* The COOK of NAME:COOK:MEAL, s[0..n), found in the token ctx[0..ctx_n). */
+static int parse_meal(struct parser *p, const char *ctx, size_t ctx_n, const char *s, size_t n,
+                      uint64_t *us)
+{
+	return parse_bounded(p, ctx, ctx_n, s, n, p->lim->max_meal_us, "meal", "meal_too_long", us);
+}
+
+/* The COOK of NAME:COOK:MEAL; a server that allows no cooking says so. */
 static int parse_cook(struct parser *p, const char *ctx, size_t ctx_n, const char *s, size_t n,
                       uint64_t *us)
 {
-	char max[32];
-	if (duration_parse(s, n, us) < 0)
-		return fail(p->err, "bad_duration", "%t: '%t' is not a duration like 250ms, 3s, 1.5s, 2m",
-		            ctx, ctx_n, s, n);
-	if (p->lim->max_cook_us == 0)
+	if (p->lim->max_cook_us == 0 && duration_parse(s, n, us) == 0)
 		return fail(p->err, "cook_too_long", "%t: this server does no cooking", ctx, ctx_n);
-	if (*us > p->lim->max_cook_us) {
-		duration_format(max, sizeof max, p->lim->max_cook_us);
-		return fail(p->err, "cook_too_long", "%t: '%t' is longer than the longest cook, %s",
-		            ctx, ctx_n, s, n, max);
-	}
-	return 0;
+	return parse_bounded(p, ctx, ctx_n, s, n, p->lim->max_cook_us, "cook", "cook_too_long", us);
 }
 
 /* NAME:MEAL, or NAME:COOK:MEAL for an order that is cooked first. */
