@@ -138,11 +138,7 @@ void command_run_durable(void *arg, int ok, const char *err)
 static void command_run(struct conn *c)
 {
 	struct server *srv = c->srv;
-	uint64_t cooks = 0;
-	if (parsed.mode != MODE_ASYNC) {
-		for (uint32_t i = 0; i < parsed.norders; i++)
-			cooks += parsed.orders[i].cook_us > 0;
-	}
+	uint32_t cooks = run_pool_cooks(parsed.mode, parsed.orders, parsed.norders);
 	if (command_admit(c, parsed.norders, cooks) < 0)
 		return;
 	command_submit(c, run_new_explicit(srv->next_run_id, parsed.mode, parsed.orders,

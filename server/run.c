@@ -84,21 +84,31 @@ static uint64_t run_compute_ideal(const struct run *r)
 }
 
 /* The cooks of a run that has any; none, no array. */
-static int run_add_cooks(struct run *r, const struct order_spec *specs)
+uint32_t run_pool_cooks(enum proto_mode mode, const struct order_spec *specs, uint32_t n)
 {
-	uint32_t n = r->norders, cooked = 0;
+	uint32_t cooked = 0;
+	if (mode == MODE_ASYNC)     /* it cooks on the loop */
+		return 0;
 	for (uint32_t i = 0; i < n; i++)
 		cooked += specs[i].cook_us > 0;
-	if (cooked == 0)
+	return cooked;
+}
+
+static int run_add_cooks(struct run *r, const struct order_spec *specs)
+{
+	uint32_t n = r->norders;
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < n; i++)
+		total += specs[i].cook_us;
+	if (total == 0)
 		return 0;
 	r->cooks = calloc(n, sizeof *r->cooks);
 	if (!r->cooks)
 		return -1;
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < n; i++)
 		r->cooks[i].cook_us = specs[i].cook_us;
-		r->cook_us += specs[i].cook_us;
-	}
-	r->pool_cooks = r->mode == MODE_ASYNC ? 0 : cooked;
+	r->cook_us = total;
+	r->pool_cooks = run_pool_cooks(r->mode, specs, n);
 	return 0;
 }
 

@@ -97,6 +97,11 @@ struct run *run_new_generated(uint64_t id, enum proto_mode mode, uint32_t n, uin
                               uint64_t hi_us, const char *prefix, const struct run_hooks *hooks,
                               void *owner);
 
+/* How many of these orders a run of this mode cooks on the worker pool:
+ * those with a cook, unless async, which cooks on the loop. The server
+ * admits a run by it before making it. */
+uint32_t run_pool_cooks(enum proto_mode mode, const struct order_spec *specs, uint32_t n);
+
 /* Starts the run's coroutine; t = 0 is now. */
 void run_start(struct run *r);
 /* Resumes a run after hooks->yield. */
