@@ -8,6 +8,7 @@
 
 #include "client/report.h"
 #include "common/duration.h"
+#include "common/protocol_util.h"
 
 static void follow_widen_mode(struct follow *f, int mode)
 {
@@ -152,22 +153,6 @@ void follow_commands(struct follow *f, struct strbuf *cmd)
 	}
 }
 
-/* Digits only, at least one, no overflow. */
-static int follow_parse_u64(const char *v, size_t n, uint64_t *out)
-{
-	uint64_t x = 0;
-
-	if (n == 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9' || x > (UINT64_MAX - 9) / 10)
-			return -1;
-		x = x * 10 + (uint64_t)(v[i] - '0');
-	}
-	*out = x;
-	return 0;
-}
-
 /* A decimal field of an OK line's rest. */
 static int follow_field_u64(const char *rest, size_t len, const char *key, uint64_t *out)
 {
@@ -176,7 +161,7 @@ static int follow_field_u64(const char *rest, size_t len, const char *key, uint6
 
 	if (proto_find_field(rest, len, key, &v, &n) < 0)
 		return -1;
-	return follow_parse_u64(v, n, out);
+	return proto_parse_u64(v, n, out);
 }
 
 static int follow_digits(uint64_t v)
@@ -261,7 +246,7 @@ static int follow_on_attach_ok(struct follow *f, const char *rest, size_t len)
 		const char *comma = memchr(v + i, ',', n - i);
 		size_t j = comma ? (size_t)(comma - v) : n;
 		uint64_t id;
-		if (follow_parse_u64(v + i, j - i, &id) < 0)
+		if (proto_parse_u64(v + i, j - i, &id) < 0)
 			return follow_fail(f, "protocol error: the server's reply has a bad active=");
 		if (follow_add_wait(f, id) < 0)
 			return follow_oom(f);

@@ -1,5 +1,6 @@
-/* Checks shared by the command parser (protocol.c) and the server-line
- * parser (protocol_server.c); not part of the protocol's API. */
+/* Checks shared by the command parser (protocol.c), the server-line
+ * parser (protocol_server.c) and the client's reading of OK lines; not
+ * part of the protocol's API. */
 #ifndef BAEDAL_PROTOCOL_UTIL_H
 #define BAEDAL_PROTOCOL_UTIL_H
 
