@@ -18,6 +18,9 @@
 #include <unistd.h>
 #include <sqlite3.h>
 
+#include "client/strbuf.h"
+#include "client/view.h"
+
 int support_tmpdir(char *buf, size_t cap)
 {
 	const char *base = getenv("TMPDIR");
@@ -435,4 +438,24 @@ int support_e2e_end(struct test_server *srv, const char *db, const char *dir, in
 	}
 	support_rmtree(dir);
 	return rc;
+}
+
+int support_render_view(const struct model *m, int64_t now_us, const struct view_opts *o,
+                        char *out, size_t cap)
+{
+	struct strbuf b;
+	size_t n = 0;
+
+	strbuf_init(&b);
+	int lines = view_render(m, now_us, o, &b);
+	for (size_t i = 0; i < b.len && n + 1 < cap; i++) {
+		if (strncmp(b.data + i, "\033[K", 3) == 0)
+			i += 2;
+		else
+			out[n++] = b.data[i];
+	}
+	out[n] = '\0';
+	int failed = b.failed;
+	strbuf_free(&b);
+	return failed ? -1 : lines;
 }

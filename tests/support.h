@@ -73,6 +73,14 @@ char *support_read_file(const char *path);
 /* The first integer a query returns from the SQLite file, or -1 on error. */
 long long support_sql_int(const char *db, const char *sql);
 
+struct model;
+struct view_opts;
+/* The live view's frame of m at now_us, without its "erase to end of
+ * line" sequences, NUL-terminated in out (cut at cap). Returns the
+ * frame's line count, or -1 if rendering failed. */
+int support_render_view(const struct model *m, int64_t now_us, const struct view_opts *o,
+                        char *out, size_t cap);
+
 /* A fresh directory for an end-to-end test, and "<dir>/baedal.db" in
  * it. 0 or -1. */
 int support_e2e_dir(char *dir, size_t dir_cap, char *db, size_t db_cap);

@@ -17,6 +17,7 @@
 #include "client/strbuf.h"
 #include "client/term.h"
 #include "client/view.h"
+#include "tests/support.h"
 
 #define SESSION "9f1c2b7e4d3a5f60718293a4b5c6d7e8"
 
@@ -276,20 +277,7 @@ static void test_model_cook_orders(void **state)
 static void render(const struct model *m, int64_t now_us, char *out, size_t cap)
 {
 	struct view_opts o = { .width = 80, .height = 24, .color = 0 };
-	struct strbuf b;
-	size_t n = 0;
-
-	strbuf_init(&b);
-	view_render(m, now_us, &o, &b);
-	assert_false(b.failed);
-	for (size_t i = 0; i < b.len && n + 1 < cap; i++) {
-		if (strncmp(b.data + i, "\033[K", 3) == 0)
-			i += 2;
-		else
-			out[n++] = b.data[i];
-	}
-	out[n] = '\0';
-	strbuf_free(&b);
+	assert_true(support_render_view(m, now_us, &o, out, cap) >= 0);
 }
 
 /* compare --cook A:1s:3s B:1s:3s C:1s:4s, 1.5 s in: sync cooked A and

@@ -10,8 +10,8 @@
 #include <cmocka.h>
 
 #include "client/model.h"
-#include "client/strbuf.h"
 #include "client/view.h"
+#include "tests/support.h"
 
 static void event(struct model *m, uint64_t run, uint32_t order, enum proto_step step,
                   uint64_t t_us, int64_t now_us)
@@ -48,20 +48,8 @@ static void render(const struct model *m, int64_t now_us, int width, int height,
                    char *out, size_t cap, int *lines)
 {
 	struct view_opts o = { .width = width, .height = height, .color = color };
-	struct strbuf b;
-	size_t n = 0;
-
-	strbuf_init(&b);
-	*lines = view_render(m, now_us, &o, &b);
-	assert_false(b.failed);
-	for (size_t i = 0; i < b.len && n + 1 < cap; i++) {
-		if (strncmp(b.data + i, "\033[K", 3) == 0)
-			i += 2;
-		else
-			out[n++] = b.data[i];
-	}
-	out[n] = '\0';
-	strbuf_free(&b);
+	*lines = support_render_view(m, now_us, &o, out, cap);
+	assert_true(*lines >= 0);
 }
 
 static void test_view_frame(void **state)
