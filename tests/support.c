@@ -385,6 +385,47 @@ long support_server_rss_kb(const struct test_server *srv)
 	return kb;
 }
 
+/* Adds "KEY:  N kB" lines of a /proc file for the keys given. */
+static size_t memory_fields(const char *path, const char *const *keys, char *buf, size_t len)
+{
+	char line[256];
+	size_t used = 0;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f) && used < len) {
+		for (const char *const *k = keys; *k; k++) {
+			size_t kl = strlen(*k);
+			if (strncmp(line, *k, kl) == 0 && line[kl] == ':') {
+				int n = snprintf(buf + used, len - used, "%s%s %ld", used ? ", " : "", *k,
+				                 atol(line + kl + 1));
+				used += n > 0 ? (size_t)n : 0;
+			}
+		}
+	}
+	fclose(f);
+	return used < len ? used : len - 1;
+}
+
+void support_server_memory_detail(const struct test_server *srv, char *buf, size_t len)
+{
+	static const char *const status[] = { "RssAnon", "RssFile", "RssShmem", "Threads", NULL };
+	static const char *const smaps[] = { "AnonHugePages", NULL };
+	char path[64];
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	snprintf(path, sizeof path, "/proc/%d/status", (int)srv->pid);
+	size_t used = memory_fields(path, status, buf, len);
+	snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)srv->pid);
+	if (used + 2 < len) {
+		buf[used++] = ',';
+		buf[used++] = ' ';
+		buf[used] = '\0';
+		memory_fields(path, smaps, buf + used, len - used);
+	}
+}
+
 int support_rss_is_meaningful(void)
 {
 	return !getenv("BAEDAL_SANITIZED") && !getenv("BAEDAL_WRAP");

@@ -35,6 +35,9 @@ void support_set_nofile(int n);
 /* The server's resident memory now (VmRSS) and CPU time used so far. */
 long support_server_rss_kb(const struct test_server *srv);
 long support_server_cpu_ms(const struct test_server *srv);
+/* What the resident memory is made of (anonymous, of which huge pages,
+ * file, shared) and the thread count, for a message beside a figure. */
+void support_server_memory_detail(const struct test_server *srv, char *buf, size_t len);
 /* Whether memory figures mean anything: not under ASan (its quarantine
  * and shadow) nor valgrind, which check leaks instead. */
 int support_rss_is_meaningful(void);

@@ -271,6 +271,9 @@ static void test_slow_reader_is_bounded(void **state)
 	assert_true(now_ms() - t0 < 2000);
 	usleep(1500000);
 	long rss_kb = support_server_rss_kb(&f->srv);
+	char detail[256];
+	support_server_memory_detail(&f->srv, detail, sizeof detail);
+	print_message("server RSS %ld kB mid-run (%s)\n", rss_kb, detail);
 	assert_true(rss_kb > 0);
 	if (support_rss_is_meaningful())
 		assert_true(rss_kb < 200 * 1024);

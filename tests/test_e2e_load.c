@@ -146,8 +146,11 @@ static void test_thousand_clients(void **state)
 	acked += wave(&srv, db, deadline);
 	usleep(2500000);
 	long rss2 = support_server_rss_kb(&srv);
+	char detail[256];
+	support_server_memory_detail(&srv, detail, sizeof detail);
 	print_message("server RSS: %ld kB at start, %ld kB after a wave of %d clients, %ld kB "
-	              "after a second (%d runs in all)\n", rss0, rss1, CLIENTS, rss2, acked);
+	              "after a second (%d runs in all; now %s)\n", rss0, rss1, CLIENTS, rss2, acked,
+	              detail);
 	/* Freed memory stays with the allocator, so not back to the start;
 	 * but a second wave must reuse it, not add to it. */
 	if (support_rss_is_meaningful()) {
