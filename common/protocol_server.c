@@ -322,9 +322,13 @@ static char *put_text(char *at, const char *text, size_t len)
  * quarters of the loop's time in a million-order run. */
 int proto_format_event(char *buf, size_t cap, const struct proto_event *ev)
 {
-	/* The longest line: 4 numbers of 20 digits, a 32-byte name, the
-	 * longest step and the keys come to well under 256 bytes. */
-	char line[256], *at = line;
+	/* The longest line: 3 numbers of 20 digits and one of 10, a 32-byte
+	 * name, the longest step (9) and the keys: 146 bytes. A buffer that
+	 * surely holds it is written in place, a smaller one by way of line[]. */
+	enum { EVENT_LINE_BOUND = 160 };
+	char line[EVENT_LINE_BOUND];
+	char *const start = cap >= EVENT_LINE_BOUND ? buf : line;
+	char *at = start;
 	const char *step = proto_step_name(ev->step);
 
 	at = PUT_LITERAL(at, "EV seq=");
@@ -340,7 +344,9 @@ int proto_format_event(char *buf, size_t cap, const struct proto_event *ev)
 	at = PUT_LITERAL(at, " t=");
 	at += proto_put_u64(at, ev->t_us);
 	*at++ = '\n';
-	size_t n = (size_t)(at - line);
+	size_t n = (size_t)(at - start);
+	if (start == buf)
+		return (int)n;
 	if (n > cap)
 		return -1;
 	memcpy(buf, line, n);

@@ -164,13 +164,11 @@ static uint64_t run_now(const struct run *r)
 	return r->hooks->now_us(r->hooks->ctx);
 }
 
-/* Emits a step of order o at the present moment, as an offset from the
- * run's start. */
-static uint64_t run_emit_now(struct run *r, const struct order *o, enum proto_step step)
+/* Emits a step of order o that happened at now, a CLOCK_MONOTONIC reading,
+ * as an offset from the run's start. */
+static void run_emit(struct run *r, const struct order *o, enum proto_step step, uint64_t now)
 {
-	uint64_t now = run_now(r);
 	r->hooks->emit(r->hooks->ctx, r, o->idx, step, now - r->start_us);
-	return now;
 }
 
 static void run_step(struct run *r);
@@ -191,8 +189,9 @@ static int order_cook_inline(struct run *r, struct order *o, const struct order_
 
 /* The order itself, written the way the lesson reads: cooked, delivered,
  * then it waits its meal without blocking anything, then eaten and
- * collected. */
-static void order_step(struct order *o)
+ * collected. now is the clock at each entry (start, timer, cook's end):
+ * a parameter, so it is fresh after every yield. */
+static void order_step(struct order *o, uint64_t now)
 {
 	struct run *r = o->run;
 	struct order_cook *ck = r->cooks ? &r->cooks[o->idx - 1] : NULL;
@@ -205,18 +204,23 @@ static void order_step(struct order *o)
 			ck->job.arg = o;
 			r->hooks->cook_submit(r->hooks->ctx, o, &ck->job);
 			CO_YIELD(&o->co);
+		} else {
+			now = run_now(r);   /* the cook took the loop's time */
 		}
-		run_emit_now(r, o, STEP_COOKED);
+		run_emit(r, o, STEP_COOKED, now);
 	}
-	o->deadline_us = run_emit_now(r, o, STEP_DELIVERED) + o->meal_us;
+	run_emit(r, o, STEP_DELIVERED, now);
+	o->deadline_us = now + o->meal_us;
 	/* A timer may wake us early (a coarse or cached clock); sleep again
 	 * for what is left, so no meal ever ends before its time. */
 	do {
-		r->hooks->arm(r->hooks->ctx, o, o->deadline_us);
+		r->hooks->arm(r->hooks->ctx, o, now, o->deadline_us);
 		CO_YIELD(&o->co);
-	} while (run_now(r) < o->deadline_us);
-	r->elapsed_us = run_emit_now(r, o, STEP_EATEN) - r->start_us;
-	r->elapsed_us = run_emit_now(r, o, STEP_COLLECTED) - r->start_us;
+	} while (now < o->deadline_us);
+	run_emit(r, o, STEP_EATEN, now);
+	now = run_now(r);
+	run_emit(r, o, STEP_COLLECTED, now);
+	r->elapsed_us = now - r->start_us;
 	CO_END(&o->co);
 
 	r->finished++;
@@ -226,7 +230,7 @@ static void order_step(struct order *o)
 
 static void run_start_order(struct run *r)
 {
-	order_step(&r->orders[r->started++]);
+	order_step(&r->orders[r->started++], run_now(r));
 }
 
 static void run_end(struct run *r, enum run_status status)
@@ -291,7 +295,12 @@ void run_resume(struct run *r)
 
 void run_order_wake(struct order *o)
 {
-	order_step(o);
+	order_step(o, run_now(o->run));
+}
+
+void run_order_wake_at(struct order *o, uint64_t now_us)
+{
+	order_step(o, now_us);
 }
 
 void run_interrupt(struct run *r)

@@ -18,8 +18,9 @@ struct order;
  * the session; the unit tests to a fake clock. */
 struct run_hooks {
 	uint64_t (*now_us)(void *ctx);                     /* CLOCK_MONOTONIC */
-	/* Call run_order_wake(o) at or after deadline_us (never before it). */
-	void (*arm)(void *ctx, struct order *o, uint64_t deadline_us);
+	/* Call run_order_wake(o) at or after deadline_us (never before it);
+	 * now_us is the clock as the run just read it. */
+	void (*arm)(void *ctx, struct order *o, uint64_t now_us, uint64_t deadline_us);
 	void (*disarm)(void *ctx, struct order *o);
 	/* Call run_resume(r) soon, after the loop has served other work. */
 	void (*yield)(void *ctx, struct run *r);
@@ -106,8 +107,10 @@ uint32_t run_pool_cooks(enum proto_mode mode, const struct order_spec *specs, ui
 void run_start(struct run *r);
 /* Resumes a run after hooks->yield. */
 void run_resume(struct run *r);
-/* The timer of order o fired. */
+/* The timer of order o fired, or its cook ended; _at: with the clock as
+ * the caller just read it (a clock read less per order). */
 void run_order_wake(struct order *o);
+void run_order_wake_at(struct order *o, uint64_t now_us);
 /* Ends a running run now: disarms its orders, status interrupted. */
 void run_interrupt(struct run *r);
 

@@ -22,11 +22,10 @@ static uint64_t hook_now(void *ctx)
 
 /* A timer that came due while a cook held the loop is late because of
  * it: the worst such lateness is the cost the cooking run reports. */
-static void note_lateness(struct server *srv, const struct order *o)
+static void note_lateness(struct server *srv, const struct order *o, uint64_t now)
 {
 	if (!srv->cooker || o->deadline_us >= srv->cook_end_us)
 		return;
-	uint64_t now = clock_mono_us();
 	if (now > o->deadline_us && now - o->deadline_us > srv->cooker->caused_us)
 		srv->cooker->caused_us = now - o->deadline_us;
 }
@@ -36,17 +35,17 @@ static void order_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct order *o = arg;
 	(void)fd;
 	(void)what;
-	timer_wait_out(o->deadline_us);
-	note_lateness(o->run->hooks->ctx, o);
-	run_order_wake(o);
+	uint64_t now = timer_wait_out(o->deadline_us);
+	note_lateness(o->run->hooks->ctx, o, now);
+	run_order_wake_at(o, now);
 }
 
-static void hook_arm(void *ctx, struct order *o, uint64_t deadline_us)
+static void hook_arm(void *ctx, struct order *o, uint64_t now_us, uint64_t deadline_us)
 {
 	struct server *srv = ctx;
 	event_assign(&o->timer, srv->base, -1, 0, order_timer_cb, o);
 	event_priority_set(&o->timer, PRIO_TIMER);
-	if (timer_arm(&srv->timers, &o->timer, deadline_us, o->meal_us) < 0)
+	if (timer_arm(&srv->timers, &o->timer, now_us, deadline_us, o->meal_us) < 0)
 		log_error("could not arm the timer of order %u of run %llu", o->idx,
 		          (unsigned long long)o->run->id);
 }
@@ -135,16 +134,16 @@ static void hook_emit(void *ctx, struct run *r, uint32_t idx, enum proto_step st
 {
 	struct server *srv = ctx;
 	struct session *s = r->owner;
-	char name[PROTO_NAME_MAX + 1];
 	char line[SESSION_LINE_MAX];
 
-	store_add_event(srv->store, r->id, idx, step, t_us, clock_wall_us());
+	store_add_event(srv->store, r->id, idx, step, t_us, clock_wall_at(r->start_us + t_us));
 	struct proto_event ev = { .seq = session_next_seq(s), .run = r->id, .order = idx,
 	                          .step = step, .t_us = t_us };
-	const char *order_name = run_order_name(r, idx, name, sizeof name);
-	size_t len = strnlen(order_name, PROTO_NAME_MAX);
-	memcpy(ev.name, order_name, len);
-	ev.name[len] = '\0';
+	/* A RUN's names are kept NUL-padded; a GEN's are made here. */
+	if (r->names)
+		memcpy(ev.name, r->names[idx - 1], sizeof ev.name);
+	else if (proto_gen_name(ev.name, sizeof ev.name, r->gen_prefix, idx) < 0)
+		memcpy(ev.name, "?", 2);   /* as run_order_name has it */
 	int n = proto_format_event(line, sizeof line, &ev);
 	if (n > 0)
 		session_publish(s, ev.seq, line, (size_t)n, 1);

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -311,6 +312,7 @@ static void store_drain(struct store *s)
 
 static void *store_writer_main(void *arg)
 {
+	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 	store_drain(arg);
 	return NULL;
 }

@@ -68,10 +68,9 @@ static const struct timeval *timer_queue(struct timers *tw, uint64_t wait, uint6
 	return NULL;
 }
 
-int timer_arm(struct timers *tw, struct event *ev, uint64_t deadline_us,
+int timer_arm(struct timers *tw, struct event *ev, uint64_t now, uint64_t deadline_us,
               uint64_t duration_us)
 {
-	uint64_t now = clock_mono_us();
 	/* libevent measures timeouts from the time it cached at the start of
 	 * this loop iteration, which may be long past: refresh it, or the
 	 * timer fires early by as much. */
@@ -92,11 +91,12 @@ int timer_arm(struct timers *tw, struct event *ev, uint64_t deadline_us,
 	return event_add(ev, &tv);
 }
 
-void timer_wait_out(uint64_t deadline_us)
+uint64_t timer_wait_out(uint64_t deadline_us)
 {
 	uint64_t now = clock_mono_us();
 	if (now >= deadline_us || deadline_us - now > 2 * TIMER_EARLY_US)
-		return;
-	while (clock_mono_us() < deadline_us)
+		return now;
+	while ((now = clock_mono_us()) < deadline_us)
 		;
+	return now;
 }

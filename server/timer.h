@@ -50,13 +50,15 @@ void timer_init(struct timers *tw, struct event_base *base);
  * CLOCK_MONOTONIC: TIMER_EARLY_US before it at most, or, from a bucket,
  * up to the bucket's width before it (the caller arms again for the
  * rest). duration_us, the meal, is what ev usually waits, used to pick a
- * common-timeout queue. 0 or -1. */
-int timer_arm(struct timers *tw, struct event *ev, uint64_t deadline_us,
+ * common-timeout queue; now_us, a CLOCK_MONOTONIC reading the caller has
+ * just taken. 0 or -1. */
+int timer_arm(struct timers *tw, struct event *ev, uint64_t now_us, uint64_t deadline_us,
               uint64_t duration_us);
 
 /* Called when such a timer fires: if the deadline is at most a little
  * way off, waits for it on the CPU. Returns with the deadline passed, or
- * far enough off that the caller should arm the timer again. */
-void timer_wait_out(uint64_t deadline_us);
+ * far enough off that the caller should arm the timer again; either way
+ * with the clock as it read it last. */
+uint64_t timer_wait_out(uint64_t deadline_us);
 
 #endif

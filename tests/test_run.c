@@ -54,9 +54,10 @@ static uint64_t fake_now(void *ctx)
 	return w.now_us;
 }
 
-static void fake_arm(void *ctx, struct order *o, uint64_t deadline_us)
+static void fake_arm(void *ctx, struct order *o, uint64_t now_us, uint64_t deadline_us)
 {
 	(void)ctx;
+	assert_int_equal(now_us, w.now_us);   /* the run passes the clock it read */
 	assert_true(w.ntimers < MAX_TIMERS);
 	w.timers[w.ntimers++] = (struct fake_timer){ o, deadline_us, NULL };
 }

@@ -49,9 +49,10 @@ static void test_fires_early_then_waits_out(void **state)
 	for (int i = 0; i < 8; i++) {
 		/* As the server does: the meal starts now, on a fresh clock. */
 		uint64_t meal = 20000 + (uint64_t)(i % 2) * 5000;   /* two durations */
-		shots[i] = (struct shot){ .deadline_us = clock_mono_us() + meal };
+		uint64_t now = clock_mono_us();
+		shots[i] = (struct shot){ .deadline_us = now + meal };
 		event_assign(&ev[i], base, -1, 0, shot_cb, &shots[i]);
-		assert_int_equal(timer_arm(&tw, &ev[i], shots[i].deadline_us, meal), 0);
+		assert_int_equal(timer_arm(&tw, &ev[i], now, shots[i].deadline_us, meal), 0);
 	}
 	assert_int_equal(tw.ncommon, 2);   /* one queue per repeated duration */
 	assert_int_equal(event_base_dispatch(base), 1);   /* no events left */
@@ -68,15 +69,29 @@ static void test_wait_out_only_the_last_stretch(void **state)
 {
 	(void)state;
 	uint64_t t0 = clock_mono_us();
-	timer_wait_out(t0 + 1000000);
-	assert_true(clock_mono_us() - t0 < 500000);
-	timer_wait_out(t0 + 300);
-	assert_true(clock_mono_us() >= t0 + 300);
+	uint64_t now = timer_wait_out(t0 + 1000000);
+	assert_true(now >= t0 && now - t0 < 500000);
+	now = timer_wait_out(t0 + 300);
+	assert_true(now >= t0 + 300);   /* what it returns is the clock after the wait */
+	assert_true(clock_mono_us() >= now);
+}
+
+/* The wall clock derived from the monotonic one agrees with a direct read,
+ * and moves with the monotonic reading it is given. */
+static void test_wall_clock_from_monotonic(void **state)
+{
+	(void)state;
+	uint64_t mono = clock_mono_us();
+	int64_t derived = clock_wall_at(mono), direct = clock_wall_us();
+	assert_true(direct >= derived && direct - derived < 5000);
+	assert_int_equal(clock_wall_at(mono + 1000) - derived, 1000);
+	assert_int_equal(clock_wall_at(mono + 2 * CLOCK_WALL_REFRESH_US) > derived, 1);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wall_clock_from_monotonic),
 		cmocka_unit_test(test_fires_early_then_waits_out),
 		cmocka_unit_test(test_wait_out_only_the_last_stretch),
 	};
