@@ -11,6 +11,7 @@
 #include "server/conn.h"
 #include "server/log.h"
 #include "server/run.h"
+#include "server/run_hooks.h"
 #include "server/server.h"
 #include "server/session.h"
 #include "server/store.h"
@@ -130,7 +131,7 @@ void command_run_durable(void *arg, int ok, const char *err)
 	if (c)
 		conn_run_acked(c, r, ok, err);
 	if (ok && r->acked)
-		run_start(r);
+		run_hooks_start_soon(srv, r);
 	if (c)
 		conn_resume(c);
 }

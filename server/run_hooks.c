@@ -73,6 +73,24 @@ static void hook_yield(void *ctx, struct run *r)
 	event_active(&r->resume, EV_TIMEOUT, 0);
 }
 
+static void run_start_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	run_start(arg);
+}
+
+void run_hooks_start_soon(struct server *srv, struct run *r)
+{
+	/* The idle priority runs only when no timer and no connection is
+	 * active; libevent takes at most its dispatch limit of these in one
+	 * pass, then serves I/O and the timers that came due meanwhile. The
+	 * run's resume event is free until it starts; its end deletes it. */
+	event_assign(&r->resume, srv->base, -1, 0, run_start_cb, r);
+	event_priority_set(&r->resume, PRIO_IDLE);
+	event_active(&r->resume, EV_TIMEOUT, 0);
+}
+
 static void hook_pause(void *ctx, struct run *r)
 {
 	struct server *srv = ctx;

@@ -11,4 +11,10 @@ int run_hooks_start(struct server *srv);
 /* Takes back every cook still on the pool and joins its threads. */
 void run_hooks_stop(struct server *srv);
 
+struct run;
+/* Starts a committed run once the loop has served what is due: a burst
+ * of runs committed together starts in turns, so the first ones' timers
+ * are not held up behind the last ones' starts. */
+void run_hooks_start_soon(struct server *srv, struct run *r);
+
 #endif

@@ -312,6 +312,8 @@ static void store_drain(struct store *s)
 
 static void *store_writer_main(void *arg)
 {
+	/* On a busy machine the loop's timers must win the CPU: the writer
+	 * catches up in larger batches. This thread alone (a Linux tid). */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
 	store_drain(arg);
 	return NULL;
