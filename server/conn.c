@@ -114,12 +114,21 @@ void conn_accept(struct server *srv, evutil_socket_t fd)
 /* Closes at once as far as anyone can see (no session, no pending run,
  * no more I/O) but frees later, from the loop: the caller may be deep in
  * a callback that still holds c. */
+static void conn_burst_end(struct conn *c)
+{
+	if (c->bursting) {
+		c->bursting = 0;
+		c->srv->bursting--;
+	}
+}
+
 void conn_kill(struct conn *c)
 {
 	struct server *srv = c->srv;
 	if (c->dead)
 		return;
 	c->dead = 1;
+	conn_burst_end(c);
 	if (c->pending) {
 		c->pending->ack_conn = NULL;
 		c->pending = NULL;
@@ -176,9 +185,23 @@ static void conn_send_lagged(struct conn *c)
 	conn_send_reply(c, notice, (size_t)n);
 }
 
+/* Whether a live event finds room: within the base limit, or within the
+ * burst limit with a slot held or free. */
+static int conn_event_fits(struct conn *c)
+{
+	size_t out = conn_out_len(c);
+	if (out <= CONN_OUT_HIGH)
+		return 1;
+	if (!c->bursting && c->srv->bursting < CONN_BURST_SLOTS) {
+		c->bursting = 1;
+		c->srv->bursting++;
+	}
+	return c->bursting && out <= CONN_OUT_BURST;
+}
+
 void conn_send_event(struct conn *c, const char *line, size_t len, int droppable)
 {
-	if (droppable && conn_out_len(c) > CONN_OUT_HIGH) {
+	if (droppable && !conn_event_fits(c)) {
 		c->dropped++;
 		return;
 	}
@@ -295,6 +318,8 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 			conn_kill(c);
 		return;
 	}
+	/* Called once the output is down to CONN_OUT_LOW (the watermark). */
+	conn_burst_end(c);
 	if (c->dropped)
 		conn_send_lagged(c);
 	if (!c->eof && !c->pending) {

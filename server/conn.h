@@ -16,8 +16,16 @@ struct run;
  * in one LAGGED notice) and its input is not read until it drains. */
 #define CONN_OUT_HIGH (1u << 20)
 #define CONN_OUT_LOW  (256u << 10)
-/* Output past this (replies and DONE lines alone) closes the connection. */
-#define CONN_OUT_CAP  (16u << 20)
+/* A watcher may buffer up to CONN_OUT_BURST instead while it holds one of
+ * the server's CONN_BURST_SLOTS, so that the second in which a large run's
+ * meals all end reaches a reader that keeps up, and memory stays bounded
+ * however many connections lag. The slot goes back once the output has
+ * drained to CONN_OUT_LOW. */
+#define CONN_OUT_BURST (16u << 20)
+#define CONN_BURST_SLOTS 4u
+/* Output past this (replies and DONE lines after a burst) closes the
+ * connection. */
+#define CONN_OUT_CAP  (CONN_OUT_BURST + (16u << 20))
 
 struct conn {
 	struct server *srv;
@@ -30,6 +38,7 @@ struct conn {
 	int closing;                  /* flush the output, then free */
 	int dead;                     /* closed; freed by the server's reaper */
 	int authed;                   /* AUTH passed, or no token is set */
+	int bursting;                 /* holds one of the server's burst slots */
 	struct event idle;            /* closes a connection that says nothing */
 	struct conn *prev, *next;
 };

@@ -50,6 +50,7 @@ struct server {
 	uint64_t next_run_id;
 	uint64_t inflight;           /* orders of running runs */
 	uint32_t nconns;
+	uint32_t bursting;           /* connections holding a burst slot (conn.h) */
 	int stopping;
 	int accept_paused;           /* accept failed (no descriptors): retrying */
 	struct conn *conns;          /* open connections, doubly linked */
