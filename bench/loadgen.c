@@ -5,6 +5,9 @@
  *       one connection sends COMMAND (a RUN or GEN), reads (and drops)
  *       every line up to the run's DONE; RATE > 0 caps reading at RATE
  *       bytes/s, a slow watcher the server must not buffer for.
+ *   loadgen ends HOST:PORT "COMMAND"
+ *       as one, after WATCH ends: the server sends the run's DONE and no
+ *       events (a client that wants the totals of a large run).
  *   loadgen many HOST:PORT N "COMMAND" [TIMEOUT_S]
  *       N connections at once; once all have their HELLO each sends
  *       COMMAND at the same moment and waits for its DONE.
@@ -102,8 +105,10 @@ static int on_line(struct client *c, const char *line)
 		c->events++;
 	} else if (strncmp(line, "HELLO ", 6) == 0) {
 		c->st = ST_READY;
-	} else if (strncmp(line, "OK ", 3) == 0) {
+	} else if (strncmp(line, "OK run=", 7) == 0) {
 		c->ok_us = now_us();
+	} else if (strncmp(line, "OK ", 3) == 0) {
+		;                           /* WATCH's reply */
 	} else if (strncmp(line, "LAGGED ", 7) == 0) {
 		int64_t d = field(line, "dropped=");
 		if (d > 0)
@@ -193,7 +198,7 @@ static double pct(int64_t *v, size_t n, double p)
 }
 
 /* Rate-limited or not, one connection and one run. */
-static int cmd_one(const struct sockaddr_in *sa, const char *cmd, long rate)
+static int cmd_one(const struct sockaddr_in *sa, const char *cmd, long rate, int ends_only)
 {
 	struct client *c = client_new(ONE_BUF);
 	int64_t t0 = now_us();
@@ -203,7 +208,8 @@ static int cmd_one(const struct sockaddr_in *sa, const char *cmd, long rate)
 	int rc = 0;
 	while (c->st != ST_READY && rc == 0 && poll(&pfd, 1, 10000) == 1)
 		rc = on_readable(c, c->cap);
-	if (c->st != ST_READY || send_line(c, cmd) < 0)
+	if (c->st != ST_READY || (ends_only && send_line(c, "WATCH ends") < 0) ||
+	    send_line(c, cmd) < 0)
 		return fprintf(stderr, "loadgen: no HELLO\n"), 1;
 	/* A slow watcher reads a tenth of its rate every 100 ms. */
 	size_t slice = rate > 0 ? (size_t)(rate / 10) : SIZE_MAX;
@@ -342,10 +348,13 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_in sa;
 	if (argc >= 4 && strcmp(argv[1], "one") == 0 && parse_addr(argv[2], &sa) == 0)
-		return cmd_one(&sa, argv[3], argc > 4 ? atol(argv[4]) : 0);
+		return cmd_one(&sa, argv[3], argc > 4 ? atol(argv[4]) : 0, 0);
+	if (argc == 4 && strcmp(argv[1], "ends") == 0 && parse_addr(argv[2], &sa) == 0)
+		return cmd_one(&sa, argv[3], 0, 1);
 	if (argc >= 5 && strcmp(argv[1], "many") == 0 && parse_addr(argv[2], &sa) == 0)
 		return cmd_many(&sa, atoi(argv[3]), argv[4], argc > 5 ? atof(argv[5]) : 60.0);
 	fputs("usage: loadgen one HOST:PORT COMMAND [RATE_BYTES_PER_S]\n"
+	      "       loadgen ends HOST:PORT COMMAND\n"
 	      "       loadgen many HOST:PORT N COMMAND [TIMEOUT_S]\n", stderr);
 	return 2;
 }

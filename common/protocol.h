@@ -27,7 +27,9 @@ const char *proto_status_name(enum run_status s);   /* "running", ... */
 
 /* ---- client -> server ---------------------------------------------- */
 
-enum cmd_kind { CMD_PING, CMD_HELP, CMD_QUIT, CMD_RUN, CMD_GEN, CMD_ATTACH, CMD_RUNS, CMD_AUTH };
+enum cmd_kind {
+	CMD_PING, CMD_HELP, CMD_QUIT, CMD_RUN, CMD_GEN, CMD_ATTACH, CMD_RUNS, CMD_AUTH, CMD_WATCH
+};
 
 struct order_spec {
 	char name[PROTO_NAME_MAX + 1];
@@ -54,6 +56,7 @@ struct cmd {
 	char session[PROTO_SESSION_HEX + 1];        /* ATTACH, RUNS (empty: own) */
 	uint64_t since_seq;                         /* ATTACH */
 	char token[PROTO_TOKEN_MAX + 1];            /* AUTH */
+	int watch_events;                           /* WATCH: 1 events, 0 ends only */
 };
 
 /* A failed parse: code is one of the error codes of docs/protocol.md. */

@@ -276,7 +276,7 @@ void command_handle_line(struct conn *c, const char *line, size_t len)
 		command_reply(c, "OK pong");
 		break;
 	case CMD_HELP:
-		command_reply(c, "OK commands=RUN,GEN,ATTACH,RUNS,AUTH,PING,HELP,QUIT "
+		command_reply(c, "OK commands=RUN,GEN,ATTACH,RUNS,WATCH,AUTH,PING,HELP,QUIT "
 		                 "doc=docs/protocol.md");
 		break;
 	case CMD_QUIT:
@@ -297,6 +297,10 @@ void command_handle_line(struct conn *c, const char *line, size_t len)
 		break;
 	case CMD_AUTH:
 		command_auth(c);
+		break;
+	case CMD_WATCH:
+		c->ends_only = !parsed.watch_events;
+		command_reply(c, parsed.watch_events ? "OK watch=events" : "OK watch=ends");
 		break;
 	}
 }

@@ -199,12 +199,21 @@ static int conn_event_fits(struct conn *c)
 	return c->bursting && out <= CONN_OUT_BURST;
 }
 
+int conn_take_event(struct conn *c)
+{
+	if (c->dead || c->closing || c->ends_only)
+		return 0;
+	if (!conn_event_fits(c)) {
+		c->dropped++;
+		return 0;
+	}
+	return 1;
+}
+
 void conn_send_event(struct conn *c, const char *line, size_t len, int droppable)
 {
-	if (droppable && !conn_event_fits(c)) {
-		c->dropped++;
+	if (droppable && !conn_take_event(c))
 		return;
-	}
 	/* Before a line that is never dropped (DONE), the count of what was:
 	 * a client that reads a run's DONE knows every event of it was
 	 * either sent or counted. */

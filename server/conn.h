@@ -39,6 +39,7 @@ struct conn {
 	int dead;                     /* closed; freed by the server's reaper */
 	int authed;                   /* AUTH passed, or no token is set */
 	int bursting;                 /* holds one of the server's burst slots */
+	int ends_only;                /* WATCH ends: no live events, DONE lines only */
 	struct event idle;            /* closes a connection that says nothing */
 	struct conn *prev, *next;
 };
@@ -50,6 +51,9 @@ void conn_accept(struct server *srv, evutil_socket_t fd);
 void conn_send_reply(struct conn *c, const char *line, size_t len);
 /* An event line; droppable ones are dropped while the reader is slow. */
 void conn_send_event(struct conn *c, const char *line, size_t len, int droppable);
+/* Whether a live event may be sent now: 0 when the connection does not
+ * watch events, or reads too slowly (then it is counted for LAGGED). */
+int conn_take_event(struct conn *c);
 
 /* The run's commit is done: answer its RUN/GEN and read on. */
 void conn_run_acked(struct conn *c, struct run *r, int ok, const char *err);

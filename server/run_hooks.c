@@ -152,7 +152,6 @@ static void hook_emit(void *ctx, struct run *r, uint32_t idx, enum proto_step st
 {
 	struct server *srv = ctx;
 	struct session *s = r->owner;
-	char line[SESSION_LINE_MAX];
 
 	store_add_event(srv->store, r->id, idx, step, t_us, clock_wall_at(r->start_us + t_us));
 	struct proto_event ev = { .seq = session_next_seq(s), .run = r->id, .order = idx,
@@ -162,9 +161,7 @@ static void hook_emit(void *ctx, struct run *r, uint32_t idx, enum proto_step st
 		memcpy(ev.name, r->names[idx - 1], sizeof ev.name);
 	else if (proto_gen_name(ev.name, sizeof ev.name, r->gen_prefix, idx) < 0)
 		memcpy(ev.name, "?", 2);   /* as run_order_name has it */
-	int n = proto_format_event(line, sizeof line, &ev);
-	if (n > 0)
-		session_publish(s, ev.seq, line, (size_t)n, 1);
+	session_publish_event(s, &ev);
 }
 
 /* The run's end and all its events are committed: only now its DONE line,

@@ -216,7 +216,9 @@ uint64_t session_next_seq(struct session *s)
 	return ++s->seq;
 }
 
-static void session_keep_line(struct session *s, uint64_t seq, const char *line, size_t len)
+/* The slot for the next kept line: the ring grows up to its limit, then
+ * the oldest line makes room. NULL when there is no ring at all. */
+static struct replay_line *session_keep_slot(struct session *s)
 {
 	if (s->replay_len == s->replay_cap && s->replay_cap < SESSION_REPLAY_MAX) {
 		size_t cap = s->replay_cap ? s->replay_cap * 2 : 16;
@@ -231,8 +233,8 @@ static void session_keep_line(struct session *s, uint64_t seq, const char *line,
 			s->replay_head = 0;
 		}
 	}
-	if (s->replay_cap == 0 || len > SESSION_LINE_MAX)
-		return;
+	if (s->replay_cap == 0)
+		return NULL;
 	struct replay_line *slot;
 	if (s->replay_len < s->replay_cap) {
 		slot = &s->replay[(s->replay_head + s->replay_len) % s->replay_cap];
@@ -241,17 +243,43 @@ static void session_keep_line(struct session *s, uint64_t seq, const char *line,
 		slot = &s->replay[s->replay_head];
 		s->replay_head = (s->replay_head + 1) % s->replay_cap;
 	}
-	slot->seq = seq;
-	slot->len = (uint16_t)len;
-	memcpy(slot->text, line, len);
+	return slot;
 }
 
 void session_publish(struct session *s, uint64_t seq, const char *line, size_t len,
                      int droppable)
 {
-	session_keep_line(s, seq, line, len);
+	struct replay_line *slot = len > 0 && len <= SESSION_LINE_MAX ? session_keep_slot(s) : NULL;
+	if (slot) {
+		slot->seq = seq;
+		slot->len = (uint16_t)len;
+		memcpy(slot->u.text, line, len);
+	}
 	if (s->conn)
 		conn_send_event(s->conn, line, len, droppable);
+}
+
+/* Formats ev for c, if c takes a live event now (conn_take_event). */
+static void session_send_event(struct conn *c, const struct proto_event *ev)
+{
+	char line[SESSION_LINE_MAX];
+	if (!conn_take_event(c))
+		return;
+	int n = proto_format_event(line, sizeof line, ev);
+	if (n > 0)
+		conn_send_reply(c, line, (size_t)n);
+}
+
+void session_publish_event(struct session *s, const struct proto_event *ev)
+{
+	struct replay_line *slot = session_keep_slot(s);
+	if (slot) {
+		slot->seq = ev->seq;
+		slot->len = 0;
+		slot->u.ev = *ev;
+	}
+	if (s->conn)
+		session_send_event(s->conn, ev);
 }
 
 void session_replay(struct session *s, uint64_t since)
@@ -266,7 +294,11 @@ void session_replay(struct session *s, uint64_t since)
 	}
 	for (size_t i = 0; i < s->replay_len && s->conn; i++) {
 		const struct replay_line *l = &s->replay[(s->replay_head + i) % s->replay_cap];
-		if (l->seq > since)
-			conn_send_event(s->conn, l->text, l->len, 1);
+		if (l->seq <= since)
+			continue;
+		if (l->len == 0)
+			session_send_event(s->conn, &l->u.ev);
+		else
+			conn_send_event(s->conn, l->u.text, l->len, 1);
 	}
 }

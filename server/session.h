@@ -17,10 +17,16 @@ struct run;
 #define SESSION_HISTORY_MAX 64    /* finished runs kept for RUNS */
 #define SESSION_LINE_MAX 240      /* the longest EV or DONE line fits */
 
+/* A kept line: an event as its fields (len 0), formatted only if it is
+ * ever sent, or a DONE line as text. A million-order run whose events
+ * nobody watches is then never formatted at all. */
 struct replay_line {
 	uint64_t seq;
 	uint16_t len;
-	char text[SESSION_LINE_MAX];
+	union {
+		char text[SESSION_LINE_MAX];
+		struct proto_event ev;
+	} u;
 };
 
 struct session {
@@ -56,11 +62,13 @@ void session_run_ended(struct session *s, struct run *r);
 int session_unused(const struct session *s);
 
 /* Gives out the next seq, then publishes the line that carries it: kept
- * for replay and sent to the attached connection. A droppable line (EV)
- * may be dropped for a slow reader; a DONE line never is. */
+ * for replay and sent to the attached connection. A droppable line may be
+ * dropped for a slow reader; a DONE line never is. An event (ev->seq set)
+ * is formatted only for a connection that takes it. */
 uint64_t session_next_seq(struct session *s);
 void session_publish(struct session *s, uint64_t seq, const char *line, size_t len,
                      int droppable);
+void session_publish_event(struct session *s, const struct proto_event *ev);
 
 /* Sends the attached connection every kept line with seq > since, after
  * a LAGGED notice if some of those lines are no longer kept. */

@@ -151,12 +151,14 @@ static void test_transcript(void **state)
 			checked++;
 		}
 	}
-	assert_int_equal(checked, 19);   /* every server line the doc shows */
+	assert_int_equal(checked, 22);   /* every server line the doc shows */
 	assert_int_equal(support_read_line(&c, line, sizeof line, WAIT_MS), -1);  /* closed */
 	support_close(&c);
 	free(doc);
 	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from events where run_id = 1"), 9);
+	/* WATCH ends sent none of run 2's events; they are stored all the same. */
+	assert_int_equal(support_sql_int(f->db, "select count(*) from events where run_id = 2"), 6);
 }
 
 /* ---- sessions: disconnect, attach, replay ------------------------------ */

@@ -230,6 +230,21 @@ static void test_ping_help_quit(void **state)
 	parse_fails("QUIT now please", "bad_args", "QUIT takes no more arguments, got 'now'");
 }
 
+/* WATCH events|ends: one word, either case; anything else is bad_args. */
+static void test_watch(void **state)
+{
+	(void)state;
+	parse_ok("WATCH ends", CMD_WATCH);
+	assert_int_equal(cmd.watch_events, 0);
+	parse_ok("watch EVENTS", CMD_WATCH);
+	assert_int_equal(cmd.watch_events, 1);
+	parse_ok("PING", CMD_PING);
+	assert_int_equal(cmd.watch_events, 1);   /* reset for every command */
+	parse_fails("WATCH", "bad_args", "WATCH needs what to send: WATCH events|ends");
+	parse_fails("WATCH all", "bad_args", "'all' is neither events nor ends");
+	parse_fails("WATCH ends now", "bad_args", "WATCH takes no more arguments, got 'now'");
+}
+
 static void test_empty_and_unknown(void **state)
 {
 	(void)state;
@@ -613,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_gen_meal),
 		cmocka_unit_test(test_gen_name),
 		cmocka_unit_test(test_ping_help_quit),
+		cmocka_unit_test(test_watch),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_cooking),
 		cmocka_unit_test(test_empty_and_unknown),

@@ -153,6 +153,9 @@ static void check_command(const struct proto_limits *lim)
 	case CMD_AUTH:
 		check_token();
 		break;
+	case CMD_WATCH:
+		CHECK(cmd.watch_events == 0 || cmd.watch_events == 1);
+		break;
 	default:
 		CHECK(!"an unknown command kind");
 	}
@@ -278,6 +281,11 @@ static void format_command(int odd)
 		put_gap();
 		put("%s", cmd.token);
 		break;
+	case CMD_WATCH:
+		put_word("WATCH", "watch");
+		put_gap();
+		put("%s", cmd.watch_events ? "events" : "ends");
+		break;
 	}
 	if (odd)
 		put("  \r");
@@ -291,7 +299,7 @@ static void check_same_command(void)
 	CHECK(again.gen_lo_us == cmd.gen_lo_us && again.gen_hi_us == cmd.gen_hi_us);
 	CHECK(strcmp(again.gen_prefix, cmd.gen_prefix) == 0);
 	CHECK(strcmp(again.session, cmd.session) == 0 && again.since_seq == cmd.since_seq);
-	CHECK(strcmp(again.token, cmd.token) == 0);
+	CHECK(strcmp(again.token, cmd.token) == 0 && again.watch_events == cmd.watch_events);
 	if (cmd.kind != CMD_RUN)
 		return;
 	for (uint32_t i = 0; i < cmd.norders; i++) {
