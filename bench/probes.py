@@ -98,7 +98,7 @@ def gen(ctx, n, lo_us, hi_us, watched):
         # the run starts once its OK is sent: DONE's arrival less OK's and
         # the run's own length is how long storage lagged.
         res = {"ok": d["ok"], "makespan_s": d["elapsed_us"] / 1e6,
-               "commit_lag_s": d["done_s"] - d["ok_s"] - d["elapsed_us"] / 1e6,
+               "commit_lag_s": max(0.0, d["done_s"] - d["ok_s"] - d["elapsed_us"] / 1e6),
                "ok_s": d["ok_s"], "streamed": d["events"], "dropped": d["dropped"]}
         res.update(db_figures(srv.db))
     finally:
