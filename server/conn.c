@@ -111,9 +111,7 @@ void conn_accept(struct server *srv, evutil_socket_t fd)
 	conn_greet(c);
 }
 
-/* Closes at once as far as anyone can see (no session, no pending run,
- * no more I/O) but frees later, from the loop: the caller may be deep in
- * a callback that still holds c. */
+/* Gives the connection's burst slot back (conn.h), if it holds one. */
 static void conn_burst_end(struct conn *c)
 {
 	if (c->bursting) {
@@ -122,6 +120,9 @@ static void conn_burst_end(struct conn *c)
 	}
 }
 
+/* Closes at once as far as anyone can see (no session, no pending run,
+ * no more I/O) but frees later, from the loop: the caller may be deep in
+ * a callback that still holds c. */
 void conn_kill(struct conn *c)
 {
 	struct server *srv = c->srv;
