@@ -171,48 +171,6 @@ static void test_session_valid(void **state)
 	assert_int_equal(proto_session_valid(SESSION "ffff", 32), 1);
 }
 
-static void test_gen_meal(void **state)
-{
-	(void)state;
-	assert_int_equal(proto_gen_meal(1, 1, 5, 9), 5);
-	assert_int_equal(proto_gen_meal(3, 5, 7, 7), 7);
-	assert_int_equal(proto_gen_meal(1, 11, 10000, 20000), 10000);
-	assert_int_equal(proto_gen_meal(11, 11, 10000, 20000), 20000);
-	for (uint32_t i = 1; i <= 11; i++)
-		assert_int_equal(proto_gen_meal(i, 11, 10000, 20000), 10000 + (i - 1) * 1000);
-	/* Integer division, as the doc says: 0 + 10 * 1 / 3 = 3. */
-	assert_int_equal(proto_gen_meal(2, 4, 0, 10), 3);
-	assert_int_equal(proto_gen_meal(3, 4, 0, 10), 6);
-	/* (hi - lo) * (i - 1) passes 64 bits here. */
-	assert_int_equal(proto_gen_meal(2, 3, 0, UINT64_MAX), UINT64_MAX / 2);
-	assert_int_equal(proto_gen_meal(UINT32_MAX, UINT32_MAX, 1, UINT64_MAX), UINT64_MAX);
-	/* (2^64 - 2) * (2^32 - 3) / (2^32 - 2), rounded down: 2^64 - 2^32 - 5. */
-	assert_int_equal(proto_gen_meal(UINT32_MAX - 1, UINT32_MAX, 0, UINT64_MAX - 1),
-	                 UINT64_C(0xfffffffefffffffb));
-	uint64_t prev = 0;
-	for (uint32_t i = 1; i <= 1000; i++) {
-		uint64_t m = proto_gen_meal(i, 1000, 1000, UINT64_C(600000000));
-		assert_true(m >= prev && m >= 1000 && m <= UINT64_C(600000000));
-		prev = m;
-	}
-}
-
-static void test_gen_name(void **state)
-{
-	char buf[PROTO_NAME_MAX + 1];
-	(void)state;
-	assert_int_equal(proto_gen_name(buf, sizeof buf, "o", 1), 2);
-	assert_string_equal(buf, "o1");
-	assert_int_equal(proto_gen_name(buf, sizeof buf, "order-", 4294967295u), 16);
-	assert_string_equal(buf, "order-4294967295");
-	assert_int_equal(proto_gen_name(buf, 4, "o", 123), -1);
-	assert_int_equal(proto_gen_name(buf, 5, "o", 123), 4);
-	assert_string_equal(buf, "o123");
-	memset(buf, 'Z', sizeof buf);
-	assert_int_equal(proto_gen_name(buf, 3, "o", 123), -1);
-	assert_int_equal(buf[3], 'Z');
-}
-
 static void test_ping_help_quit(void **state)
 {
 	(void)state;
@@ -625,8 +583,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_session_valid),
-		cmocka_unit_test(test_gen_meal),
-		cmocka_unit_test(test_gen_name),
 		cmocka_unit_test(test_ping_help_quit),
 		cmocka_unit_test(test_watch),
 		cmocka_unit_test(test_auth),
