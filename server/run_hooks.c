@@ -156,12 +156,10 @@ static void hook_emit(void *ctx, struct run *r, uint32_t idx, enum proto_step st
 	store_add_event(srv->store, r->id, idx, step, t_us, clock_wall_at(r->start_us + t_us));
 	struct proto_event ev = { .seq = session_next_seq(s), .run = r->id, .order = idx,
 	                          .step = step, .t_us = t_us };
-	/* A RUN's names are kept NUL-padded; a GEN's are made here. */
-	if (r->names)
-		memcpy(ev.name, r->names[idx - 1], sizeof ev.name);
-	else if (proto_gen_name(ev.name, sizeof ev.name, r->gen_prefix, idx) < 0)
-		memcpy(ev.name, "?", 2);   /* as run_order_name has it */
-	session_publish_event(s, &ev);
+	/* A RUN's names are kept NUL-padded; a GEN's is its prefix and index,
+	 * made by the session only if the line is ever formatted. */
+	memcpy(ev.name, r->names ? r->names[idx - 1] : r->gen_prefix, sizeof ev.name);
+	session_publish_event(s, &ev, r->names == NULL);
 }
 
 /* The run's end and all its events are committed: only now its DONE line,

@@ -260,26 +260,34 @@ void session_publish(struct session *s, uint64_t seq, const char *line, size_t l
 }
 
 /* Formats ev for c, if c takes a live event now (conn_take_event). */
-static void session_send_event(struct conn *c, const struct proto_event *ev)
+static void session_send_event(struct conn *c, const struct proto_event *ev, int gen_name)
 {
 	char line[SESSION_LINE_MAX];
 	if (!conn_take_event(c))
 		return;
+	struct proto_event named;
+	if (gen_name) {
+		named = *ev;
+		if (proto_gen_name(named.name, sizeof named.name, ev->name, ev->order) < 0)
+			memcpy(named.name, "?", 2);   /* as run_order_name has it */
+		ev = &named;
+	}
 	int n = proto_format_event(line, sizeof line, ev);
 	if (n > 0)
 		conn_send_reply(c, line, (size_t)n);
 }
 
-void session_publish_event(struct session *s, const struct proto_event *ev)
+void session_publish_event(struct session *s, const struct proto_event *ev, int gen_name)
 {
 	struct replay_line *slot = session_keep_slot(s);
 	if (slot) {
 		slot->seq = ev->seq;
 		slot->len = 0;
+		slot->gen_name = (uint8_t)gen_name;
 		slot->u.ev = *ev;
 	}
 	if (s->conn)
-		session_send_event(s->conn, ev);
+		session_send_event(s->conn, ev, gen_name);
 }
 
 void session_replay(struct session *s, uint64_t since)
@@ -297,8 +305,8 @@ void session_replay(struct session *s, uint64_t since)
 		if (l->seq <= since)
 			continue;
 		if (l->len == 0)
-			session_send_event(s->conn, &l->u.ev);
-		else
-			conn_send_event(s->conn, l->u.text, l->len, 1);
+			session_send_event(s->conn, &l->u.ev, l->gen_name);
+		else   /* a DONE line: never dropped, replayed or live */
+			conn_send_event(s->conn, l->u.text, l->len, 0);
 	}
 }

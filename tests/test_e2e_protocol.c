@@ -196,6 +196,50 @@ static void test_attach_replays_then_goes_on_live(void **state)
 	                 1);
 }
 
+/* A GEN order's name is its prefix and index, live and in a replay, and
+ * WATCH ends keeps the replay to DONE lines. */
+static void test_gen_names_live_and_replayed(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c1, c2;
+	char id[33], line[512], cmd[128], want[64];
+
+	assert_int_equal(support_connect(&c1, f->srv.port), 0);
+	read_hello(&c1, id);
+	assert_int_equal(support_send(&c1, "GEN async 3 5ms prefix=p_\n"), 0);
+	read_expect_prefix(&c1, "OK run=1 mode=async orders=3", line, sizeof line);
+	for (int i = 0; i < 9; i++) {
+		read_expect_prefix(&c1, "EV ", line, sizeof line);
+		snprintf(want, sizeof want, " name=p_%llu ", field_u(line, "order"));
+		assert_non_null(strstr(line, want));
+	}
+	read_expect_prefix(&c1, "DONE seq=10 run=1", line, sizeof line);
+	support_close(&c1);
+
+	assert_int_equal(support_connect(&c2, f->srv.port), 0);
+	read_hello(&c2, line);
+	snprintf(cmd, sizeof cmd, "ATTACH %s 0\n", id);
+	assert_int_equal(support_send(&c2, cmd), 0);
+	read_expect_prefix(&c2, "OK attached session=", line, sizeof line);
+	for (unsigned long long seq = 1; seq <= 9; seq++) {
+		read_expect_prefix(&c2, "EV ", line, sizeof line);
+		assert_int_equal(field_u(line, "seq"), seq);
+		snprintf(want, sizeof want, " name=p_%llu ", field_u(line, "order"));
+		assert_non_null(strstr(line, want));
+	}
+	read_expect_prefix(&c2, "DONE seq=10 run=1", line, sizeof line);
+	/* Asked for ends only, the same replay is the DONE line alone. */
+	assert_int_equal(support_send(&c2, "WATCH ends\n"), 0);
+	read_expect_prefix(&c2, "OK watch=ends", line, sizeof line);
+	snprintf(cmd, sizeof cmd, "ATTACH %s 0\n", id);
+	assert_int_equal(support_send(&c2, cmd), 0);
+	read_expect_prefix(&c2, "OK attached session=", line, sizeof line);
+	read_expect_prefix(&c2, "DONE seq=10 run=1", line, sizeof line);
+	assert_int_equal(support_send(&c2, "PING\n"), 0);
+	read_expect_prefix(&c2, "OK pong", line, sizeof line);
+	support_close(&c2);
+}
+
 static void test_attach_takes_the_session_over(void **state)
 {
 	struct fixture *f = *state;
@@ -346,6 +390,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_transcript, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_replays_then_goes_on_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gen_names_live_and_replayed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_takes_the_session_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_needs_a_real_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlong_line_is_refused_and_skipped, setup,
