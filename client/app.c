@@ -187,7 +187,10 @@ static void app_draw(struct app *a, int64_t now_us, int final)
 	if (!b->failed)
 		term_write_all(STDOUT_FILENO, b->data, b->len);
 	strbuf_reset(b);
-	a->last_frame_us = now_us;
+	/* Paced from when this frame reached the terminal, not from when it
+	 * began: a frame that took long to render must not make the next one
+	 * arrive sooner, or a terminal could see 11 in one second. */
+	a->last_frame_us = app_now_us();
 	a->f.dirty = 0;
 }
 
