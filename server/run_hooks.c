@@ -65,14 +65,6 @@ static void run_resume_cb(evutil_socket_t fd, short what, void *arg)
 	run_resume(arg);
 }
 
-static void hook_yield(void *ctx, struct run *r)
-{
-	struct server *srv = ctx;
-	event_assign(&r->resume, srv->base, -1, 0, run_resume_cb, r);
-	event_priority_set(&r->resume, PRIO_TIMER);
-	event_active(&r->resume, EV_TIMEOUT, 0);
-}
-
 static void run_start_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -80,26 +72,35 @@ static void run_start_cb(evutil_socket_t fd, short what, void *arg)
 	run_start(arg);
 }
 
+/* Calls cb(r) from the loop at priority prio, on the run's resume event:
+ * free until the run starts, used by one yield or pause at a time after,
+ * deleted by the run's end. */
+static void run_call_later(struct server *srv, struct run *r, event_callback_fn cb, int prio)
+{
+	event_assign(&r->resume, srv->base, -1, 0, cb, r);
+	event_priority_set(&r->resume, prio);
+	event_active(&r->resume, EV_TIMEOUT, 0);
+}
+
+static void hook_yield(void *ctx, struct run *r)
+{
+	run_call_later(ctx, r, run_resume_cb, PRIO_TIMER);
+}
+
 void run_hooks_start_soon(struct server *srv, struct run *r)
 {
 	/* The idle priority runs only when no timer and no connection is
 	 * active; libevent takes at most its dispatch limit of these in one
-	 * pass, then serves I/O and the timers that came due meanwhile. The
-	 * run's resume event is free until it starts; its end deletes it. */
-	event_assign(&r->resume, srv->base, -1, 0, run_start_cb, r);
-	event_priority_set(&r->resume, PRIO_IDLE);
-	event_active(&r->resume, EV_TIMEOUT, 0);
+	 * pass, then serves I/O and the timers that came due meanwhile. */
+	run_call_later(srv, r, run_start_cb, PRIO_IDLE);
 }
 
 static void hook_pause(void *ctx, struct run *r)
 {
-	struct server *srv = ctx;
-	event_assign(&r->resume, srv->base, -1, 0, run_resume_cb, r);
 	/* Below timers and I/O: libevent serves a lower priority only when
 	 * nothing above it is active, so whatever came due during the cook
 	 * (this run's timers and everyone else's) goes first. */
-	event_priority_set(&r->resume, PRIO_IDLE);
-	event_active(&r->resume, EV_TIMEOUT, 0);
+	run_call_later(ctx, r, run_resume_cb, PRIO_IDLE);
 }
 
 /* ---- cooking ------------------------------------------------------------ */
