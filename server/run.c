@@ -145,15 +145,6 @@ struct run *run_new_generated(uint64_t id, enum proto_mode mode, uint32_t n, uin
 	return r;
 }
 
-const char *run_order_name(const struct run *r, uint32_t idx, char *buf, size_t cap)
-{
-	if (r->names)
-		return r->names[idx - 1];
-	if (proto_gen_name(buf, cap, r->gen_prefix, idx) < 0)
-		return "?";
-	return buf;
-}
-
 uint64_t run_ideal_us(const struct run *r)
 {
 	return r->ideal_us;

@@ -114,8 +114,6 @@ void run_order_wake_at(struct order *o, uint64_t now_us);
 /* Ends a running run now: disarms its orders, status interrupted. */
 void run_interrupt(struct run *r);
 
-/* The name of order idx (1-based), into buf for generated orders. */
-const char *run_order_name(const struct run *r, uint32_t idx, char *buf, size_t cap);
 /* The ideal elapsed time. Without cooks: the sum of meals (sync) or the
  * longest (async, offload). With cooks: sync adds them all; async cooks
  * one after another on the loop, each order's meal starting after its

@@ -269,7 +269,7 @@ static void session_send_event(struct conn *c, const struct proto_event *ev, int
 	if (gen_name) {
 		named = *ev;
 		if (proto_gen_name(named.name, sizeof named.name, ev->name, ev->order) < 0)
-			memcpy(named.name, "?", 2);   /* as run_order_name has it */
+			memcpy(named.name, "?", 2);   /* too long: GEN refuses such prefixes */
 		ev = &named;
 	}
 	int n = proto_format_event(line, sizeof line, ev);
