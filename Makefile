@@ -99,10 +99,12 @@ asan: deps
 	@BAEDAL_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  sh tests/run.sh build-asan
 
-# The suite with every server and client process under valgrind.
+# The suite with every server and client process under valgrind. Its
+# default lock between threads is unfair: a cook spinning on a worker could
+# keep the loop thread waiting for seconds; --fair-sched=yes takes turns.
 valgrind: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
-	@BAEDAL_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	@BAEDAL_WRAP="valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	  sh tests/run.sh $(BUILD)
 
 install: all

@@ -24,6 +24,7 @@ struct pool {
 	struct job_list queue, done;
 	unsigned in_flight, capacity;
 	int stop;
+	int held;                   /* workers take no new job (shutdown) */
 	int efd;                    /* written when done goes from empty to not */
 	struct event *wake;
 	pool_done_fn done_fn;
@@ -80,7 +81,7 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stop && !p->queue.head)
+		while (!p->stop && (p->held || !p->queue.head))
 			pthread_cond_wait(&p->work, &p->mu);
 		if (p->stop)
 			break;
@@ -197,6 +198,13 @@ unsigned pool_in_flight(const struct pool *p)
 	unsigned n = p->in_flight;
 	pthread_mutex_unlock(mu);
 	return n;
+}
+
+void pool_hold(struct pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->held = 1;
+	pthread_mutex_unlock(&p->mu);
 }
 
 void pool_cancel(struct pool *p, struct pool_job *job)

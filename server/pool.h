@@ -41,6 +41,12 @@ int pool_submit(struct pool *p, struct pool_job *job);
 /* Jobs submitted and not yet handed back (queued, running or finished). */
 unsigned pool_in_flight(const struct pool *p);
 
+/* From now on the workers finish what they run and start nothing new:
+ * what is queued stays queued until cancelled or freed. For shutdown,
+ * where each queued job would otherwise start only to be cancelled, one
+ * hand-over between the threads at a time. */
+void pool_hold(struct pool *p);
+
 /* Takes job back: unqueued if it has not started, stopped (the work sees
  * pool_job_cancelled) and waited for if it is running, dropped if it is
  * finished but not yet handed back. done is not called for it. */

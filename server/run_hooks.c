@@ -230,6 +230,11 @@ int run_hooks_start(struct server *srv)
 	return 0;
 }
 
+void run_hooks_hold(struct server *srv)
+{
+	pool_hold(srv->pool);
+}
+
 void run_hooks_stop(struct server *srv)
 {
 	pool_free(srv->pool);

@@ -8,6 +8,9 @@ struct server;
 /* Sets srv->hooks and starts the worker pool (srv->base must exist).
  * 0, or -1 if the pool cannot start. */
 int run_hooks_start(struct server *srv);
+/* Shutdown has begun: the pool starts no cook that is not running yet
+ * (they are all about to be taken back). */
+void run_hooks_hold(struct server *srv);
 /* Takes back every cook still on the pool and joins its threads. */
 void run_hooks_stop(struct server *srv);
 

@@ -17,6 +17,11 @@
 #include "server/run_hooks.h"
 #include "server/store.h"
 
+/* How long shutdown waits for the interrupted runs' ends to be stored and
+ * every client's last lines to be read: a hung disk must not hold the
+ * server, and Docker's stop sends SIGKILL after 10 s. */
+#define STOP_GRACE_S 2
+
 /* ---- listening ---------------------------------------------------------- */
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
@@ -113,6 +118,7 @@ static void server_stop(struct server *srv)
 {
 	srv->stopping = 1;
 	evconnlistener_disable(srv->listener);
+	run_hooks_hold(srv);
 	for (size_t b = 0; b < srv->nbuckets; b++) {
 		for (struct session *s = srv->buckets[b]; s; s = s->next) {
 			for (size_t i = 0; i < s->nruns; i++) {
@@ -139,7 +145,7 @@ static void server_stop(struct server *srv)
 	/* BYE once the interrupted runs' ends are stored and their DONE lines
 	 * sent; the grace timer ends the loop even if the disk hangs. */
 	store_when_durable(srv->store, server_say_bye, srv);
-	struct timeval grace = { .tv_sec = 2 };
+	struct timeval grace = { .tv_sec = STOP_GRACE_S };
 	event_add(srv->stop_timer, &grace);
 }
 
@@ -161,6 +167,10 @@ static void stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct server *srv = arg;
 	(void)fd;
 	(void)what;
+	/* Said, so that a client that missed its DONE or BYE lines can be
+	 * explained: storage or the client's reading was that slow. */
+	log_warn("shutdown: %u connections still open after %d s (the database or the "
+	         "clients were slow); closing them", (unsigned)srv->nconns, STOP_GRACE_S);
 	event_base_loopbreak(srv->base);
 }
 

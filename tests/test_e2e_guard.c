@@ -1,6 +1,7 @@
 /* End to end, what keeps the server up and closed to strangers: the token,
  * idle and slow-loris timeouts, connection limits, running out of
- * descriptors, a client that never reads, SIGTERM under load. */
+ * descriptors, a client that never reads, SIGTERM under load and with a
+ * client that never reads. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -398,6 +399,47 @@ static void test_sigterm_under_load(void **state)
 	assert_true(support_sql_int(f->db, "select count(*) from runs") >= acked);
 }
 
+/* A client that reads nothing cannot hold shutdown: the server waits its
+ * grace (2 s) for that client's output, says why in its log, and exits 0;
+ * a client that reads gets its BYE. */
+static void test_sigterm_with_a_client_that_never_reads(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn slow, other;
+	char line[4096];
+
+	assert_int_equal(support_server_start(&f->srv, f->db, NULL), 0);
+	assert_int_equal(support_connect(&slow, f->srv.port), 0);
+	expect_line(&slow, "HELLO ");
+	/* ~27 MB of lines: more than the socket buffers hold, so some stay
+	 * in the server once the run is over. */
+	assert_int_equal(support_send(&slow, "GEN async 150000 1ms\n"), 0);
+	expect_line(&slow, "OK run=1");
+	assert_int_equal(support_connect(&other, f->srv.port), 0);
+	expect_line(&other, "HELLO ");
+	long long deadline = now_ms() + WAIT_MS;
+	while (support_sql_int(f->db, "select count(*) from runs where status = 'done'") != 1) {
+		assert_true(now_ms() < deadline);
+		usleep(50000);
+	}
+	long long t0 = now_ms();
+	int status = support_server_stop(&f->srv, WAIT_MS);
+	long long took = now_ms() - t0;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(took >= 2000);
+	expect_line(&other, "BYE reason=shutdown");
+	assert_int_equal(support_read_line(&other, line, sizeof line, WAIT_MS), -1);
+	support_close(&other);
+	support_close(&slow);
+	char *log = support_read_file(f->srv.log);
+	assert_non_null(log);
+	int said = strstr(log, "shutdown: 1 connections still open after 2 s") != NULL;
+	if (!said)
+		print_error("the server's log:\n%s\n", log);
+	free(log);
+	assert_true(said);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +450,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slow_reader_is_bounded, fixture_new, teardown),
 		cmocka_unit_test_setup_teardown(test_burst_slots, fixture_new, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_under_load, fixture_new, teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_with_a_client_that_never_reads,
+		                                fixture_new, teardown),
 	};
 	return cmocka_run_group_tests_name("e2e_guard", tests, NULL, NULL);
 }

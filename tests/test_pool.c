@@ -1,6 +1,7 @@
 /* The worker pool with real threads and a real event loop: every job comes
  * back once, on the loop's thread; more jobs than threads queue up; a full
- * queue refuses; cancelled jobs never come back; shutdown joins. */
+ * queue refuses; cancelled jobs never come back; a held pool starts
+ * nothing new; shutdown joins. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -155,6 +156,37 @@ static void test_cancel_queued_and_running(void **state)
 	pool_free(p);
 }
 
+/* Held (shutdown begins): the running job finishes when cancelled, and
+ * the worker it frees starts nothing that was queued behind it. */
+static void test_hold_starts_nothing_new(void **state)
+{
+	(void)state;
+	struct pool *p = pool_new(w.base, 1, NJOBS, on_done, &w);
+	assert_non_null(p);
+	submit(p, 0, until_cancelled);
+	submit(p, 1, double_it);
+	submit(p, 2, double_it);
+	struct timespec pause = { 0, 1000000 };
+	for (int i = 0; i < 10000 && !w.started; i++)
+		nanosleep(&pause, NULL);
+	assert_int_equal(w.started, 1);
+	pool_hold(p);
+	pool_cancel(p, &w.jobs[0]);
+	/* Unheld, job 1 would take the worker now and be back in well under
+	 * these 200 ms (0.2 ms of work). */
+	struct timeval wait = { 0, 200000 };
+	event_base_loopexit(w.base, &wait);
+	event_base_dispatch(w.base);
+	assert_int_equal(w.ndone, 0);
+	assert_int_equal(pool_in_flight(p), 2);
+	pool_cancel(p, &w.jobs[1]);
+	pool_cancel(p, &w.jobs[2]);
+	assert_int_equal(w.jobs[1].state, JOB_IDLE);
+	assert_int_equal(w.jobs[2].state, JOB_IDLE);
+	assert_int_equal(pool_in_flight(p), 0);
+	pool_free(p);
+}
+
 /* Shutdown with work queued and running: no callback, no hang, no leak. */
 static void test_free_with_work_left(void **state)
 {
@@ -176,6 +208,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_more_jobs_than_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_queue_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_queued_and_running, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_starts_nothing_new, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_work_left, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
