@@ -43,6 +43,8 @@ echo
 echo
 echo "Act 2: cooking is CPU work. async cooks on the event loop, and while it"
 echo "does every run stops; offload cooks on worker threads, and nothing stops."
+echo "The three runs cook at the same time: with fewer cores than cooks, a cook"
+echo "takes longer by the clock than its CPU time, and that is most of each overhead."
 echo
 "$BUILD/baedal" --server "127.0.0.1:$port" demo --cook
 kill -TERM "$pid"
