@@ -61,6 +61,13 @@ static void expect_line(struct test_conn *c, const char *prefix)
 		fail_msg("expected '%s...', got '%s'", prefix, line);
 }
 
+/* A connection the server greeted. */
+static void connect_greeted(struct test_conn *c, int port)
+{
+	assert_int_equal(support_connect(c, port), 0);
+	expect_line(c, "HELLO ");
+}
+
 static void expect_closed(struct test_conn *c)
 {
 	char line[4096];
@@ -95,8 +102,7 @@ static void test_token(void **state)
 	expect_closed(&c);
 	support_close(&c);
 
-	assert_int_equal(support_connect(&c, f->srv.port), 0);
-	expect_line(&c, "HELLO ");
+	connect_greeted(&c, f->srv.port);
 	assert_int_equal(support_send(&c, "AUTH k9-Qx7.secret\nRUN async A:1ms\n"), 0);
 	expect_line(&c, "OK authenticated");
 	expect_line(&c, "OK run=1");
@@ -177,8 +183,7 @@ static void test_connection_limit(void **state)
 
 	assert_int_equal(support_server_start(&f->srv, f->db, "--max-conns", "3", NULL), 0);
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(support_connect(&c[i], f->srv.port), 0);
-		expect_line(&c[i], "HELLO ");
+		connect_greeted(&c[i], f->srv.port);
 	}
 	assert_int_equal(support_connect(&c[3], f->srv.port), 0);
 	expect_line(&c[3], "BYE reason=busy");
@@ -280,13 +285,11 @@ static void test_slow_reader_is_bounded(void **state)
 	enum { N = 250000 };
 
 	assert_int_equal(support_server_start(&f->srv, f->db, NULL), 0);
-	assert_int_equal(support_connect(&slow, f->srv.port), 0);
-	expect_line(&slow, "HELLO ");
+	connect_greeted(&slow, f->srv.port);
 	assert_int_equal(support_send(&slow, "GEN async 250000 1ms..200ms\n"), 0);
 	expect_line(&slow, "OK run=1");
 	/* It reads nothing more while the run goes on; others are served. */
-	assert_int_equal(support_connect(&other, f->srv.port), 0);
-	expect_line(&other, "HELLO ");
+	connect_greeted(&other, f->srv.port);
 	long long t0 = now_ms();
 	assert_int_equal(support_send(&other, "PING\n"), 0);
 	expect_line(&other, "OK pong");
@@ -331,8 +334,7 @@ static void test_burst_slots(void **state)
 	assert_int_equal(support_server_start(&f->srv, f->db, NULL), 0);
 	snprintf(cmd, sizeof cmd, "GEN async %d 1ms..20ms\n", N);
 	for (int i = 0; i < WATCHERS; i++) {
-		assert_int_equal(support_connect(&c[i], f->srv.port), 0);
-		expect_line(&c[i], "HELLO ");
+		connect_greeted(&c[i], f->srv.port);
 		assert_int_equal(support_send(&c[i], cmd), 0);
 		expect_line(&c[i], "OK run=");
 	}
@@ -366,8 +368,7 @@ static void test_sigterm_under_load(void **state)
 
 	assert_int_equal(support_server_start(&f->srv, f->db, NULL), 0);
 	for (int i = 0; i < CONNS; i++) {
-		assert_int_equal(support_connect(&c[i], f->srv.port), 0);
-		expect_line(&c[i], "HELLO ");
+		connect_greeted(&c[i], f->srv.port);
 		for (int r = 0; r < RUNS; r++)
 			assert_int_equal(support_send(&c[i], r % 2 ? "GEN async 200 1ms..2s\n"
 			                                            : "RUN sync A:5ms B:3s\n"), 0);
@@ -409,14 +410,12 @@ static void test_sigterm_with_a_client_that_never_reads(void **state)
 	char line[4096];
 
 	assert_int_equal(support_server_start(&f->srv, f->db, NULL), 0);
-	assert_int_equal(support_connect(&slow, f->srv.port), 0);
-	expect_line(&slow, "HELLO ");
+	connect_greeted(&slow, f->srv.port);
 	/* ~27 MB of lines: more than the socket buffers hold, so some stay
 	 * in the server once the run is over. */
 	assert_int_equal(support_send(&slow, "GEN async 150000 1ms\n"), 0);
 	expect_line(&slow, "OK run=1");
-	assert_int_equal(support_connect(&other, f->srv.port), 0);
-	expect_line(&other, "HELLO ");
+	connect_greeted(&other, f->srv.port);
 	long long deadline = now_ms() + WAIT_MS;
 	while (support_sql_int(f->db, "select count(*) from runs where status = 'done'") != 1) {
 		assert_true(now_ms() < deadline);
