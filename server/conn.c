@@ -211,14 +211,11 @@ int conn_take_event(struct conn *c)
 	return 1;
 }
 
-void conn_send_event(struct conn *c, const char *line, size_t len, int droppable)
+void conn_send_done(struct conn *c, const char *line, size_t len)
 {
-	if (droppable && !conn_take_event(c))
-		return;
-	/* Before a line that is never dropped (DONE), the count of what was:
-	 * a client that reads a run's DONE knows every event of it was
+	/* A client that reads a run's DONE knows every event of it was
 	 * either sent or counted. */
-	if (!droppable && c->dropped)
+	if (c->dropped)
 		conn_send_lagged(c);
 	conn_send_reply(c, line, len);
 }

@@ -49,8 +49,9 @@ void conn_accept(struct server *srv, evutil_socket_t fd);
 
 /* A reply or notice: always queued (a hard cap closes the connection). */
 void conn_send_reply(struct conn *c, const char *line, size_t len);
-/* An event line; droppable ones are dropped while the reader is slow. */
-void conn_send_event(struct conn *c, const char *line, size_t len, int droppable);
+/* A run's DONE line: never dropped; the count of the events that were
+ * (LAGGED) goes out first. */
+void conn_send_done(struct conn *c, const char *line, size_t len);
 /* Whether a live event may be sent now: 0 when the connection does not
  * watch events, or reads too slowly (then it is counted for LAGGED). */
 int conn_take_event(struct conn *c);

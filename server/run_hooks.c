@@ -186,7 +186,7 @@ static void run_stored_cb(void *arg, int ok, const char *err)
 	if (n > 0 && !ok && (size_t)n + 10 < sizeof line)
 		n += snprintf(line + n - 1, sizeof line - (size_t)n + 1, " stored=no\n") - 1;
 	if (n > 0)
-		session_publish(s, d.seq, line, (size_t)n, 0);
+		session_publish_done(s, d.seq, line, (size_t)n);
 	session_run_ended(s, r);
 }
 

@@ -246,8 +246,7 @@ static struct replay_line *session_keep_slot(struct session *s)
 	return slot;
 }
 
-void session_publish(struct session *s, uint64_t seq, const char *line, size_t len,
-                     int droppable)
+void session_publish_done(struct session *s, uint64_t seq, const char *line, size_t len)
 {
 	struct replay_line *slot = len > 0 && len <= SESSION_LINE_MAX ? session_keep_slot(s) : NULL;
 	if (slot) {
@@ -256,7 +255,7 @@ void session_publish(struct session *s, uint64_t seq, const char *line, size_t l
 		memcpy(slot->u.text, line, len);
 	}
 	if (s->conn)
-		conn_send_event(s->conn, line, len, droppable);
+		conn_send_done(s->conn, line, len);
 }
 
 /* Formats ev for c, if c takes a live event now (conn_take_event). */
@@ -307,6 +306,6 @@ void session_replay(struct session *s, uint64_t since)
 		if (l->len == 0)
 			session_send_event(s->conn, &l->u.ev, l->gen_name);
 		else   /* a DONE line: never dropped, replayed or live */
-			conn_send_event(s->conn, l->u.text, l->len, 0);
+			conn_send_done(s->conn, l->u.text, l->len);
 	}
 }

@@ -63,14 +63,13 @@ void session_run_ended(struct session *s, struct run *r);
 int session_unused(const struct session *s);
 
 /* Gives out the next seq, then publishes the line that carries it: kept
- * for replay and sent to the attached connection. A droppable line may be
- * dropped for a slow reader; a DONE line never is. An event (ev->seq set)
- * is formatted only for a connection that takes it; with gen_name set,
+ * for replay and sent to the attached connection. A DONE line is never
+ * dropped; an event may be, for a slow reader, and is formatted only for
+ * a connection that takes it; with gen_name set,
  * ev->name holds its GEN run's prefix and the order's name (the prefix
  * and the order's index) is made only then too. */
 uint64_t session_next_seq(struct session *s);
-void session_publish(struct session *s, uint64_t seq, const char *line, size_t len,
-                     int droppable);
+void session_publish_done(struct session *s, uint64_t seq, const char *line, size_t len);
 void session_publish_event(struct session *s, const struct proto_event *ev, int gen_name);
 
 /* Sends the attached connection every kept line with seq > since, after

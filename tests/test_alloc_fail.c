@@ -87,9 +87,12 @@ static void exercise_sessions(struct server *srv)
 				run_free(run);
 		}
 		for (int l = 0; l < 40; l++) {
-			int n = snprintf(line, sizeof line, "EV seq=%d\n", l + 1);
-			session_publish(s[i], session_next_seq(s[i]), line, (size_t)n, 1);
+			struct proto_event ev = { .seq = session_next_seq(s[i]), .run = 1, .order = 1,
+			                          .step = STEP_DELIVERED, .t_us = (uint64_t)l, .name = "A" };
+			session_publish_event(s[i], &ev, 0);
 		}
+		int n = snprintf(line, sizeof line, "DONE seq=%d\n", 41);
+		session_publish_done(s[i], session_next_seq(s[i]), line, (size_t)n);
 		session_free(s[i]);
 	}
 }
