@@ -368,62 +368,35 @@ long long support_timing_violations(const char *db)
 	return early < 0 || fast < 0 ? -1 : early + fast;
 }
 
-/* A field of /proc/PID/status ("VmRSS:"), in kB; -1 if absent. */
-long support_server_rss_kb(const struct test_server *srv)
+/* The number after "KEY:" in /proc/PID/FILE (kB for sizes); -1 if absent. */
+static long proc_field(const struct test_server *srv, const char *file, const char *key)
 {
 	char path[64], line[256];
-	long kb = -1;
-	snprintf(path, sizeof path, "/proc/%d/status", (int)srv->pid);
+	size_t kl = strlen(key);
+	long v = -1;
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)srv->pid, file);
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof line, f)) {
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = atol(line + 6);
+		if (strncmp(line, key, kl) == 0 && line[kl] == ':')
+			v = atol(line + kl + 1);
 	}
 	fclose(f);
-	return kb;
+	return v;
 }
 
-/* Adds "KEY:  N kB" lines of a /proc file for the keys given. */
-static size_t memory_fields(const char *path, const char *const *keys, char *buf, size_t len)
+long support_server_rss_kb(const struct test_server *srv)
 {
-	char line[256];
-	size_t used = 0;
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof line, f) && used < len) {
-		for (const char *const *k = keys; *k; k++) {
-			size_t kl = strlen(*k);
-			if (strncmp(line, *k, kl) == 0 && line[kl] == ':') {
-				int n = snprintf(buf + used, len - used, "%s%s %ld", used ? ", " : "", *k,
-				                 atol(line + kl + 1));
-				used += n > 0 ? (size_t)n : 0;
-			}
-		}
-	}
-	fclose(f);
-	return used < len ? used : len - 1;
+	return proc_field(srv, "status", "VmRSS");
 }
 
 void support_server_memory_detail(const struct test_server *srv, char *buf, size_t len)
 {
-	static const char *const status[] = { "RssAnon", "RssFile", "RssShmem", "Threads", NULL };
-	static const char *const smaps[] = { "AnonHugePages", NULL };
-	char path[64];
-	if (len == 0)
-		return;
-	buf[0] = '\0';
-	snprintf(path, sizeof path, "/proc/%d/status", (int)srv->pid);
-	size_t used = memory_fields(path, status, buf, len);
-	snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)srv->pid);
-	if (used + 2 < len) {
-		buf[used++] = ',';
-		buf[used++] = ' ';
-		buf[used] = '\0';
-		memory_fields(path, smaps, buf + used, len - used);
-	}
+	snprintf(buf, len, "RssAnon %ld, RssFile %ld, RssShmem %ld, Threads %ld, AnonHugePages %ld",
+	         proc_field(srv, "status", "RssAnon"), proc_field(srv, "status", "RssFile"),
+	         proc_field(srv, "status", "RssShmem"), proc_field(srv, "status", "Threads"),
+	         proc_field(srv, "smaps_rollup", "AnonHugePages"));
 }
 
 int support_rss_is_meaningful(void)
