@@ -1,12 +1,17 @@
 #include "tests/support.h"
 
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +52,7 @@ const char *support_build_dir(void)
 	return b && *b ? b : "build";
 }
 
-static long long now_ms(void)
+long long support_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -101,8 +106,8 @@ static void child_exec(char **argv, const char *out_path, const char *err_path)
 
 static int wait_exit(pid_t pid, int timeout_ms, int *status)
 {
-	long long end = now_ms() + timeout_ms;
-	while (now_ms() < end) {
+	long long end = support_now_ms() + timeout_ms;
+	while (support_now_ms() < end) {
 		pid_t r = waitpid(pid, status, WNOHANG);
 		if (r == pid)
 			return 0;
@@ -116,8 +121,8 @@ static int wait_exit(pid_t pid, int timeout_ms, int *status)
 /* Waits for "listening on HOST:PORT" in the server's log; the port. */
 static int wait_listening(struct test_server *srv, int timeout_ms)
 {
-	long long end = now_ms() + timeout_ms;
-	while (now_ms() < end) {
+	long long end = support_now_ms() + timeout_ms;
+	while (support_now_ms() < end) {
 		char *log = support_read_file(srv->log);
 		const char *at = log ? strstr(log, "listening on ") : NULL;
 		const char *colon = at ? strchr(at, '\n') : NULL;
@@ -280,8 +285,10 @@ int support_take_line(struct test_conn *c, char *line, size_t cap)
 
 int support_recv(struct test_conn *c)
 {
-	if (c->len == sizeof c->buf)
+	if (c->len == sizeof c->buf) {
+		errno = ENOBUFS;
 		return -1;
+	}
 	ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, MSG_DONTWAIT);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 1 : -1;
@@ -291,18 +298,79 @@ int support_recv(struct test_conn *c)
 
 int support_read_line(struct test_conn *c, char *line, size_t cap, int timeout_ms)
 {
-	long long end = now_ms() + timeout_ms;
+	long long end = support_now_ms() + timeout_ms;
 	while (support_take_line(c, line, cap) < 0) {
-		long long left = end - now_ms();
+		long long left = end - support_now_ms();
 		if (left <= 0)
-			return -1;
+			return SUPPORT_TIMEOUT;
 		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 		if (poll(&pfd, 1, (int)left) <= 0)
 			continue;
-		if (support_recv(c) <= 0)
-			return -1;
+		int got = support_recv(c);
+		if (got == 0)
+			return SUPPORT_CLOSED;
+		if (got < 0)
+			return errno == ECONNRESET ? SUPPORT_CLOSED : SUPPORT_ERROR;
 	}
-	return 0;
+	return SUPPORT_LINE;
+}
+
+const char *support_read_outcome(int rc)
+{
+	switch (rc) {
+	case SUPPORT_LINE:
+		return "a line";
+	case SUPPORT_CLOSED:
+		return "the connection closed";
+	case SUPPORT_TIMEOUT:
+		return "no line (the connection stayed open)";
+	default:
+		return "a socket error or an overlong line";
+	}
+}
+
+void support_expect_prefix(struct test_conn *c, const char *prefix, char *line, size_t cap)
+{
+	char own[4200];
+	if (!line) {
+		line = own;
+		cap = sizeof own;
+	}
+	int rc = support_read_line(c, line, cap, SUPPORT_WAIT_MS);
+	if (rc != SUPPORT_LINE)
+		fail_msg("expected a line starting '%s', got %s", prefix, support_read_outcome(rc));
+	if (strncmp(line, prefix, strlen(prefix)) != 0)
+		fail_msg("expected a line starting '%s', got '%s'", prefix, line);
+}
+
+void support_expect_line(struct test_conn *c, const char *want)
+{
+	char line[4200];
+	int rc = support_read_line(c, line, sizeof line, SUPPORT_WAIT_MS);
+	if (rc != SUPPORT_LINE)
+		fail_msg("expected '%s', got %s", want, support_read_outcome(rc));
+	if (strcmp(line, want) != 0)
+		fail_msg("expected '%s', got '%s'", want, line);
+}
+
+void support_expect_closed(struct test_conn *c)
+{
+	char line[4200];
+	int rc = support_read_line(c, line, sizeof line, SUPPORT_WAIT_MS);
+	if (rc == SUPPORT_LINE)
+		fail_msg("expected the server to close the connection, got '%s'", line);
+	if (rc != SUPPORT_CLOSED)
+		fail_msg("expected the server to close the connection, got %s",
+		         support_read_outcome(rc));
+	if (c->len != 0)
+		fail_msg("the connection closed after %zu bytes of a partial line", c->len);
+}
+
+void support_connect_greeted(struct test_conn *c, int port, char *hello, size_t cap)
+{
+	if (support_connect(c, port) < 0)
+		fail_msg("cannot connect to port %d", port);
+	support_expect_prefix(c, "HELLO ", hello, cap);
 }
 
 void support_close(struct test_conn *c)
@@ -428,6 +496,48 @@ int support_e2e_dir(char *dir, size_t dir_cap, char *db, size_t db_cap)
 		return -1;
 	int n = snprintf(db, db_cap, "%s/baedal.db", dir);
 	return n > 0 && (size_t)n < db_cap ? 0 : -1;
+}
+
+int support_e2e_setup(void **state)
+{
+	struct support_e2e *f = calloc(1, sizeof *f);
+	if (!f)
+		return -1;
+	f->c.fd = -1;
+	if (support_e2e_dir(f->dir, sizeof f->dir, f->db, sizeof f->db) < 0) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->out, sizeof f->out, "%s/out", f->dir);
+	snprintf(f->err, sizeof f->err, "%s/err", f->dir);
+	*state = f;
+	return 0;
+}
+
+int support_e2e_setup_started(void **state)
+{
+	if (support_e2e_setup(state) < 0)
+		return -1;
+	struct support_e2e *f = *state;
+	if (support_server_start(&f->srv, f->db, NULL) < 0) {
+		fprintf(stderr, "baedald did not start\n");
+		support_rmtree(f->dir);
+		free(f);
+		*state = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int support_e2e_teardown(void **state)
+{
+	struct support_e2e *f = *state;
+	if (!f)
+		return -1;
+	support_close(&f->c);
+	int rc = support_e2e_end(&f->srv, f->db, f->dir, SUPPORT_WAIT_MS);
+	free(f);
+	return rc;
 }
 
 int support_e2e_end(struct test_server *srv, const char *db, const char *dir, int timeout_ms)

@@ -62,14 +62,44 @@ struct test_conn {
 };
 int support_connect(struct test_conn *c, int port);
 int support_send(struct test_conn *c, const char *text);
-/* Reads one line (without '\n') into line; 0, or -1 on EOF/timeout. */
+
+/* What support_read_line saw. A test that expects the server to close a
+ * connection must get SUPPORT_CLOSED, never merely no line. */
+enum {
+	SUPPORT_LINE = 0,      /* a whole line */
+	SUPPORT_CLOSED = -1,   /* EOF or a reset: the server closed it */
+	SUPPORT_TIMEOUT = -2,  /* open, and no whole line within the time */
+	SUPPORT_ERROR = -3,    /* another socket error, or a line longer than the buffer */
+};
+/* How long a test waits for what must come: generous, for valgrind on a
+ * busy two-core machine. */
+#define SUPPORT_WAIT_MS 60000
+/* Reads one line (without '\n') into line: one of the codes above. */
 int support_read_line(struct test_conn *c, char *line, size_t cap, int timeout_ms);
+/* Those codes in words, for a failure message. */
+const char *support_read_outcome(int rc);
 /* For callers that poll many connections: one recv without waiting
  * (1 read or nothing yet, 0 EOF, -1 error), and a buffered whole line
  * taken out (0) if there is one (-1). */
 int support_recv(struct test_conn *c);
 int support_take_line(struct test_conn *c, char *line, size_t cap);
 void support_close(struct test_conn *c);
+
+/* Assertions for cmocka tests, each waiting up to SUPPORT_WAIT_MS and
+ * failing the test otherwise. The next line is exactly want: */
+void support_expect_line(struct test_conn *c, const char *want);
+/* The next line starts with prefix; it is copied to line if line is not
+ * NULL. */
+void support_expect_prefix(struct test_conn *c, const char *prefix, char *line, size_t cap);
+/* The server closes the connection: EOF (or a reset), with no line
+ * before it. A connection that stays open fails. */
+void support_expect_closed(struct test_conn *c);
+/* Connects and reads the server's HELLO line, copied to hello if not
+ * NULL. */
+void support_connect_greeted(struct test_conn *c, int port, char *hello, size_t cap);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+long long support_now_ms(void);
 
 /* Reads a whole file into a malloc'd, NUL-terminated string (caller frees). */
 char *support_read_file(const char *path);
@@ -83,6 +113,31 @@ struct view_opts;
  * frame's line count, or -1 if rendering failed. */
 int support_render_view(const struct model *m, int64_t now_us, const struct view_opts *o,
                         char *out, size_t cap);
+
+/* The state of an end-to-end test: a temp directory, its database and
+ * two file paths in it ("<dir>/out", "<dir>/err"), a server (not
+ * started by support_e2e_setup) and a connection (fd -1 until used). */
+struct support_e2e {
+	char dir[4096];
+	char db[4200];
+	char out[4200];
+	char err[4200];
+	struct test_server srv;
+	struct test_conn c;
+};
+/* cmocka setup: a new struct support_e2e in *state; 0 or -1. */
+int support_e2e_setup(void **state);
+/* The same, with a server started with no extra flags. */
+int support_e2e_setup_started(void **state);
+/* A cmocka test entry with that setup (or the one with a server started)
+ * and teardown. */
+#define SUPPORT_E2E_TEST(t) cmocka_unit_test_setup_teardown(t, support_e2e_setup, \
+                                                            support_e2e_teardown)
+#define SUPPORT_E2E_TEST_STARTED(t) \
+	cmocka_unit_test_setup_teardown(t, support_e2e_setup_started, support_e2e_teardown)
+/* cmocka teardown: closes the connection, then support_e2e_end (a server
+ * still running must exit 0; no meal ended early), frees the state. */
+int support_e2e_teardown(void **state);
 
 /* A fresh directory for an end-to-end test, and "<dir>/baedal.db" in
  * it. 0 or -1. */
