@@ -34,43 +34,24 @@
 
 #include "tests/support.h"
 
-#define WAIT_MS 10000
 /* How long a reply that must not come is waited for. */
 #define QUIET_MS 300
 /* Small limits, so that going past them takes a short line. */
 #define MAX_ORDERS "3"
 #define MAX_MEAL "2s"
 
-struct fixture {
-	char dir[4096];
-	char db[4200];
-	struct test_server srv;
-	struct test_conn c;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-	if (!f || support_e2e_dir(f->dir, sizeof f->dir, f->db, sizeof f->db) < 0)
+	if (support_e2e_setup(state) < 0)
 		return -1;
+	struct support_e2e *f = *state;
 	if (support_server_start(&f->srv, f->db, "--max-orders", MAX_ORDERS, "--max-meal", MAX_MEAL,
 	                         NULL) < 0) {
 		fprintf(stderr, "baedald did not start\n");
+		support_e2e_teardown(state);
 		return -1;
 	}
-	f->c.fd = -1;
-	*state = f;
 	return 0;
-}
-
-/* The server must exit 0 after whatever the test did. */
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	support_close(&f->c);
-	int rc = support_e2e_end(&f->srv, f->db, f->dir, WAIT_MS);
-	free(f);
-	return rc;
 }
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -88,21 +69,14 @@ static void send_bytes(struct test_conn *c, const void *buf, size_t len)
 	}
 }
 
-static void connect_greeted(struct fixture *f)
-{
-	char line[512];
-	assert_int_equal(support_connect(&f->c, f->srv.port), 0);
-	assert_int_equal(support_read_line(&f->c, line, sizeof line, WAIT_MS), 0);
-	assert_memory_equal(line, "HELLO ", 6);
-}
-
 /* The next reply (OK or ERR): the events and DONE of runs started on the
  * way are skipped, as a client tells them apart by their first word. */
 static void read_reply(struct test_conn *c, char *line, size_t cap)
 {
 	do {
-		if (support_read_line(c, line, cap, WAIT_MS) < 0)
-			fail_msg("no reply from the server");
+		int rc = support_read_line(c, line, cap, SUPPORT_WAIT_MS);
+		if (rc != SUPPORT_LINE)
+			fail_msg("no reply from the server: %s", support_read_outcome(rc));
 	} while (strncmp(line, "EV ", 3) == 0 || strncmp(line, "DONE ", 5) == 0);
 }
 
@@ -125,7 +99,8 @@ static void expect_err(struct test_conn *c, const char *code)
 	assert_printable(line);
 }
 
-static void expect_line(struct test_conn *c, const char *want)
+/* The next reply is exactly want. */
+static void expect_reply(struct test_conn *c, const char *want)
 {
 	char line[4200];
 	read_reply(c, line, sizeof line);
@@ -135,7 +110,7 @@ static void expect_line(struct test_conn *c, const char *want)
 static void expect_ping(struct test_conn *c)
 {
 	send_bytes(c, "PING\n", 5);
-	expect_line(c, "OK pong");
+	expect_reply(c, "OK pong");
 }
 
 /* Sends line[0..len) and its newline; the reply must be ERR code, and
@@ -153,28 +128,21 @@ static void bad_line(struct test_conn *c, const char *line, const char *code)
 	bad_line_n(c, line, strlen(line), code);
 }
 
-static void expect_closed(struct test_conn *c)
-{
-	char line[512];
-	assert_int_equal(support_read_line(c, line, sizeof line, WAIT_MS), -1);
-}
-
-/* Nothing more arrives for a while (and the connection is not closed). */
+/* Nothing arrives for a while, not even part of a line, and the
+ * connection stays open. */
 static void expect_quiet(struct test_conn *c)
 {
 	char line[512];
-	assert_int_equal(support_read_line(c, line, sizeof line, QUIET_MS), -1);
+	assert_int_equal(support_read_line(c, line, sizeof line, QUIET_MS), SUPPORT_TIMEOUT);
 	assert_int_equal(support_recv(c), 1);
+	assert_int_equal(c->len, 0);
 }
 
 /* Another client is served as usual. */
-static void expect_server_up(struct fixture *f)
+static void expect_server_up(struct support_e2e *f)
 {
 	struct test_conn other;
-	char line[512];
-	assert_int_equal(support_connect(&other, f->srv.port), 0);
-	assert_int_equal(support_read_line(&other, line, sizeof line, WAIT_MS), 0);
-	assert_memory_equal(line, "HELLO ", 6);
+	support_connect_greeted(&other, f->srv.port, NULL, 0);
 	expect_ping(&other);
 	support_close(&other);
 }
@@ -186,19 +154,19 @@ static void expect_server_up(struct fixture *f)
  * the rest of the line, when its newline comes, is dropped unanswered. */
 static void test_overlong_lines(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	char *big = malloc(4200);
 	assert_non_null(big);
-	connect_greeted(f);
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
 
 	memcpy(big, "PING", 4);
 	memset(big + 4, ' ', 4092);
 	memcpy(big + 4096, "\n", 1);
 	send_bytes(&f->c, big, 4097);
-	expect_line(&f->c, "OK pong");
+	expect_reply(&f->c, "OK pong");
 	memcpy(big + 4096, "\r\n", 2);
 	send_bytes(&f->c, big, 4098);
-	expect_line(&f->c, "OK pong");
+	expect_reply(&f->c, "OK pong");
 	big[4096] = ' ';
 	bad_line_n(&f->c, big, 4097, "line_too_long");   /* PING and 4093 spaces */
 
@@ -206,13 +174,15 @@ static void test_overlong_lines(void **state)
 	send_bytes(&f->c, big, 4097);       /* may yet be 4096 and a '\r' */
 	expect_quiet(&f->c);
 	send_bytes(&f->c, "x", 1);
-	expect_line(&f->c, "ERR line_too_long lines are at most 4096 bytes; the rest of this one "
+	expect_reply(&f->c, "ERR line_too_long lines are at most 4096 bytes; the rest of this one "
 	                   "is discarded");
 	send_bytes(&f->c, big, 4097);
 	send_bytes(&f->c, "PING\nPING\n", 10);   /* the first ends the long line */
 	expect_ping(&f->c);
-	expect_line(&f->c, "OK pong");
-	expect_quiet(&f->c);
+	expect_reply(&f->c, "OK pong");
+	/* Two pongs, not three: the next reply is RUNS's. */
+	send_bytes(&f->c, "RUNS\n", 5);
+	expect_reply(&f->c, "OK runs=0");
 	free(big);
 	expect_server_up(f);
 }
@@ -221,10 +191,10 @@ static void test_overlong_lines(void **state)
  * with lines one to one. */
 static void test_empty_lines(void **state)
 {
-	struct fixture *f = *state;
-	connect_greeted(f);
+	struct support_e2e *f = *state;
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
 	send_bytes(&f->c, "\n", 1);
-	expect_line(&f->c, "ERR unknown_command empty line");
+	expect_reply(&f->c, "ERR unknown_command empty line");
 	bad_line(&f->c, "\r", "unknown_command");
 	bad_line(&f->c, "      ", "unknown_command");
 	bad_line(&f->c, "  \r", "unknown_command");
@@ -235,10 +205,10 @@ static void test_empty_lines(void **state)
  * the client's bytes escaped, on one printable line. */
 static void test_binary_and_nul(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	char bytes[512];
 	size_t n = 0;
-	connect_greeted(f);
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
 
 	for (int round = 0; round < 2; round++)
 		for (int b = 255; b >= 0; b--)
@@ -246,11 +216,11 @@ static void test_binary_and_nul(void **state)
 				bytes[n++] = (char)b;
 	bad_line_n(&f->c, bytes, n, "unknown_command");
 	send_bytes(&f->c, "\0\n", 2);
-	expect_line(&f->c, "ERR unknown_command \\x00: try HELP");
+	expect_reply(&f->c, "ERR unknown_command \\x00: try HELP");
 	send_bytes(&f->c, "PING\0\n", 6);    /* a NUL is part of its word */
-	expect_line(&f->c, "ERR unknown_command PING\\x00: try HELP");
+	expect_reply(&f->c, "ERR unknown_command PING\\x00: try HELP");
 	send_bytes(&f->c, "PING \0\n", 7);
-	expect_line(&f->c, "ERR bad_args PING takes no more arguments, got '\\x00'");
+	expect_reply(&f->c, "ERR bad_args PING takes no more arguments, got '\\x00'");
 	bad_line_n(&f->c, "RUN sync A\0B:1s", 15, "bad_name");
 	bad_line_n(&f->c, "RUN sync A:1\0s", 14, "bad_duration");
 	bad_line_n(&f->c, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11, "unknown_command");
@@ -259,10 +229,10 @@ static void test_binary_and_nul(void **state)
 
 static void test_invalid_utf8_names(void **state)
 {
-	struct fixture *f = *state;
-	connect_greeted(f);
+	struct support_e2e *f = *state;
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
 	send_bytes(&f->c, "RUN sync \xff\xfe:1s\n", 15);
-	expect_line(&f->c, "ERR bad_name \\xff\\xfe:1s: the name has a character outside "
+	expect_reply(&f->c, "ERR bad_name \\xff\\xfe:1s: the name has a character outside "
 	                   "A-Z a-z 0-9 _ . -");
 	bad_line(&f->c, "RUN sync A\xc3:1s", "bad_name");          /* cut short */
 	bad_line(&f->c, "RUN sync \xc0\xaf:1s", "bad_name");        /* overlong '/' */
@@ -274,23 +244,23 @@ static void test_invalid_utf8_names(void **state)
 
 static void test_unknown_commands(void **state)
 {
-	struct fixture *f = *state;
-	connect_greeted(f);
+	struct support_e2e *f = *state;
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
 	send_bytes(&f->c, "launch\n", 7);
-	expect_line(&f->c, "ERR unknown_command launch: try HELP");
+	expect_reply(&f->c, "ERR unknown_command launch: try HELP");
 	bad_line(&f->c, "PINGPING", "unknown_command");
 	bad_line(&f->c, "PING\t", "unknown_command");     /* only spaces separate */
 	bad_line(&f->c, "RUNS:", "unknown_command");
 	bad_line(&f->c, "GET / HTTP/1.1", "unknown_command");
 	send_bytes(&f->c, "ping\n", 5);                    /* words are case-insensitive */
-	expect_line(&f->c, "OK pong");
+	expect_reply(&f->c, "OK pong");
 	expect_server_up(f);
 }
 
 static void test_missing_and_extra_arguments(void **state)
 {
-	struct fixture *f = *state;
-	connect_greeted(f);
+	struct support_e2e *f = *state;
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
 	bad_line(&f->c, "RUN", "bad_args");
 	bad_line(&f->c, "GEN", "bad_args");
 	bad_line(&f->c, "GEN sync", "bad_args");
@@ -317,10 +287,10 @@ static void test_missing_and_extra_arguments(void **state)
 
 static void test_bad_durations(void **state)
 {
-	struct fixture *f = *state;
-	connect_greeted(f);
+	struct support_e2e *f = *state;
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
 	send_bytes(&f->c, "RUN sync A:-1s\n", 15);
-	expect_line(&f->c, "ERR bad_duration A:-1s: '-1s' is not a duration like 250ms, 3s, "
+	expect_reply(&f->c, "ERR bad_duration A:-1s: '-1s' is not a duration like 250ms, 3s, "
 	                   "1.5s, 2m");
 	bad_line(&f->c, "RUN sync A:0", "bad_duration");
 	bad_line(&f->c, "RUN sync A:0s", "bad_duration");
@@ -338,65 +308,64 @@ static void test_bad_durations(void **state)
 /* The server runs with --max-orders 3: RUN and GEN take 3, not 4. */
 static void test_too_many_orders(void **state)
 {
-	struct fixture *f = *state;
-	connect_greeted(f);
+	struct support_e2e *f = *state;
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
 	send_bytes(&f->c, "RUN sync A:1ms B:1ms C:1ms D:1ms\n", 33);
-	expect_line(&f->c, "ERR too_many_orders 'D:1ms' is one order too many: a run takes at "
+	expect_reply(&f->c, "ERR too_many_orders 'D:1ms' is one order too many: a run takes at "
 	                   "most 3");
 	bad_line(&f->c, "GEN async 4 1ms", "too_many_orders");
 	bad_line(&f->c, "GEN async 99999999999 1ms", "too_many_orders");
 	send_bytes(&f->c, "RUN sync A:1ms B:1ms C:1ms\n", 27);
-	expect_line(&f->c, "OK run=1 mode=sync orders=3");
+	expect_reply(&f->c, "OK run=1 mode=sync orders=3");
 	send_bytes(&f->c, "GEN async 3 1ms\n", 16);
-	expect_line(&f->c, "OK run=2 mode=async orders=3");
+	expect_reply(&f->c, "OK run=2 mode=async orders=3");
 	expect_ping(&f->c);
 	expect_server_up(f);
-	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from orders"), 6);
 }
 
 /* The server runs with --max-meal 2s. */
 static void test_meal_too_long(void **state)
 {
-	struct fixture *f = *state;
-	connect_greeted(f);
+	struct support_e2e *f = *state;
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
 	send_bytes(&f->c, "RUN sync A:1ms B:2.000001s\n", 27);
-	expect_line(&f->c, "ERR meal_too_long B:2.000001s: '2.000001s' is longer than the "
+	expect_reply(&f->c, "ERR meal_too_long B:2.000001s: '2.000001s' is longer than the "
 	                   "longest meal, 2s");
 	bad_line(&f->c, "RUN async A:1h", "meal_too_long");
 	bad_line(&f->c, "GEN async 2 1ms..3s", "meal_too_long");
 	bad_line(&f->c, "GEN async 2 3s", "meal_too_long");
 	send_bytes(&f->c, "RUN async A:1ms B:2s\n", 21);   /* the limit itself is a meal */
-	expect_line(&f->c, "OK run=1 mode=async orders=2");
+	expect_reply(&f->c, "OK run=1 mode=async orders=2");
 	expect_server_up(f);
 }
 
 static void test_no_orders(void **state)
 {
-	struct fixture *f = *state;
-	connect_greeted(f);
+	struct support_e2e *f = *state;
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
 	send_bytes(&f->c, "RUN sync\n", 9);
-	expect_line(&f->c, "ERR no_orders RUN needs at least one NAME:DURATION order");
+	expect_reply(&f->c, "ERR no_orders RUN needs at least one NAME:DURATION order");
 	bad_line(&f->c, "RUN async    ", "no_orders");
 	bad_line(&f->c, "run ASYNC \r", "no_orders");
 	bad_line(&f->c, "GEN sync 0 1s", "no_orders");
 	expect_server_up(f);
-	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from runs"), 0);
 }
 
 /* Malformed ids; the connection keeps its own session. */
 static void test_attach_bad_ids(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	char line[512];
 
-	assert_int_equal(support_connect(&f->c, f->srv.port), 0);
-	assert_int_equal(support_read_line(&f->c, line, sizeof line, WAIT_MS), 0);
+	support_connect_greeted(&f->c, f->srv.port, line, sizeof line);
 	const char *own = strstr(line, "session=");
 	assert_non_null(own);
 	send_bytes(&f->c, "ATTACH 0123456789abcdef0123456789abcde\n", 39);   /* 31 digits */
-	expect_line(&f->c, "ERR bad_session '0123456789abcdef0123456789abcde' is not a session "
+	expect_reply(&f->c, "ERR bad_session '0123456789abcdef0123456789abcde' is not a session "
 	                   "id of 32 hex digits");
 	bad_line(&f->c, "ATTACH 0123456789abcdef0123456789abcdef0", "bad_session");
 	bad_line(&f->c, "ATTACH 0123456789abcdef0123456789abcdeg", "bad_session");
@@ -407,10 +376,10 @@ static void test_attach_bad_ids(void **state)
 	bad_line(&f->c, "RUNS FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", "no_session");
 	/* Still its own session: a run shows up in its RUNS. */
 	send_bytes(&f->c, "RUN sync A:1ms\nRUNS\n", 20);
-	expect_line(&f->c, "OK run=1 mode=sync orders=1");
+	expect_reply(&f->c, "OK run=1 mode=sync orders=1");
 	read_reply(&f->c, line, sizeof line);
 	assert_memory_equal(line, "RUNINFO run=1 ", 14);
-	expect_line(&f->c, "OK runs=1");
+	expect_reply(&f->c, "OK runs=1");
 	expect_server_up(f);
 }
 
@@ -418,14 +387,14 @@ static void test_attach_bad_ids(void **state)
  * even when it came in the same packet. */
 static void test_commands_after_quit(void **state)
 {
-	struct fixture *f = *state;
-	connect_greeted(f);
+	struct support_e2e *f = *state;
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
 	send_bytes(&f->c, "QUIT\nPING\nRUN sync A:1ms\n", 25);
-	expect_line(&f->c, "OK bye");
-	expect_line(&f->c, "BYE reason=quit");
-	expect_closed(&f->c);
+	expect_reply(&f->c, "OK bye");
+	expect_reply(&f->c, "BYE reason=quit");
+	support_expect_closed(&f->c);
 	expect_server_up(f);
-	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from runs"), 0);
 }
 
@@ -434,23 +403,23 @@ static void test_commands_after_quit(void **state)
  * reason eof), and the server closes at once. */
 static void test_half_close_mid_line(void **state)
 {
-	struct fixture *f = *state;
-	connect_greeted(f);
+	struct support_e2e *f = *state;
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
 	send_bytes(&f->c, "PING\nRUN sync A:1ms", 19);
 	assert_int_equal(shutdown(f->c.fd, SHUT_WR), 0);
-	expect_line(&f->c, "OK pong");
-	expect_line(&f->c, "BYE reason=eof");
-	expect_closed(&f->c);
+	expect_reply(&f->c, "OK pong");
+	expect_reply(&f->c, "BYE reason=eof");
+	support_expect_closed(&f->c);
 	support_close(&f->c);
 
 	/* Only a partial line, and one cut inside an overlong line. */
-	connect_greeted(f);
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
 	send_bytes(&f->c, "QUI", 3);
 	assert_int_equal(shutdown(f->c.fd, SHUT_WR), 0);
-	expect_line(&f->c, "BYE reason=eof");
-	expect_closed(&f->c);
+	expect_reply(&f->c, "BYE reason=eof");
+	support_expect_closed(&f->c);
 	support_close(&f->c);
-	connect_greeted(f);
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
 	char *big = malloc(5000);
 	assert_non_null(big);
 	memset(big, 'x', 5000);
@@ -458,30 +427,32 @@ static void test_half_close_mid_line(void **state)
 	free(big);
 	assert_int_equal(shutdown(f->c.fd, SHUT_WR), 0);
 	expect_err(&f->c, "line_too_long");
-	expect_line(&f->c, "BYE reason=eof");
-	expect_closed(&f->c);
+	expect_reply(&f->c, "BYE reason=eof");
+	support_expect_closed(&f->c);
 
 	expect_server_up(f);
-	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from runs"), 0);
 }
+
+#define TEST(t) cmocka_unit_test_setup_teardown(t, setup, support_e2e_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_overlong_lines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_lines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_binary_and_nul, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_invalid_utf8_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_commands, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_and_extra_arguments, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_durations, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_too_many_orders, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_meal_too_long, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_orders, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attach_bad_ids, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_commands_after_quit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_half_close_mid_line, setup, teardown),
+		TEST(test_overlong_lines),
+		TEST(test_empty_lines),
+		TEST(test_binary_and_nul),
+		TEST(test_invalid_utf8_names),
+		TEST(test_unknown_commands),
+		TEST(test_missing_and_extra_arguments),
+		TEST(test_bad_durations),
+		TEST(test_too_many_orders),
+		TEST(test_meal_too_long),
+		TEST(test_no_orders),
+		TEST(test_attach_bad_ids),
+		TEST(test_commands_after_quit),
+		TEST(test_half_close_mid_line),
 	};
 	return cmocka_run_group_tests_name("e2e_badinput", tests, NULL, NULL);
 }

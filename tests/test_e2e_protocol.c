@@ -17,47 +17,11 @@
 
 #include "tests/support.h"
 
-#define WAIT_MS 10000   /* generous: CI machines are slow and noisy */
-
-struct fixture {
-	char dir[4096];
-	char db[4200];
-	struct test_server srv;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof *f);
-	if (!f || support_e2e_dir(f->dir, sizeof f->dir, f->db, sizeof f->db) < 0)
-		return -1;
-	if (support_server_start(&f->srv, f->db, NULL) < 0) {
-		fprintf(stderr, "baedald did not start\n");
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc = support_e2e_end(&f->srv, f->db, f->dir, WAIT_MS);
-	free(f);
-	return rc;
-}
-
-static void read_expect_prefix(struct test_conn *c, const char *prefix, char *line, size_t cap)
-{
-	assert_int_equal(support_read_line(c, line, cap, WAIT_MS), 0);
-	if (strncmp(line, prefix, strlen(prefix)) != 0)
-		fail_msg("expected a line starting '%s', got '%s'", prefix, line);
-}
-
 /* The session id from a HELLO line. */
 static void read_hello(struct test_conn *c, char id[33])
 {
 	char line[512];
-	read_expect_prefix(c, "HELLO proto=baedal/1 session=", line, sizeof line);
+	support_expect_prefix(c, "HELLO proto=baedal/1 session=", line, sizeof line);
 	memcpy(id, line + strlen("HELLO proto=baedal/1 session="), 32);
 	id[32] = '\0';
 }
@@ -125,7 +89,7 @@ static void expect_line_matches(const char *exp, const char *act)
 
 static void test_transcript(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct test_conn c;
 	char *doc = support_read_file("docs/protocol.md");
 	assert_non_null(doc);
@@ -145,17 +109,18 @@ static void test_transcript(void **state)
 			snprintf(line, sizeof line, "%s\n", l + 2);
 			assert_int_equal(support_send(&c, line), 0);
 		} else if (strncmp(l, "< ", 2) == 0) {
-			if (support_read_line(&c, line, sizeof line, WAIT_MS) < 0)
+			int rc = support_read_line(&c, line, sizeof line, SUPPORT_WAIT_MS);
+			if (rc != SUPPORT_LINE)
 				fail_msg("no line from the server where the doc shows '%s'", l + 2);
 			expect_line_matches(l + 2, line);
 			checked++;
 		}
 	}
 	assert_int_equal(checked, 22);   /* every server line the doc shows */
-	assert_int_equal(support_read_line(&c, line, sizeof line, WAIT_MS), -1);  /* closed */
+	support_expect_closed(&c);   /* QUIT: the server closes */
 	support_close(&c);
 	free(doc);
-	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from events where run_id = 1"), 9);
 	/* WATCH ends sent none of run 2's events; they are stored all the same. */
 	assert_int_equal(support_sql_int(f->db, "select count(*) from events where run_id = 2"), 6);
@@ -165,32 +130,34 @@ static void test_transcript(void **state)
 
 static void test_attach_replays_then_goes_on_live(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct test_conn c1, c2;
 	char id[33], line[512], cmd[128];
 
 	assert_int_equal(support_connect(&c1, f->srv.port), 0);
 	read_hello(&c1, id);
 	assert_int_equal(support_send(&c1, "RUN sync A:60ms B:60ms\n"), 0);
-	read_expect_prefix(&c1, "OK run=1 mode=sync orders=2", line, sizeof line);
-	read_expect_prefix(&c1, "EV seq=1 run=1 order=1 name=A step=delivered", line, sizeof line);
+	support_expect_prefix(&c1, "OK run=1 mode=sync orders=2", line, sizeof line);
+	support_expect_prefix(&c1, "EV seq=1 run=1 order=1 name=A step=delivered", line,
+	                      sizeof line);
 	support_close(&c1);   /* the run goes on without us */
 
 	assert_int_equal(support_connect(&c2, f->srv.port), 0);
 	read_hello(&c2, line);
 	snprintf(cmd, sizeof cmd, "ATTACH %s 1\n", id);
 	assert_int_equal(support_send(&c2, cmd), 0);
-	read_expect_prefix(&c2, "OK attached session=", line, sizeof line);
+	support_expect_prefix(&c2, "OK attached session=", line, sizeof line);
 	assert_non_null(strstr(line, " active=1"));
 	/* Everything after seq 1, replayed then live, in order, then DONE. */
 	for (unsigned long long seq = 2; seq <= 6; seq++) {
-		read_expect_prefix(&c2, "EV ", line, sizeof line);
+		support_expect_prefix(&c2, "EV ", line, sizeof line);
 		assert_int_equal(field_u(line, "seq"), seq);
 	}
-	read_expect_prefix(&c2, "DONE seq=7 run=1 mode=sync orders=2 status=done", line, sizeof line);
+	support_expect_prefix(&c2, "DONE seq=7 run=1 mode=sync orders=2 status=done", line,
+	                      sizeof line);
 	assert_true(field_u(line, "elapsed") >= 120000);
 	support_close(&c2);
-	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from events"), 6);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from runs where status = 'done'"),
 	                 1);
@@ -200,49 +167,49 @@ static void test_attach_replays_then_goes_on_live(void **state)
  * WATCH ends keeps the replay to DONE lines. */
 static void test_gen_names_live_and_replayed(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct test_conn c1, c2;
 	char id[33], line[512], cmd[128], want[64];
 
 	assert_int_equal(support_connect(&c1, f->srv.port), 0);
 	read_hello(&c1, id);
 	assert_int_equal(support_send(&c1, "GEN async 3 5ms prefix=p_\n"), 0);
-	read_expect_prefix(&c1, "OK run=1 mode=async orders=3", line, sizeof line);
+	support_expect_prefix(&c1, "OK run=1 mode=async orders=3", line, sizeof line);
 	for (int i = 0; i < 9; i++) {
-		read_expect_prefix(&c1, "EV ", line, sizeof line);
+		support_expect_prefix(&c1, "EV ", line, sizeof line);
 		snprintf(want, sizeof want, " name=p_%llu ", field_u(line, "order"));
 		assert_non_null(strstr(line, want));
 	}
-	read_expect_prefix(&c1, "DONE seq=10 run=1", line, sizeof line);
+	support_expect_prefix(&c1, "DONE seq=10 run=1", line, sizeof line);
 	support_close(&c1);
 
 	assert_int_equal(support_connect(&c2, f->srv.port), 0);
 	read_hello(&c2, line);
 	snprintf(cmd, sizeof cmd, "ATTACH %s 0\n", id);
 	assert_int_equal(support_send(&c2, cmd), 0);
-	read_expect_prefix(&c2, "OK attached session=", line, sizeof line);
+	support_expect_prefix(&c2, "OK attached session=", line, sizeof line);
 	for (unsigned long long seq = 1; seq <= 9; seq++) {
-		read_expect_prefix(&c2, "EV ", line, sizeof line);
+		support_expect_prefix(&c2, "EV ", line, sizeof line);
 		assert_int_equal(field_u(line, "seq"), seq);
 		snprintf(want, sizeof want, " name=p_%llu ", field_u(line, "order"));
 		assert_non_null(strstr(line, want));
 	}
-	read_expect_prefix(&c2, "DONE seq=10 run=1", line, sizeof line);
+	support_expect_prefix(&c2, "DONE seq=10 run=1", line, sizeof line);
 	/* Asked for ends only, the same replay is the DONE line alone. */
 	assert_int_equal(support_send(&c2, "WATCH ends\n"), 0);
-	read_expect_prefix(&c2, "OK watch=ends", line, sizeof line);
+	support_expect_prefix(&c2, "OK watch=ends", line, sizeof line);
 	snprintf(cmd, sizeof cmd, "ATTACH %s 0\n", id);
 	assert_int_equal(support_send(&c2, cmd), 0);
-	read_expect_prefix(&c2, "OK attached session=", line, sizeof line);
-	read_expect_prefix(&c2, "DONE seq=10 run=1", line, sizeof line);
+	support_expect_prefix(&c2, "OK attached session=", line, sizeof line);
+	support_expect_prefix(&c2, "DONE seq=10 run=1", line, sizeof line);
 	assert_int_equal(support_send(&c2, "PING\n"), 0);
-	read_expect_prefix(&c2, "OK pong", line, sizeof line);
+	support_expect_prefix(&c2, "OK pong", line, sizeof line);
 	support_close(&c2);
 }
 
 static void test_attach_takes_the_session_over(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct test_conn c1, c2;
 	char id[33], line[512], cmd[128];
 
@@ -252,31 +219,31 @@ static void test_attach_takes_the_session_over(void **state)
 	read_hello(&c2, line);
 	snprintf(cmd, sizeof cmd, "ATTACH %s\n", id);
 	assert_int_equal(support_send(&c2, cmd), 0);
-	read_expect_prefix(&c2, "OK attached session=", line, sizeof line);
+	support_expect_prefix(&c2, "OK attached session=", line, sizeof line);
 	assert_non_null(strstr(line, " seq=0 active=-"));
-	read_expect_prefix(&c1, "BYE reason=attached-elsewhere", line, sizeof line);
-	assert_int_equal(support_read_line(&c1, line, sizeof line, WAIT_MS), -1);
+	support_expect_prefix(&c1, "BYE reason=attached-elsewhere", line, sizeof line);
+	support_expect_closed(&c1);
 	/* The new holder can use it. */
 	assert_int_equal(support_send(&c2, "RUNS\n"), 0);
-	read_expect_prefix(&c2, "OK runs=0", line, sizeof line);
+	support_expect_prefix(&c2, "OK runs=0", line, sizeof line);
 	support_close(&c1);
 	support_close(&c2);
 }
 
 static void test_attach_needs_a_real_id(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct test_conn c;
 	char line[512];
 
 	assert_int_equal(support_connect(&c, f->srv.port), 0);
 	read_hello(&c, line);
 	assert_int_equal(support_send(&c, "ATTACH zzz\n"), 0);
-	read_expect_prefix(&c, "ERR bad_session ", line, sizeof line);
+	support_expect_prefix(&c, "ERR bad_session ", line, sizeof line);
 	assert_int_equal(support_send(&c, "ATTACH 0123456789abcdef0123456789abcdef\n"), 0);
-	read_expect_prefix(&c, "ERR no_session ", line, sizeof line);
+	support_expect_prefix(&c, "ERR no_session ", line, sizeof line);
 	assert_int_equal(support_send(&c, "RUNS 0123456789abcdef0123456789abcdef\n"), 0);
-	read_expect_prefix(&c, "ERR no_session ", line, sizeof line);
+	support_expect_prefix(&c, "ERR no_session ", line, sizeof line);
 	support_close(&c);
 }
 
@@ -284,7 +251,7 @@ static void test_attach_needs_a_real_id(void **state)
 
 static void test_overlong_line_is_refused_and_skipped(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct test_conn c;
 	char line[512];
 	char *big = malloc(10001);
@@ -296,24 +263,24 @@ static void test_overlong_line_is_refused_and_skipped(void **state)
 	/* Sent in pieces with no newline, then the newline, then a command. */
 	assert_int_equal(support_send(&c, big), 0);
 	assert_int_equal(support_send(&c, big), 0);
-	read_expect_prefix(&c, "ERR line_too_long ", line, sizeof line);
+	support_expect_prefix(&c, "ERR line_too_long ", line, sizeof line);
 	assert_int_equal(support_send(&c, "tail\nPING\n"), 0);
-	read_expect_prefix(&c, "OK pong", line, sizeof line);
+	support_expect_prefix(&c, "OK pong", line, sizeof line);
 	/* Exactly one error for the one long line. */
 	memset(big, 'y', 5000);
 	big[5000] = '\n';
 	big[5001] = '\0';
 	assert_int_equal(support_send(&c, big), 0);
 	assert_int_equal(support_send(&c, "PING\n"), 0);
-	read_expect_prefix(&c, "ERR line_too_long ", line, sizeof line);
-	read_expect_prefix(&c, "OK pong", line, sizeof line);
+	support_expect_prefix(&c, "ERR line_too_long ", line, sizeof line);
+	support_expect_prefix(&c, "OK pong", line, sizeof line);
 	free(big);
 	support_close(&c);
 }
 
 static void test_half_close_still_reports(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct test_conn c;
 	char line[512];
 
@@ -321,12 +288,12 @@ static void test_half_close_still_reports(void **state)
 	read_hello(&c, line);
 	assert_int_equal(support_send(&c, "RUN async A:20ms B:30ms\nPING"), 0);
 	shutdown(c.fd, SHUT_WR);   /* a partial last line is dropped */
-	read_expect_prefix(&c, "OK run=1", line, sizeof line);
+	support_expect_prefix(&c, "OK run=1", line, sizeof line);
 	for (int i = 0; i < 6; i++)
-		read_expect_prefix(&c, "EV ", line, sizeof line);
-	read_expect_prefix(&c, "DONE ", line, sizeof line);
-	read_expect_prefix(&c, "BYE reason=eof", line, sizeof line);
-	assert_int_equal(support_read_line(&c, line, sizeof line, WAIT_MS), -1);
+		support_expect_prefix(&c, "EV ", line, sizeof line);
+	support_expect_prefix(&c, "DONE ", line, sizeof line);
+	support_expect_prefix(&c, "BYE reason=eof", line, sizeof line);
+	support_expect_closed(&c);
 	support_close(&c);
 }
 
@@ -334,23 +301,24 @@ static void test_half_close_still_reports(void **state)
 
 static void test_sigterm_interrupts_and_flushes(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct test_conn c;
 	char line[512];
 
 	assert_int_equal(support_connect(&c, f->srv.port), 0);
 	read_hello(&c, line);
 	assert_int_equal(support_send(&c, "RUN sync A:20ms B:1m\n"), 0);
-	read_expect_prefix(&c, "OK run=1", line, sizeof line);
+	support_expect_prefix(&c, "OK run=1", line, sizeof line);
 	for (int i = 0; i < 4; i++)   /* A's three events, B delivered */
-		read_expect_prefix(&c, "EV ", line, sizeof line);
+		support_expect_prefix(&c, "EV ", line, sizeof line);
 	assert_non_null(strstr(line, "name=B step=delivered"));
-	int status = support_server_stop(&f->srv, WAIT_MS);
+	int status = support_server_stop(&f->srv, SUPPORT_WAIT_MS);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	read_expect_prefix(&c, "DONE seq=5 run=1 mode=sync orders=2 status=interrupted elapsed=-",
+	support_expect_prefix(&c, "DONE seq=5 run=1 mode=sync orders=2 status=interrupted elapsed=-",
 	                   line, sizeof line);
-	read_expect_prefix(&c, "BYE reason=shutdown", line, sizeof line);
+	support_expect_prefix(&c, "BYE reason=shutdown", line, sizeof line);
+	support_expect_closed(&c);
 	support_close(&c);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from runs where status = "
 	                                        "'interrupted' and elapsed_us is null"), 1);
@@ -360,14 +328,14 @@ static void test_sigterm_interrupts_and_flushes(void **state)
 
 static void test_crash_leaves_acknowledged_orders(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct test_conn c;
 	char line[512];
 
 	assert_int_equal(support_connect(&c, f->srv.port), 0);
 	read_hello(&c, line);
 	assert_int_equal(support_send(&c, "GEN async 300 1m\n"), 0);
-	read_expect_prefix(&c, "OK run=1 mode=async orders=300", line, sizeof line);
+	support_expect_prefix(&c, "OK run=1 mode=async orders=300", line, sizeof line);
 	support_server_kill(&f->srv);   /* kill -9 with 300 orders in flight */
 	support_close(&c);
 	/* Acknowledged means committed: the orders are there after a crash. */
@@ -378,7 +346,7 @@ static void test_crash_leaves_acknowledged_orders(void **state)
 	if (!strstr(log, "1 runs of an earlier server were left running"))
 		fail_msg("the restarted server did not report the interrupted run:\n%s", log);
 	free(log);
-	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from runs where status = "
 	                                        "'interrupted'"), 1);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from pragma_integrity_check "
@@ -388,16 +356,15 @@ static void test_crash_leaves_acknowledged_orders(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_transcript, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attach_replays_then_goes_on_live, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gen_names_live_and_replayed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attach_takes_the_session_over, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attach_needs_a_real_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overlong_line_is_refused_and_skipped, setup,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(test_half_close_still_reports, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sigterm_interrupts_and_flushes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_crash_leaves_acknowledged_orders, setup, teardown),
+		SUPPORT_E2E_TEST_STARTED(test_transcript),
+		SUPPORT_E2E_TEST_STARTED(test_attach_replays_then_goes_on_live),
+		SUPPORT_E2E_TEST_STARTED(test_gen_names_live_and_replayed),
+		SUPPORT_E2E_TEST_STARTED(test_attach_takes_the_session_over),
+		SUPPORT_E2E_TEST_STARTED(test_attach_needs_a_real_id),
+		SUPPORT_E2E_TEST_STARTED(test_overlong_line_is_refused_and_skipped),
+		SUPPORT_E2E_TEST_STARTED(test_half_close_still_reports),
+		SUPPORT_E2E_TEST_STARTED(test_sigterm_interrupts_and_flushes),
+		SUPPORT_E2E_TEST_STARTED(test_crash_leaves_acknowledged_orders),
 	};
 	return cmocka_run_group_tests_name("e2e_protocol", tests, NULL, NULL);
 }
