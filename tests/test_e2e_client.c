@@ -1,7 +1,8 @@
 /* End to end with the real client: build/baedal against the real baedald
  * (port 0, temp database), its output read as a user's script would, then
- * the rows checked with SQL. Times are lower bounds with generous upper
- * bounds: CI machines are slow and noisy. */
+ * the rows checked with SQL. Times are lower bounds and orders: CI
+ * machines are slow and noisy, and every client run has a generous
+ * deadline. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,37 +16,6 @@
 #include <sys/wait.h>
 
 #include "tests/support.h"
-
-#define WAIT_MS 20000
-
-struct fixture {
-	char dir[4096];
-	char db[4200];
-	char out[4200];
-	char err[4200];
-	struct test_server srv;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof *f);
-	if (!f || support_e2e_dir(f->dir, sizeof f->dir, f->db, sizeof f->db) < 0)
-		return -1;
-	snprintf(f->out, sizeof f->out, "%s/out", f->dir);
-	snprintf(f->err, sizeof f->err, "%s/err", f->dir);
-	if (support_server_start(&f->srv, f->db, NULL) < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc = support_e2e_end(&f->srv, f->db, f->dir, WAIT_MS);
-	free(f);
-	return rc;
-}
 
 /* ---- reading NDJSON: the few fields the tests need --------------------- */
 
@@ -156,12 +126,13 @@ static const struct seen_done *seen_find(const struct seen *s, const char *mode)
 
 static void test_compare_json(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct seen s;
 	static const long long meal_us[] = { 0, 30000, 30000, 40000 };
 
-	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "--json", "compare",
-	                                    "A:30ms", "B:30ms", "C:40ms", NULL), 0);
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, SUPPORT_WAIT_MS,
+	                                    "--json", "compare", "A:30ms", "B:30ms", "C:40ms",
+	                                    NULL), 0);
 	seen_read(f->out, &s);
 	assert_int_equal(s.nevents, 18);
 	assert_int_equal(s.ndone, 2);
@@ -171,7 +142,7 @@ static void test_compare_json(void **state)
 	assert_int_equal(sync->orders, 3);
 	assert_true(sync->ideal_ms == 100.0 && async->ideal_ms == 40.0);
 	/* The lesson: one after another takes the sum, together the longest. */
-	assert_true(sync->elapsed_ms >= 100.0 && sync->elapsed_ms < 100.0 + 2000);
+	assert_true(sync->elapsed_ms >= 100.0);
 	assert_true(async->elapsed_ms >= 40.0 && async->elapsed_ms < sync->elapsed_ms);
 	assert_true(async->speedup > sync->speedup);
 	for (int run = 1; run <= 2; run++) {
@@ -206,14 +177,14 @@ static void test_compare_json(void **state)
  * async's cooks hold the event loop. */
 static void test_compare_cook_json(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct seen s;
 	static const long long meal_us[] = { 0, 30000, 30000, 40000 };
 	const long long cook_us = 20000;
 
-	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "--json", "compare",
-	                                    "--cook", "A:20ms:30ms", "B:20ms:30ms", "C:20ms:40ms",
-	                                    NULL), 0);
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, SUPPORT_WAIT_MS,
+	                                    "--json", "compare", "--cook", "A:20ms:30ms",
+	                                    "B:20ms:30ms", "C:20ms:40ms", NULL), 0);
 	seen_read(f->out, &s);
 	assert_int_equal(s.ndone, 3);
 	assert_int_equal(s.nevents, 3 * 3 * 4);
@@ -225,7 +196,6 @@ static void test_compare_cook_json(void **state)
 		assert_int_equal(all[i]->orders, 3);
 		assert_true(all[i]->cook_ms == 60.0);
 		assert_true(all[i]->elapsed_ms >= all[i]->ideal_ms);
-		assert_true(all[i]->elapsed_ms < all[i]->ideal_ms + 5000);
 		assert_true(all[i]->caused_ms >= 0);
 	}
 	/* sync cooks and eats one order after another; async cooks in turn. */
@@ -267,9 +237,9 @@ static int has_line_matching(const char *text, const char *pattern)
 
 static void test_plain_when_piped(void **state)
 {
-	struct fixture *f = *state;
-	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "run", "sync",
-	                                    "A:20ms", "B:20ms", NULL), 0);
+	struct support_e2e *f = *state;
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, SUPPORT_WAIT_MS,
+	                                    "run", "sync", "A:20ms", "B:20ms", NULL), 0);
 	char *out = support_read_file(f->out);
 	assert_non_null(out);
 	assert_null(strchr(out, '\033'));   /* no terminal codes in a pipe */
@@ -289,22 +259,24 @@ static void test_plain_when_piped(void **state)
 
 static void test_exit_codes(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	char *err;
 
-	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "run", "sync",
-	                                    "A:ten", NULL), 1);
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, SUPPORT_WAIT_MS,
+	                                    "run", "sync", "A:ten", NULL), 1);
 	err = support_read_file(f->err);
 	assert_non_null(strstr(err, "ERR bad_duration"));
 	free(err);
-	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "fly", NULL), 2);
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, SUPPORT_WAIT_MS,
+	                                    "fly", NULL), 2);
 	/* A mode other than sync/async is a usage error, caught before connecting. */
-	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "run", "fast",
-	                                    "A:1s", NULL), 2);
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, SUPPORT_WAIT_MS,
+	                                    "run", "fast", "A:1s", NULL), 2);
 	/* A server that is gone: connection refused, one line, exit 1. */
 	struct test_server gone = f->srv;
-	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
-	assert_int_equal(support_client_run(&gone, f->out, f->err, WAIT_MS, "demo", NULL), 1);
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
+	assert_int_equal(support_client_run(&gone, f->out, f->err, SUPPORT_WAIT_MS,
+	                                    "demo", NULL), 1);
 	err = support_read_file(f->err);
 	assert_non_null(strstr(err, "cannot connect"));
 	assert_null(strchr(strchr(err, '\n') + 1, '\n'));   /* exactly one line */
@@ -314,23 +286,21 @@ static void test_exit_codes(void **state)
 /* A run submitted on one connection, watched from the client's attach. */
 static void test_attach_and_runs(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct test_conn c;
 	char line[512], id[33];
 
-	assert_int_equal(support_connect(&c, f->srv.port), 0);
-	assert_int_equal(support_read_line(&c, line, sizeof line, WAIT_MS), 0);
+	support_connect_greeted(&c, f->srv.port, line, sizeof line);
 	char *at = strstr(line, "session=");
 	assert_non_null(at);
 	memcpy(id, at + 8, 32);
 	id[32] = '\0';
 	assert_int_equal(support_send(&c, "RUN sync A:80ms B:80ms\n"), 0);
-	assert_int_equal(support_read_line(&c, line, sizeof line, WAIT_MS), 0);
-	assert_non_null(strstr(line, "OK run=1"));
+	support_expect_line(&c, "OK run=1 mode=sync orders=2");
 	support_close(&c);
 
-	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "--json", "attach",
-	                                    id, NULL), 0);
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, SUPPORT_WAIT_MS,
+	                                    "--json", "attach", id, NULL), 0);
 	struct seen s;
 	seen_read(f->out, &s);
 	assert_int_equal(s.ndone, 1);
@@ -338,8 +308,8 @@ static void test_attach_and_runs(void **state)
 	assert_true(s.done[0].elapsed_ms >= 160.0);
 	assert_int_equal(s.nevents, 6);
 
-	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "--json", "runs", id,
-	                                    NULL), 0);
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, SUPPORT_WAIT_MS,
+	                                    "--json", "runs", id, NULL), 0);
 	char *out = support_read_file(f->out);
 	assert_non_null(strstr(out, "\"type\":\"runinfo\""));
 	assert_non_null(strstr(out, "\"status\":\"done\""));
@@ -349,14 +319,15 @@ static void test_attach_and_runs(void **state)
 /* Many orders made by the server: all stored, none early. */
 static void test_gen_many(void **state)
 {
-	struct fixture *f = *state;
-	assert_int_equal(support_client_run(&f->srv, f->out, f->err, WAIT_MS, "--json", "gen",
-	                                    "async", "5000", "10ms..30ms", NULL), 0);
+	struct support_e2e *f = *state;
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, SUPPORT_WAIT_MS,
+	                                    "--json", "gen", "async", "5000", "10ms..30ms",
+	                                    NULL), 0);
 	char *out = support_read_file(f->out);
 	assert_non_null(strstr(out, "\"type\":\"done\""));
 	assert_non_null(strstr(out, "\"orders\":5000"));
 	free(out);
-	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from orders"), 5000);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from events"), 15000);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from order_timeline where "
@@ -369,12 +340,12 @@ static void test_gen_many(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_compare_json, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_compare_cook_json, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_plain_when_piped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exit_codes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attach_and_runs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gen_many, setup, teardown),
+		SUPPORT_E2E_TEST_STARTED(test_compare_json),
+		SUPPORT_E2E_TEST_STARTED(test_compare_cook_json),
+		SUPPORT_E2E_TEST_STARTED(test_plain_when_piped),
+		SUPPORT_E2E_TEST_STARTED(test_exit_codes),
+		SUPPORT_E2E_TEST_STARTED(test_attach_and_runs),
+		SUPPORT_E2E_TEST_STARTED(test_gen_many),
 	};
 	return cmocka_run_group_tests_name("e2e_client", tests, NULL, NULL);
 }

@@ -1,8 +1,8 @@
 /* End to end, cooking: sync, async (cooking on the event loop) and offload
  * (cooking on the worker pool) against a real server with millisecond
  * figures; a second client's run is late while async cooks, not while
- * the pool does; the limits on cooking. Lower bounds are exact; upper
- * bounds generous. */
+ * the pool does; the limits on cooking. Lower bounds are exact; no upper
+ * bound but the generous deadline every line is waited for. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,14 +21,7 @@
 #include "server/cook.h"
 #include "tests/support.h"
 
-#define WAIT_MS 30000
 #define MAX_ORDERS 16
-
-struct fixture {
-	char dir[4096];
-	char db[4200];
-	struct test_server srv;
-};
 
 /* What one client saw of one run: its DONE and, per order, the time of
  * each step (-1: not seen) and the order the steps came in. */
@@ -38,39 +31,11 @@ struct seen {
 	int steps_in_order;
 };
 
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof *f);
-	if (!f || support_e2e_dir(f->dir, sizeof f->dir, f->db, sizeof f->db) < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	int rc = support_e2e_end(&f->srv, f->db, f->dir, WAIT_MS);
-	free(f);
-	return rc;
-}
-
-static void connect_ok(struct test_conn *c, int port)
-{
-	char line[4096];
-	assert_int_equal(support_connect(c, port), 0);
-	assert_int_equal(support_read_line(c, line, sizeof line, WAIT_MS), 0);
-	assert_memory_equal(line, "HELLO ", 6);
-}
-
 /* Sends a RUN and waits for its OK. */
 static void submit(struct test_conn *c, const char *run_line)
 {
-	char line[4096];
 	assert_int_equal(support_send(c, run_line), 0);
-	assert_int_equal(support_read_line(c, line, sizeof line, WAIT_MS), 0);
-	if (strncmp(line, "OK run=", 7) != 0)
-		fail_msg("'%s' got '%s'", run_line, line);
+	support_expect_prefix(c, "OK run=", NULL, 0);
 }
 
 /* Reads events until the DONE of the run, checking that each order's
@@ -87,7 +52,8 @@ static void follow(struct test_conn *c, struct seen *s)
 	memset(last, 0xff, sizeof last);
 	s->steps_in_order = 1;
 	for (;;) {
-		assert_int_equal(support_read_line(c, line, sizeof line, WAIT_MS), 0);
+		int rc = support_read_line(c, line, sizeof line, SUPPORT_WAIT_MS);
+		assert_int_equal(rc, SUPPORT_LINE);
 		assert_int_equal(proto_parse_server_line(line, strlen(line), &sl), 0);
 		if (sl.kind == LINE_DONE) {
 			s->done = sl.u.done;
@@ -110,7 +76,6 @@ static void expect_done(const struct seen *s, enum proto_mode mode, uint64_t ide
 	assert_true(s->steps_in_order);
 	assert_int_equal(s->done.ideal_us, ideal_us);
 	assert_true(s->done.elapsed_us >= (int64_t)ideal_us);
-	assert_true(s->done.elapsed_us < (int64_t)ideal_us + 5000000);
 }
 
 static void *cook_50ms(void *arg)
@@ -153,13 +118,13 @@ static int two_cores_free(void)
 
 static void test_three_ways(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct test_conn c;
 	struct seen sync, async, offload;
 
 	assert_int_equal(support_server_start(&f->srv, f->db, "--workers", "2", NULL), 0);
 	int parallel = two_cores_free();
-	connect_ok(&c, f->srv.port);
+	support_connect_greeted(&c, f->srv.port, NULL, 0);
 	submit(&c, "RUN sync" EIGHT);
 	follow(&c, &sync);
 	submit(&c, "RUN async" EIGHT);
@@ -202,7 +167,7 @@ static void test_three_ways(void **state)
 
 /* The lateness of a 10 ms meal submitted by a second client while the
  * first client's run cooks (mode) 16 orders of 50 ms each. */
-static int64_t late_of_other_client(struct fixture *f, const char *mode, struct seen *cooking)
+static int64_t late_of_other_client(struct support_e2e *f, const char *mode, struct seen *cooking)
 {
 	struct test_conn c1, c2;
 	struct seen quick;
@@ -212,8 +177,8 @@ static int64_t late_of_other_client(struct fixture *f, const char *mode, struct 
 		n += snprintf(run + n, sizeof run - (size_t)n, " k%d:50ms:10ms", i);
 	snprintf(run + n, sizeof run - (size_t)n, "\n");
 
-	connect_ok(&c1, f->srv.port);
-	connect_ok(&c2, f->srv.port);
+	support_connect_greeted(&c1, f->srv.port, NULL, 0);
+	support_connect_greeted(&c2, f->srv.port, NULL, 0);
 	submit(&c1, run);
 	submit(&c2, "RUN async Q:10ms\n");
 	follow(&c2, &quick);
@@ -226,7 +191,7 @@ static int64_t late_of_other_client(struct fixture *f, const char *mode, struct 
 
 static void test_inline_cooking_makes_others_late(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct seen inline_run, pooled_run;
 
 	assert_int_equal(support_server_start(&f->srv, f->db, "--workers", "1", NULL), 0);
@@ -254,21 +219,18 @@ static void test_inline_cooking_makes_others_late(void **state)
 
 static void expect_err(struct test_conn *c, const char *send, const char *code)
 {
-	char line[4096];
 	assert_int_equal(support_send(c, send), 0);
-	assert_int_equal(support_read_line(c, line, sizeof line, WAIT_MS), 0);
-	assert_memory_equal(line, code, strlen(code));
+	support_expect_prefix(c, code, NULL, 0);
 }
 
 static void test_cooking_limits(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct test_conn c;
-	char line[4096];
 
 	assert_int_equal(support_server_start(&f->srv, f->db, "--max-cook", "50ms",
 	                                      "--max-inline-cook", "100ms", NULL), 0);
-	connect_ok(&c, f->srv.port);
+	support_connect_greeted(&c, f->srv.port, NULL, 0);
 	expect_err(&c, "RUN offload A:51ms:1ms\n", "ERR cook_too_long ");
 	expect_err(&c, "RUN async A:50ms:1ms B:50ms:1ms C:1ms:1ms\n", "ERR too_much_cooking ");
 	/* The same cooking is fine off the loop, and the connection works. */
@@ -277,31 +239,33 @@ static void test_cooking_limits(void **state)
 	follow(&c, &s);
 	assert_int_equal(s.done.status, RUN_DONE);
 	assert_int_equal(support_send(&c, "PING\n"), 0);
-	assert_int_equal(support_read_line(&c, line, sizeof line, WAIT_MS), 0);
-	assert_string_equal(line, "OK pong");
+	support_expect_line(&c, "OK pong");
 	support_close(&c);
 }
 
 /* SIGTERM while orders cook on the pool and on the loop: the cooks are
- * taken back, the runs end interrupted, the server exits 0 at once. */
+ * taken back, the runs end interrupted, the server exits 0 long before a
+ * cook could end (two minutes; the stop waits SUPPORT_WAIT_MS). */
 static void test_sigterm_while_cooking(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct test_conn c;
 	char line[4096];
 
-	assert_int_equal(support_server_start(&f->srv, f->db, "--workers", "1", NULL), 0);
-	connect_ok(&c, f->srv.port);
-	submit(&c, "RUN offload A:8s:1ms B:8s:1ms\n");
-	submit(&c, "RUN sync C:8s:1ms\n");
-	usleep(200000);
-	int status = support_server_stop(&f->srv, 6000);   /* a cook left running takes 8 s */
+	assert_int_equal(support_server_start(&f->srv, f->db, "--workers", "1", "--max-cook", "2m",
+	                                      NULL), 0);
+	support_connect_greeted(&c, f->srv.port, NULL, 0);
+	submit(&c, "RUN offload A:2m:1ms B:2m:1ms\n");
+	submit(&c, "RUN sync C:2m:1ms\n");
+	usleep(200000);   /* the cooks start */
+	int status = support_server_stop(&f->srv, SUPPORT_WAIT_MS);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	int interrupted = 0, lines = 0;
-	while (support_read_line(&c, line, sizeof line, WAIT_MS) == 0) {
+	int interrupted = 0, lines = 0, rc;
+	while ((rc = support_read_line(&c, line, sizeof line, SUPPORT_WAIT_MS)) == SUPPORT_LINE) {
 		interrupted += strstr(line, "status=interrupted") != NULL;
 		lines++;
 	}
+	assert_int_equal(rc, SUPPORT_CLOSED);   /* the server is gone */
 	support_close(&c);
 	char *log = support_read_file(f->srv.log);
 	assert_non_null(log);
@@ -318,10 +282,10 @@ static void test_sigterm_while_cooking(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_three_ways, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inline_cooking_makes_others_late, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cooking_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sigterm_while_cooking, setup, teardown),
+		SUPPORT_E2E_TEST(test_three_ways),
+		SUPPORT_E2E_TEST(test_inline_cooking_makes_others_late),
+		SUPPORT_E2E_TEST(test_cooking_limits),
+		SUPPORT_E2E_TEST(test_sigterm_while_cooking),
 	};
 	return cmocka_run_group_tests_name("e2e_cook", tests, NULL, NULL);
 }
