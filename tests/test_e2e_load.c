@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tests/support.h"
@@ -24,23 +23,21 @@
 
 struct client {
 	struct test_conn conn;
+	char session[33];
 	int oks, dones;
 	int leaves_early;       /* closes right after its first OK */
 	int finished;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Handles one line; returns 1 when this client is finished. */
 static int client_line(struct client *c, const char *line)
 {
-	if (strncmp(line, "HELLO ", 6) == 0)
+	if (strncmp(line, "HELLO ", 6) == 0) {
+		const char *id = strstr(line, " session=");
+		assert_non_null(id);
+		snprintf(c->session, sizeof c->session, "%.32s", id + 9);
 		return support_send(&c->conn, "RUN async A:20ms B:30ms C:40ms\nRUN sync A:5ms B:5ms\n") < 0;
+	}
 	if (strncmp(line, "OK run=", 7) == 0) {
 		c->oks++;
 		return c->leaves_early;
@@ -74,7 +71,7 @@ static void drive(struct client *cl, int n, long long deadline)
 	int left = n;
 	assert_non_null(pfd);
 	while (left > 0) {
-		assert_true(now_ms() < deadline);
+		assert_true(support_now_ms() < deadline);
 		for (int i = 0; i < n; i++)
 			pfd[i] = (struct pollfd){ .fd = cl[i].finished ? -1 : cl[i].conn.fd, .events = POLLIN };
 		if (poll(pfd, (nfds_t)n, 1000) <= 0)
@@ -101,8 +98,41 @@ static void raise_fd_limit(void)
 	assert_true(rl.rlim_cur > CLIENTS + 64);
 }
 
+/* Whether the server still keeps session id: RUNS about it answers
+ * something other than no_session. */
+static int session_kept(struct test_conn *probe, const char *id)
+{
+	char cmd[64], line[4096];
+	snprintf(cmd, sizeof cmd, "RUNS %s\n", id);
+	assert_int_equal(support_send(probe, cmd), 0);
+	do {
+		assert_int_equal(support_read_line(probe, line, sizeof line, SUPPORT_WAIT_MS),
+		                 SUPPORT_LINE);
+	} while (strncmp(line, "RUNINFO ", 8) == 0);
+	if (strncmp(line, "ERR no_session ", 15) == 0)
+		return 0;
+	assert_memory_equal(line, "OK runs=", 8);
+	return 1;
+}
+
+/* Waits until every client's session has expired (--session-ttl). */
+static void wait_sessions_gone(const struct test_server *srv, const struct client *cl, int n,
+                               long long deadline)
+{
+	struct test_conn probe;
+	support_connect_greeted(&probe, srv->port, NULL, 0);
+	for (int i = 0; i < n; i++) {
+		while (session_kept(&probe, cl[i].session)) {
+			assert_true(support_now_ms() < deadline);
+			usleep(50000);
+		}
+	}
+	support_close(&probe);
+}
+
 /* One wave: every client connects, submits, reads or leaves early; then
- * the runs of those that left end on their own. Returns the runs acked. */
+ * the runs of those that left end on their own, and every session
+ * expires. Returns the runs acked. */
 static int wave(const struct test_server *srv, const char *db, long long deadline)
 {
 	struct client *cl = calloc(CLIENTS, sizeof *cl);
@@ -119,35 +149,44 @@ static int wave(const struct test_server *srv, const char *db, long long deadlin
 		if (!cl[i].leaves_early)
 			assert_int_equal(cl[i].dones, 2);
 	}
-	free(cl);
 	assert_true(acked >= CLIENTS * 2 - CLIENTS / 10);
-	while (support_sql_int(db, "select count(*) from runs where status != 'done'") != 0)
-		assert_true(now_ms() < deadline);
+	while (support_sql_int(db, "select count(*) from runs where status != 'done'") != 0) {
+		assert_true(support_now_ms() < deadline);
+		usleep(50000);
+	}
+	wait_sessions_gone(srv, cl, CLIENTS, deadline);
+	free(cl);
 	return acked;
+}
+
+/* The server keeps sessions for re-attaching; a short TTL lets them go. */
+static int setup(void **state)
+{
+	if (support_e2e_setup(state) < 0)
+		return -1;
+	struct support_e2e *f = *state;
+	if (support_server_start(&f->srv, f->db, "--session-ttl", "1s", NULL) < 0) {
+		fprintf(stderr, "baedald did not start\n");
+		support_e2e_teardown(state);
+		return -1;
+	}
+	return 0;
 }
 
 static void test_thousand_clients(void **state)
 {
-	(void)state;
-	char dir[4096], db[4200];
-	struct test_server srv = { 0 };   /* its log path is read: unset */
+	struct support_e2e *f = *state;
 
 	raise_fd_limit();
-	assert_int_equal(support_tmpdir(dir, sizeof dir), 0);
-	snprintf(db, sizeof db, "%s/baedal.db", dir);
-	/* Sessions are kept for re-attaching; a short TTL lets them go. */
-	assert_int_equal(support_server_start(&srv, db, "--session-ttl", "1s", NULL), 0);
-	long long deadline = now_ms() + DEADLINE_MS;
-	long rss0 = support_server_rss_kb(&srv);
+	long long deadline = support_now_ms() + DEADLINE_MS;
+	long rss0 = support_server_rss_kb(&f->srv);
 
-	int acked = wave(&srv, db, deadline);
-	usleep(2500000);   /* the detached sessions expire */
-	long rss1 = support_server_rss_kb(&srv);
-	acked += wave(&srv, db, deadline);
-	usleep(2500000);
-	long rss2 = support_server_rss_kb(&srv);
+	int acked = wave(&f->srv, f->db, deadline);
+	long rss1 = support_server_rss_kb(&f->srv);
+	acked += wave(&f->srv, f->db, deadline);
+	long rss2 = support_server_rss_kb(&f->srv);
 	char detail[256];
-	support_server_memory_detail(&srv, detail, sizeof detail);
+	support_server_memory_detail(&f->srv, detail, sizeof detail);
 	print_message("server RSS: %ld kB at start, %ld kB after a wave of %d clients, %ld kB "
 	              "after a second (%d runs in all; now %s)\n", rss0, rss1, CLIENTS, rss2, acked,
 	              detail);
@@ -157,21 +196,20 @@ static void test_thousand_clients(void **state)
 		assert_true(rss1 < rss0 + 32 * 1024);
 		assert_true(rss2 < rss1 + 4 * 1024);
 	}
-	assert_int_equal(support_server_stop(&srv, 20000), 0);
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
 
-	assert_true(support_sql_int(db, "select count(*) from runs") >= acked);
-	assert_int_equal(support_sql_int(db,
+	assert_true(support_sql_int(f->db, "select count(*) from runs") >= acked);
+	assert_int_equal(support_sql_int(f->db,
 		"select count(*) from (select o.run_id, o.idx, count(e.step) as n from orders o "
 		"left join events e on e.run_id = o.run_id and e.idx = o.idx "
 		"group by o.run_id, o.idx) where n != 3"), 0);
-	assert_int_equal(support_timing_violations(db), 0);
-	support_rmtree(dir);
+	assert_int_equal(support_timing_violations(f->db), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_thousand_clients),
+		cmocka_unit_test_setup_teardown(test_thousand_clients, setup, support_e2e_teardown),
 	};
 	return cmocka_run_group_tests_name("e2e_load", tests, NULL, NULL);
 }
