@@ -11,11 +11,14 @@ BUILD   ?= build
 # CI builds with -Werror; a user's newer compiler should not fail the build.
 WERROR  := $(if $(CI),-Werror,)
 PKGS     = libevent sqlite3
-CPPFLAGS += -D_GNU_SOURCE -DBAEDAL_VERSION='"$(VERSION)"' -I.
+# CFLAGS is the user's (optimisation, debug info); what the code needs is
+# added with override, so that no `make CFLAGS=...` can drop the standard,
+# the warnings or the sanitizers.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 $(WERROR) \
-           $(SANITIZE)
-LDFLAGS += $(SANITIZE)
+override CPPFLAGS += -D_GNU_SOURCE -DBAEDAL_VERSION='"$(VERSION)"' -I.
+override CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 $(WERROR) \
+                     $(SANITIZE)
+override LDFLAGS  += $(SANITIZE)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -67,6 +70,9 @@ $(BUILD) $(BUILD)/common $(BUILD)/server $(BUILD)/client $(BUILD)/tests:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
+# Test objects are kept: the next make test need not compile them again.
+.SECONDARY:
+
 # Installs what is missing: with apt-get as root, else prints the command.
 deps:
 	@missing=""; for p in $(DEPS_PKGS); do \
@@ -91,11 +97,13 @@ test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
 	@sh tests/run.sh $(BUILD)
 
-# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer;
+# it fails first if any object of the project was built without them.
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=all" all \
 	  $(UNIT_SRC:tests/%.c=build-asan/tests/%)
+	@sh tests/check_instrumented.sh build-asan
 	@BAEDAL_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  sh tests/run.sh build-asan
 
