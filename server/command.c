@@ -7,14 +7,12 @@
 #include <event2/event.h>
 
 #include "common/protocol.h"
-#include "server/clock.h"
 #include "server/conn.h"
 #include "server/log.h"
 #include "server/run.h"
-#include "server/run_hooks.h"
+#include "server/run_life.h"
 #include "server/server.h"
 #include "server/session.h"
-#include "server/store.h"
 
 /* Parsed commands are large (a line's worth of orders) and the loop runs
  * one at a time: one buffer serves them all. */
@@ -42,98 +40,19 @@ static void command_reply(struct conn *c, const char *fmt, ...)
  * saying which limit. */
 static int command_admit(struct conn *c, uint64_t n, uint64_t cooks)
 {
-	struct server *srv = c->srv;
-	if (srv->stopping) {
-		command_reply(c, "ERR busy the server is shutting down");
-		return -1;
-	}
-	if (store_busy(srv->store)) {
-		command_reply(c, "ERR busy the database is %zu records behind; try again",
-		              store_backlog(srv->store));
-		return -1;
-	}
-	if (srv->inflight + n > srv->cfg->max_inflight) {
-		command_reply(c, "ERR busy %llu orders are running (limit %llu); try again",
-		              (unsigned long long)srv->inflight,
-		              (unsigned long long)srv->cfg->max_inflight);
-		return -1;
-	}
-	if (srv->pool_cooks + cooks > srv->pool_capacity) {
-		command_reply(c, "ERR busy %llu orders wait to be cooked (limit %llu); try again",
-		              (unsigned long long)srv->pool_cooks,
-		              (unsigned long long)srv->pool_capacity);
-		return -1;
-	}
-	return 0;
+	char why[200];
+	if (run_life_admit(c->srv, n, cooks, why, sizeof why) == 0)
+		return 0;
+	command_reply(c, "ERR busy %s", why);
+	return -1;
 }
 
-/* Queues the run's records, then waits for their commit before the OK:
- * an acknowledged order is a durable one. */
+/* The OK comes once the run is committed: an acknowledged order is a
+ * durable one. */
 static void command_submit(struct conn *c, struct run *r)
 {
-	struct server *srv = c->srv;
-	struct session *s = c->session;
-	int64_t wall = clock_wall_us();
-
-	if (!r || session_add_run(s, r) < 0) {
-		run_free(r);
+	if (run_life_submit(c, r) < 0)
 		command_reply(c, "ERR busy out of memory");
-		return;
-	}
-	srv->next_run_id++;
-	srv->inflight += r->norders;
-	srv->pool_cooks += r->pool_cooks;
-	if (!s->stored) {
-		store_add_session(srv->store, s->id, wall);
-		s->stored = 1;
-	}
-	store_add_run(srv->store, r->id, s->id, r->mode, r->norders, r->sum_us, r->max_us,
-	              run_ideal_us(r), wall);
-	if (r->names) {
-		for (uint32_t i = 0; i < r->norders; i++)
-			store_add_order(srv->store, r->id, i + 1, r->names[i],
-			                r->cooks ? r->cooks[i].cook_us : 0, r->orders[i].meal_us);
-	} else {
-		store_add_generated_orders(srv->store, r->id, r->norders, parsed.gen_lo_us,
-		                           parsed.gen_hi_us, r->gen_prefix);
-	}
-	r->ack_conn = c;
-	c->pending = r;
-	store_when_durable(srv->store, command_run_durable, r);
-}
-
-void command_run_durable(void *arg, int ok, const char *err)
-{
-	struct run *r = arg;
-	struct session *s = r->owner;
-	struct server *srv = s->srv;
-	struct conn *c = r->ack_conn;
-
-	r->ack_conn = NULL;
-	if (!ok) {
-		/* Part of it may have reached the disk: it must not stay
-		 * "running" there. The end is recorded once writes succeed again. */
-		log_error("run %llu not stored: %s", (unsigned long long)r->id, err);
-		store_end_run(srv->store, r->id, &(struct store_end){ .status = RUN_INTERRUPTED,
-		              .elapsed_us = -1, .cook_us = r->cook_us, .wall_us = clock_wall_us() });
-		srv->inflight -= r->norders;
-		srv->pool_cooks -= r->pool_cooks;
-		session_remove_run(s, r);
-		run_free(r);
-	} else if (r->status == RUN_RUNNING) {
-		r->acked = 1;
-	} else {
-		/* Shutdown came between submit and commit: the run is recorded as
-		 * interrupted and never starts. */
-		ok = 0;
-		err = "the server is shutting down";
-	}
-	if (c)
-		conn_run_acked(c, r, ok, err);
-	if (ok && r->acked)
-		run_hooks_start_soon(srv, r);
-	if (c)
-		conn_resume(c);
 }
 
 static void command_run(struct conn *c)

@@ -6,12 +6,8 @@
 #include <stddef.h>
 
 struct conn;
-struct run;
 
 /* Handles one command line (without its newline) from c. */
 void command_handle_line(struct conn *c, const char *line, size_t len);
-
-/* The store's callback once a submitted run is committed (or failed). */
-void command_run_durable(void *arg, int ok, const char *err);
 
 #endif

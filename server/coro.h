@@ -10,7 +10,13 @@ struct coro {
 	int line;   /* 0: not started; -1: ended; else the resume point */
 };
 
-#define CO_BEGIN(c)  switch ((c)->line) { case 0:
+/* An ended coroutine returns at once: a stray resume of a finished order
+ * must not run its ending again (that would count it twice and start a
+ * sync run's next order beside the one running). */
+#define CO_BEGIN(c)                                                       \
+	if (CO_ENDED(c))                                                      \
+		return;                                                           \
+	switch ((c)->line) { case 0:
 
 /* Returns from the coroutine; the next call resumes right after it. */
 #define CO_YIELD(c)                                                       \

@@ -139,6 +139,8 @@ struct run *run_new_generated(uint64_t id, enum proto_mode mode, uint32_t n, uin
 	if (!r)
 		return NULL;
 	snprintf(r->gen_prefix, sizeof r->gen_prefix, "%s", prefix);
+	r->gen_lo_us = lo_us;
+	r->gen_hi_us = hi_us;
 	for (uint32_t i = 0; i < n; i++)
 		run_add_meal(r, i, proto_gen_meal(i + 1, n, lo_us, hi_us));
 	r->ideal_us = run_compute_ideal(r);
@@ -205,7 +207,8 @@ static void order_step(struct order *o, uint64_t now)
 	/* A timer may wake us early (a coarse or cached clock); sleep again
 	 * for what is left, so no meal ever ends before its time. */
 	do {
-		r->hooks->arm(r->hooks->ctx, o, now, o->deadline_us);
+		if (r->hooks->arm(r->hooks->ctx, o, now, o->deadline_us) < 0)
+			r->arm_failed = 1;
 		CO_YIELD(&o->co);
 	} while (now < o->deadline_us);
 	/* Nothing happens between eaten and collected but bookkeeping, well
@@ -274,26 +277,39 @@ static void run_step(struct run *r)
 	run_end(r, RUN_DONE);
 }
 
+/* An order whose timer could not be set would never wake, and its run
+ * would wait forever: the run ends interrupted instead, once the call
+ * that armed it has returned (nothing of the run is on the stack then). */
+static void run_check_armed(struct run *r)
+{
+	if (r->arm_failed && r->status == RUN_RUNNING)
+		run_interrupt(r);
+}
+
 void run_start(struct run *r)
 {
 	r->start_us = run_now(r);
 	run_step(r);
+	run_check_armed(r);
 }
 
 void run_resume(struct run *r)
 {
 	if (r->status == RUN_RUNNING)
 		run_step(r);
+	run_check_armed(r);
 }
 
 void run_order_wake(struct order *o)
 {
-	order_step(o, run_now(o->run));
+	run_order_wake_at(o, run_now(o->run));
 }
 
 void run_order_wake_at(struct order *o, uint64_t now_us)
 {
+	struct run *r = o->run;
 	order_step(o, now_us);
+	run_check_armed(r);
 }
 
 void run_interrupt(struct run *r)

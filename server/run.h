@@ -19,8 +19,9 @@ struct order;
 struct run_hooks {
 	uint64_t (*now_us)(void *ctx);                     /* CLOCK_MONOTONIC */
 	/* Call run_order_wake(o) at or after deadline_us (never before it);
-	 * now_us is the clock as the run just read it. */
-	void (*arm)(void *ctx, struct order *o, uint64_t now_us, uint64_t deadline_us);
+	 * now_us is the clock as the run just read it. -1 if the timer could
+	 * not be set: the run then ends interrupted rather than wait forever. */
+	int (*arm)(void *ctx, struct order *o, uint64_t now_us, uint64_t deadline_us);
 	void (*disarm)(void *ctx, struct order *o);
 	/* Call run_resume(r) soon, after the loop has served other work. */
 	void (*yield)(void *ctx, struct run *r);
@@ -57,6 +58,11 @@ struct order_cook {
 	struct pool_job job;
 };
 
+/* Where a run is in its life on the server (run_life.h): its records
+ * await their commit; it runs; it ended and its end awaits its commit;
+ * closed, its DONE sent: only now may it be freed. */
+enum run_stage { RUN_SUBMITTED, RUN_LIVE, RUN_ENDING, RUN_CLOSED };
+
 /* How many orders an async run starts before it yields to the loop, so a
  * million-order run never holds the loop for long. */
 #define RUN_START_BATCH 4096
@@ -84,9 +90,14 @@ struct run {
 	char (*names)[PROTO_NAME_MAX + 1];  /* RUN's names; NULL for GEN */
 	char gen_prefix[PROTO_NAME_MAX + 1];
 	const struct run_hooks *hooks;
+	uint64_t gen_lo_us, gen_hi_us;      /* GEN's meal range */
+	int arm_failed;             /* an order's timer could not be set */
+	/* The server's bookkeeping, all of it in run_life.c. */
 	void *owner;                /* the session */
-	int acked;                  /* committed and answered OK */
-	void *ack_conn;             /* the connection awaiting that OK, if any */
+	enum run_stage stage;
+	int holds_capacity;         /* counted in the server's in-flight totals */
+	int end_queued;             /* its end is queued for the store */
+	void *ack_conn;             /* the connection awaiting its OK, if any */
 	struct event resume;        /* the server's yield event */
 };
 

@@ -8,6 +8,7 @@
 #include "server/clock.h"
 #include "server/cook.h"
 #include "server/log.h"
+#include "server/run_life.h"
 #include "server/server.h"
 #include "server/session.h"
 #include "server/store.h"
@@ -40,14 +41,16 @@ static void order_timer_cb(evutil_socket_t fd, short what, void *arg)
 	run_order_wake_at(o, now);
 }
 
-static void hook_arm(void *ctx, struct order *o, uint64_t now_us, uint64_t deadline_us)
+static int hook_arm(void *ctx, struct order *o, uint64_t now_us, uint64_t deadline_us)
 {
 	struct server *srv = ctx;
 	event_assign(&o->timer, srv->base, -1, 0, order_timer_cb, o);
 	event_priority_set(&o->timer, PRIO_TIMER);
-	if (timer_arm(&srv->timers, &o->timer, now_us, deadline_us, o->meal_us) < 0)
-		log_error("could not arm the timer of order %u of run %llu", o->idx,
-		          (unsigned long long)o->run->id);
+	if (timer_arm(&srv->timers, &o->timer, now_us, deadline_us, o->meal_us) == 0)
+		return 0;
+	log_error("run %llu: could not set the timer of order %u: the run is interrupted",
+	          (unsigned long long)o->run->id, o->idx);
+	return -1;
 }
 
 static void hook_disarm(void *ctx, struct order *o)
@@ -163,33 +166,6 @@ static void hook_emit(void *ctx, struct run *r, uint32_t idx, enum proto_step st
 	session_publish_event(s, &ev, r->names == NULL);
 }
 
-/* The run's end and all its events are committed: only now its DONE line,
- * so a client that saw DONE finds the whole run in the database. */
-static void run_stored_cb(void *arg, int ok, const char *err)
-{
-	struct run *r = arg;
-	struct session *s = r->owner;
-	char line[SESSION_LINE_MAX];
-	int done = r->status == RUN_DONE;
-
-	if (!ok)
-		log_error("run %llu: its end was not stored: %s", (unsigned long long)r->id, err);
-	struct proto_done d = {
-		.seq = session_next_seq(s), .run = r->id, .mode = r->mode, .orders = r->norders,
-		.status = r->status, .elapsed_us = done ? (int64_t)r->elapsed_us : -1,
-		.ideal_us = run_ideal_us(r), .sum_us = r->sum_us, .max_us = r->max_us,
-		.cook_us = r->cook_us, .blocked_us = r->blocked_us, .caused_us = r->caused_us,
-	};
-	int n = proto_format_done(line, sizeof line, &d);
-	/* The client that watches the run hears of the failure on the run's
-	 * own closing line (a new key at its end). */
-	if (n > 0 && !ok && (size_t)n + 10 < sizeof line)
-		n += snprintf(line + n - 1, sizeof line - (size_t)n + 1, " stored=no\n") - 1;
-	if (n > 0)
-		session_publish_done(s, d.seq, line, (size_t)n);
-	session_run_ended(s, r);
-}
-
 static void hook_finish(void *ctx, struct run *r)
 {
 	struct server *srv = ctx;
@@ -198,13 +174,7 @@ static void hook_finish(void *ctx, struct run *r)
 		event_del(&r->resume);
 	if (srv->cooker == r)
 		srv->cooker = NULL;
-	store_end_run(srv->store, r->id, &(struct store_end){
-		.status = r->status, .elapsed_us = r->status == RUN_DONE ? (int64_t)r->elapsed_us : -1,
-		.cook_us = r->cook_us, .blocked_us = r->blocked_us, .caused_us = r->caused_us,
-		.wall_us = clock_wall_us() });
-	srv->inflight -= r->norders;
-	srv->pool_cooks -= r->pool_cooks;
-	store_when_durable(srv->store, run_stored_cb, r);
+	run_life_ended(srv, r);
 }
 
 /* Queued or running cooks at once, all runs; command.c keeps the runs it

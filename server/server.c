@@ -13,6 +13,7 @@
 #include "server/conn.h"
 #include "server/listen_addr.h"
 #include "server/log.h"
+#include "server/run_life.h"
 #include "server/session.h"
 #include "server/run_hooks.h"
 #include "server/store.h"
@@ -119,29 +120,7 @@ static void server_stop(struct server *srv)
 	srv->stopping = 1;
 	evconnlistener_disable(srv->listener);
 	run_hooks_hold(srv);
-	for (size_t b = 0; b < srv->nbuckets; b++) {
-		for (struct session *s = srv->buckets[b]; s; s = s->next) {
-			for (size_t i = 0; i < s->nruns; i++) {
-				struct run *r = s->runs[i];
-				if (r->status != RUN_RUNNING)
-					continue;
-				if (r->acked) {
-					run_interrupt(r);
-					continue;
-				}
-				/* Not yet committed: its records are queued, so the end
-				 * is recorded after them; the commit's callback sees the
-				 * status and never starts it. */
-				r->status = RUN_INTERRUPTED;
-				store_end_run(srv->store, r->id, &(struct store_end){
-					.status = RUN_INTERRUPTED, .elapsed_us = -1, .cook_us = r->cook_us,
-					.wall_us = clock_wall_us() });
-				srv->inflight -= r->norders;
-				srv->pool_cooks -= r->pool_cooks;
-				s->active--;
-			}
-		}
-	}
+	run_life_interrupt_all(srv);
 	/* BYE once the interrupted runs' ends are stored and their DONE lines
 	 * sent; the grace timer ends the loop even if the disk hangs. */
 	store_when_durable(srv->store, server_say_bye, srv);
@@ -158,7 +137,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(srv->base);
 		return;
 	}
-	log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	log_info("%s: shutting down",
+	         sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
 	server_stop(srv);
 }
 
@@ -218,15 +198,19 @@ static int server_setup_events(struct server *srv)
 {
 	srv->sig_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
 	srv->sig_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);
+	/* A closed terminal or a habit of "reload" must not kill it with its
+	 * runs left running: the server has nothing to reload, so it stops. */
+	srv->sig_hup = evsignal_new(srv->base, SIGHUP, signal_cb, srv);
 	srv->accept_retry = evtimer_new(srv->base, accept_retry_cb, srv);
 	srv->stop_timer = evtimer_new(srv->base, stop_timer_cb, srv);
 	srv->reaper = event_new(srv->base, -1, 0, reaper_cb, srv);
-	if (!srv->sig_term || !srv->sig_int || !srv->accept_retry || !srv->stop_timer ||
-	    !srv->reaper)
+	if (!srv->sig_term || !srv->sig_int || !srv->sig_hup || !srv->accept_retry ||
+	    !srv->stop_timer || !srv->reaper)
 		return -1;
 	event_priority_set(srv->reaper, PRIO_IO);
 	event_add(srv->sig_term, NULL);
 	event_add(srv->sig_int, NULL);
+	event_add(srv->sig_hup, NULL);
 	return 0;
 }
 
@@ -242,8 +226,8 @@ static void server_teardown(struct server *srv)
 	session_free_all(srv);
 	if (srv->listener)
 		evconnlistener_free(srv->listener);
-	struct event *evs[] = { srv->sig_term, srv->sig_int, srv->accept_retry, srv->stop_timer,
-	                        srv->reaper };
+	struct event *evs[] = { srv->sig_term, srv->sig_int, srv->sig_hup, srv->accept_retry,
+	                        srv->stop_timer, srv->reaper };
 	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++) {
 		if (evs[i])
 			event_free(evs[i]);

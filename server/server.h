@@ -39,7 +39,7 @@ struct server {
 	struct event_base *base;
 	struct store *store;
 	struct evconnlistener *listener;
-	struct event *sig_term, *sig_int, *accept_retry, *stop_timer, *reaper;
+	struct event *sig_term, *sig_int, *sig_hup, *accept_retry, *stop_timer, *reaper;
 	struct timers timers;
 	struct run_hooks hooks;
 	struct pool *pool;           /* cooking threads */

@@ -125,7 +125,7 @@ void session_free_all(struct server *srv)
 	srv->nbuckets = 0;
 }
 
-static void session_arm_expiry(struct session *s)
+void session_arm_expiry(struct session *s)
 {
 	if (s->conn || s->active || s->srv->stopping)
 		return;
@@ -154,23 +154,6 @@ int session_unused(const struct session *s)
 	return s->nruns == 0 && s->seq == 0;
 }
 
-/* Drops the oldest finished run once more are kept than RUNS lists. */
-static void session_trim_history(struct session *s)
-{
-	size_t finished = s->nruns - s->active;
-	for (size_t i = 0; i < s->nruns && finished > SESSION_HISTORY_MAX;) {
-		struct run *r = s->runs[i];
-		if (r->status == RUN_RUNNING) {
-			i++;
-			continue;
-		}
-		run_free(r);
-		memmove(&s->runs[i], &s->runs[i + 1], (s->nruns - i - 1) * sizeof *s->runs);
-		s->nruns--;
-		finished--;
-	}
-}
-
 int session_add_run(struct session *s, struct run *r)
 {
 	if (s->nruns == s->runs_cap) {
@@ -182,7 +165,6 @@ int session_add_run(struct session *s, struct run *r)
 		s->runs_cap = cap;
 	}
 	s->runs[s->nruns++] = r;
-	s->active++;
 	event_del(&s->expiry);
 	return 0;
 }
@@ -196,19 +178,6 @@ void session_remove_run(struct session *s, struct run *r)
 			break;
 		}
 	}
-	if (r->status == RUN_RUNNING)
-		s->active--;
-	session_arm_expiry(s);
-}
-
-void session_run_ended(struct session *s, struct run *r)
-{
-	(void)r;
-	s->active--;
-	session_trim_history(s);
-	if (s->conn)
-		conn_session_idle(s->conn);
-	session_arm_expiry(s);
 }
 
 uint64_t session_next_seq(struct session *s)

@@ -36,7 +36,7 @@ struct session {
 	struct conn *conn;            /* attached connection, or NULL */
 	uint64_t seq;                 /* last seq given out */
 	int stored;                   /* its row is queued in the store */
-	uint32_t active;              /* runs still running */
+	uint32_t active;              /* runs not yet closed (run_life.h counts them) */
 	struct run **runs;            /* oldest first */
 	size_t nruns, runs_cap;
 	struct replay_line *replay;   /* ring, grown up to SESSION_REPLAY_MAX */
@@ -56,11 +56,13 @@ void session_free(struct session *s);
 void session_attach(struct session *s, struct conn *c);
 void session_detach(struct session *s);
 
-/* Runs: added when submitted, told when one ends. */
+/* The session's list of runs, oldest first; run_life.c decides when a
+ * run joins and leaves it. */
 int session_add_run(struct session *s, struct run *r);
 void session_remove_run(struct session *s, struct run *r);
-void session_run_ended(struct session *s, struct run *r);
 int session_unused(const struct session *s);
+/* A detached session with nothing running starts its TTL. */
+void session_arm_expiry(struct session *s);
 
 /* Gives out the next seq, then publishes the line that carries it: kept
  * for replay and sent to the attached connection. A DONE line is never

@@ -46,6 +46,7 @@ static struct fake {
 	size_t nevents;
 	int finished, disarmed;
 	int64_t early_us;   /* fire timers this much before their deadline */
+	uint32_t fail_arm;  /* this order's timer cannot be set (0: none) */
 } w;
 
 static uint64_t fake_now(void *ctx)
@@ -54,12 +55,15 @@ static uint64_t fake_now(void *ctx)
 	return w.now_us;
 }
 
-static void fake_arm(void *ctx, struct order *o, uint64_t now_us, uint64_t deadline_us)
+static int fake_arm(void *ctx, struct order *o, uint64_t now_us, uint64_t deadline_us)
 {
 	(void)ctx;
 	assert_int_equal(now_us, w.now_us);   /* the run passes the clock it read */
+	if (o->idx == w.fail_arm)
+		return -1;
 	assert_true(w.ntimers < MAX_TIMERS);
 	w.timers[w.ntimers++] = (struct fake_timer){ o, deadline_us, NULL };
+	return 0;
 }
 
 static void fake_disarm(void *ctx, struct order *o)
@@ -74,8 +78,9 @@ static void fake_disarm(void *ctx, struct order *o)
 			return;
 		}
 	}
-	/* An order on a worker has no timer yet: cook_cancel takes it back. */
-	if (!cooking)
+	/* An order on a worker has no timer yet: cook_cancel takes it back;
+	 * one whose arm failed has none either. */
+	if (!cooking && o->idx != w.fail_arm)
 		fail_msg("disarm of an order with no timer");
 }
 
@@ -445,6 +450,56 @@ static void test_interrupt_takes_cooks_back(void **state)
 	run_free(r);
 }
 
+/* A stray wake of an order that has ended changes nothing: without the
+ * guard it counted the order twice and started a sync run's next order
+ * beside the one eating. */
+static void test_ended_order_cannot_resume(void **state)
+{
+	(void)state;
+	struct run *r = run_new_explicit(3, MODE_SYNC, lesson, 3, &hooks, NULL);
+	assert_non_null(r);
+	run_start(r);
+	assert_true(fake_step());          /* A eaten and collected; B delivered */
+	assert_int_equal(r->finished, 1);
+	assert_int_equal(w.ntimers, 1);
+	size_t events = w.nevents;
+	run_order_wake(&r->orders[0]);     /* A again */
+	assert_int_equal(r->finished, 1);
+	assert_int_equal(r->started, 2);
+	assert_int_equal(w.ntimers, 1);
+	assert_int_equal(w.nevents, events);
+	fake_drain();
+	assert_int_equal(r->status, RUN_DONE);
+	assert_int_equal(r->elapsed_us, 10000000);
+	run_free(r);
+}
+
+/* An order whose timer cannot be set ends its run interrupted, whether
+ * it was armed as the run started (async) or from a timer (sync), instead
+ * of leaving the run waiting forever. */
+static void test_failed_arm_interrupts_the_run(void **state)
+{
+	(void)state;
+	w.fail_arm = 2;
+	struct run *a = run_new_explicit(4, MODE_ASYNC, lesson, 3, &hooks, NULL);
+	assert_non_null(a);
+	run_start(a);
+	assert_int_equal(a->status, RUN_INTERRUPTED);
+	assert_int_equal(w.finished, 1);
+	assert_int_equal(w.ntimers, 0);     /* A's and C's timers taken back */
+	run_free(a);
+
+	struct run *s = run_new_explicit(5, MODE_SYNC, lesson, 3, &hooks, NULL);
+	assert_non_null(s);
+	run_start(s);
+	assert_int_equal(s->status, RUN_RUNNING);
+	assert_true(fake_step());          /* A ends; B is delivered, its arm fails */
+	assert_int_equal(s->status, RUN_INTERRUPTED);
+	assert_int_equal(w.finished, 2);
+	assert_int_equal(w.ntimers, 0);
+	run_free(s);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -476,6 +531,8 @@ int main(void)
 		cmocka_unit_test_setup(test_offload_cooks_on_the_workers, reset),
 		cmocka_unit_test_setup(test_inline_cooking_delays_other_timers, reset),
 		cmocka_unit_test_setup(test_interrupt_takes_cooks_back, reset),
+		cmocka_unit_test_setup(test_ended_order_cannot_resume, reset),
+		cmocka_unit_test_setup(test_failed_arm_interrupts_the_run, reset),
 		cmocka_unit_test_setup(test_names, reset),
 	};
 	return cmocka_run_group_tests_name("run", tests, NULL, NULL);
