@@ -13,7 +13,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "server/log.h"
 #include "server/migrations.h"
+#include "server/store_file.h"
 #include "server/store_queue.h"
 #include "server/store_writer.h"
 
@@ -31,6 +33,7 @@ struct store_waiter {
 };
 
 struct store {
+	struct store_file file;     /* held from before the first read to after the close */
 	sqlite3 *db;
 	struct store_writer w;
 	struct store_queue q;
@@ -114,6 +117,11 @@ static int store_configure(struct store *s, const char *path, char *err, size_t 
 		store_fail_db(s, path, "cannot open", err, errlen);
 		return -1;
 	}
+	/* SQLite opened the path anew: the file locked, not one put in its place. */
+	if (!store_file_same(&s->file)) {
+		store_errf(err, errlen, "database %s: replaced while it was being opened", path);
+		return -1;
+	}
 	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
 	if (store_query(s->db, "PRAGMA journal_mode = WAL", NULL, mode, sizeof mode) != 0) {
 		store_fail_db(s, path, "cannot use WAL", err, errlen);
@@ -192,7 +200,7 @@ static int store_recover(struct store *s, const char *path, char *err, size_t er
 static int store_init_runtime(struct store *s, const char *path, char *err, size_t errlen)
 {
 	char why[STORE_ERR_LEN];
-	if (store_writer_init(&s->w, s->db, why, sizeof why) != 0) {
+	if (store_writer_init(&s->w, s->db, &s->file, why, sizeof why) != 0) {
 		store_errf(err, errlen, "database %s: %s", path, why);
 		return -1;
 	}
@@ -220,9 +228,11 @@ static void store_destroy(struct store *s)
 {
 	store_writer_finalize(&s->w);
 	if (s->db && sqlite3_close(s->db) != SQLITE_OK) {
-		fprintf(stderr, "store: cannot close the database: %s\n", sqlite3_errmsg(s->db));
+		log_error("store: cannot close the database: %s", sqlite3_errmsg(s->db));
 		sqlite3_close_v2(s->db);
 	}
+	/* Only now: closing it earlier would drop SQLite's own locks too. */
+	store_file_release(&s->file);
 	if (s->wake_fd >= 0)
 		close(s->wake_fd);
 	if (s->queue_ready)
@@ -244,8 +254,13 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	s->wake_fd = -1;
+	s->file.fd = -1;
 	s->wait_tail = &s->wait_head;
-	if (store_configure(s, path, err, errlen) != 0 || store_migrate(s, path, err, errlen) != 0 ||
+	/* The lock comes before anything reads or writes the database: a
+	 * second server must not migrate it, mark the first one's runs
+	 * interrupted or take its run ids. */
+	if (store_file_lock(&s->file, path, err, errlen) != 0 ||
+	    store_configure(s, path, err, errlen) != 0 || store_migrate(s, path, err, errlen) != 0 ||
 	    store_recover(s, path, err, errlen) != 0 || store_init_runtime(s, path, err, errlen) != 0) {
 		store_destroy(s);
 		return NULL;
@@ -287,8 +302,9 @@ static void store_publish(struct store *s, const struct store_tx *tx)
 		s->fail_hi = tx->hi + tx->partial;
 	}
 	pthread_mutex_unlock(&s->pub_mu);
-	if (tx->err[0] != '\0')
-		fprintf(stderr, "store: %s\n", tx->err);
+	/* The writer logged a deleted database file once, when it found it. */
+	if (tx->err[0] != '\0' && !tx->file_gone)
+		log_error("store: %s", tx->err);
 	store_wake(s);
 }
 
@@ -436,7 +452,7 @@ void store_when_durable(struct store *s, store_durable_cb cb, void *arg)
 	struct store_waiter *w = malloc(sizeof *w);
 	if (!w) {
 		/* As for records: an acknowledgement must not be lost quietly. */
-		fputs("store: out of memory for a durability waiter\n", stderr);
+		log_error("store: out of memory for a durability waiter");
 		abort();
 	}
 	w->next = NULL;
@@ -520,8 +536,8 @@ void store_add_session(struct store *s, const char *session_hex, int64_t wall_us
 	struct store_rec *r = store_rec_begin(s, REC_SESSION, 0, 0, 0);
 	/* Callers pass ids they made or checked with proto_session_valid(). */
 	if (store_hex_decode(r->u.session.id, session_hex) != 0) {
-		fprintf(stderr, "store: session id \"%.40s\" is not %d hex digits: not stored\n",
-		        session_hex, PROTO_SESSION_HEX);
+		log_error("store: session id \"%.40s\" is not %d hex digits: not stored", session_hex,
+		          PROTO_SESSION_HEX);
 		return;
 	}
 	r->u.session.wall_us = wall_us;
@@ -534,8 +550,8 @@ void store_add_run(struct store *s, uint64_t run_id, const char *session_hex,
 {
 	struct store_rec *r = store_rec_begin(s, REC_RUN, run_id, orders, (uint8_t)mode);
 	if (store_hex_decode(r->u.run.id, session_hex) != 0) {
-		fprintf(stderr, "store: run %llu: session id \"%.40s\" is not %d hex digits: "
-		        "not stored\n", (unsigned long long)run_id, session_hex, PROTO_SESSION_HEX);
+		log_error("store: run %llu: session id \"%.40s\" is not %d hex digits: not stored",
+		          (unsigned long long)run_id, session_hex, PROTO_SESSION_HEX);
 		return;
 	}
 	r->u.run.sum_us = sum_us;

@@ -1,7 +1,8 @@
 #include "server/store_queue.h"
 
-#include <stdio.h>
 #include <stdlib.h>
+
+#include "server/log.h"
 
 _Static_assert(sizeof(struct store_rec) == 64, "a record should fill one cache line");
 
@@ -16,7 +17,7 @@ static struct store_chunk *store_chunk_new(void)
 {
 	struct store_chunk *c = malloc(sizeof *c);
 	if (!c) {
-		fputs("store: out of memory for the record queue\n", stderr);
+		log_error("store: out of memory for the record queue");
 		abort();
 	}
 	c->next = NULL;

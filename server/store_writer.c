@@ -1,9 +1,11 @@
 #include "server/store_writer.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/protocol.h"
+#include "server/log.h"
 
 static const char *const store_sql[ST_COUNT] = {
 	/* IMMEDIATE: wait for a rival writer here, under busy_timeout, rather
@@ -33,13 +35,12 @@ static void store_events_sql(char *sql, size_t cap)
 		len += (size_t)snprintf(sql + len, cap - len, ", (?, ?, ?, ?, ?)");
 }
 
-int store_writer_init(struct store_writer *w, sqlite3 *db, char *err, size_t errlen)
+int store_writer_init(struct store_writer *w, sqlite3 *db, const struct store_file *file,
+                      char *err, size_t errlen)
 {
 	char events_sql[128 + 20 * STORE_EVENT_BATCH];
 
-	w->db = db;
-	w->gen_done = 0;
-	memset(w->st, 0, sizeof w->st);
+	*w = (struct store_writer){ .db = db, .file = file };
 	store_events_sql(events_sql, sizeof events_sql);
 	for (int i = 0; i < ST_COUNT; i++) {
 		const char *sql = i == ST_EVENTS ? events_sql : store_sql[i];
@@ -60,6 +61,9 @@ void store_writer_finalize(struct store_writer *w)
 		sqlite3_finalize(w->st[i]);
 		w->st[i] = NULL;
 	}
+	free(w->ends);
+	w->ends = NULL;
+	w->nends = w->ends_cap = 0;
 }
 
 static void store_hex_encode(char out[2 * STORE_ID_BYTES + 1], const uint8_t id[STORE_ID_BYTES])
@@ -264,6 +268,63 @@ static int store_write_rec(struct store_writer *w, const struct store_rec *r, ui
 	return 0;
 }
 
+/* Keeps a copy of run end r until a transaction commits it. */
+static void store_keep_end(struct store_writer *w, const struct store_rec *r)
+{
+	if (w->nends == w->ends_cap) {
+		uint32_t cap = w->ends_cap ? 2 * w->ends_cap : 64;
+		struct store_rec *grown = NULL;
+		if (cap <= STORE_KEPT_ENDS_MAX)
+			grown = realloc(w->ends, cap * sizeof *grown);
+		if (!grown) {
+			w->ends_given_up++;
+			return;
+		}
+		w->ends = grown;
+		w->ends_cap = cap;
+	}
+	w->ends[w->nends++] = *r;
+}
+
+/* A deleted database file takes writes without complaint, into a file
+ * nobody can open any more: found once, every transaction fails. */
+static void store_check_file(struct store_writer *w, struct store_tx *tx)
+{
+	if (!w->file_gone && store_file_same(w->file))
+		return;
+	if (!w->file_gone)
+		log_error("store: the database file %s was deleted or replaced: nothing more can be "
+		          "stored and new runs are refused until baedald is restarted", w->file->path);
+	w->file_gone = true;
+	tx->file_gone = true;
+	tx->rolled_back = true;
+	snprintf(tx->err, sizeof tx->err,
+	         "the database file %s was deleted or replaced; restart baedald", w->file->path);
+}
+
+/* Starts the transaction with the ends that earlier ones failed to store. */
+static void store_tx_begin(struct store_writer *w, struct store_tx *tx)
+{
+	store_check_file(w, tx);
+	if (!tx->rolled_back)
+		store_step(w, ST_BEGIN, 0, tx);
+	for (uint32_t i = 0; i < w->nends && !tx->rolled_back; i++)
+		store_write_end(w, &w->ends[i], tx);
+}
+
+/* A commit stored every end kept; a rollback keeps them for the next. */
+static void store_tx_settle_ends(struct store_writer *w, const struct store_tx *tx)
+{
+	if (!tx->rolled_back) {
+		w->nends = 0;
+	} else if (w->ends_given_up > 0) {
+		log_error("store: %llu run end(s) could not be kept for a retry: those runs stay "
+		          "'running' in the database until the next start marks them interrupted",
+		          (unsigned long long)w->ends_given_up);
+	}
+	w->ends_given_up = 0;
+}
+
 /* Turns the first error into the text waiters get and the log shows. */
 static void store_tx_describe(struct store_tx *tx)
 {
@@ -290,8 +351,9 @@ void store_writer_tx(struct store_writer *w, struct store_queue *q, uint64_t las
 	tx->rows = 0;
 	tx->rejected = 0;
 	tx->rolled_back = false;
+	tx->file_gone = false;
 	tx->err[0] = '\0';
-	store_step(w, ST_BEGIN, 0, tx);
+	store_tx_begin(w, tx);
 	/* After a failure the records are still consumed, without SQL, so the
 	 * queue moves on and waiters hear about it. */
 	while (q->taken < last && budget > 0) {
@@ -305,6 +367,8 @@ void store_writer_tx(struct store_writer *w, struct store_queue *q, uint64_t las
 		uint32_t n = 1;
 		if (r->kind == REC_GEN)
 			n = r->n - w->gen_done < budget ? r->n - w->gen_done : (uint32_t)budget;
+		if (r->kind == REC_END)
+			store_keep_end(w, r);
 		if (!tx->rolled_back)
 			store_write_rec(w, r, n, tx);
 		budget -= n;
@@ -321,5 +385,6 @@ void store_writer_tx(struct store_writer *w, struct store_queue *q, uint64_t las
 	/* An I/O error or a full disk may already have rolled SQLite back. */
 	if (tx->rolled_back && !sqlite3_get_autocommit(w->db))
 		store_step(w, ST_ROLLBACK, 0, tx);
+	store_tx_settle_ends(w, tx);
 	store_tx_describe(tx);
 }

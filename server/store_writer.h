@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include "server/store.h"
+#include "server/store_file.h"
 #include "server/store_queue.h"
 
 /* Rows per transaction: large enough for ~1 M rows/s with synchronous=FULL,
@@ -28,10 +29,23 @@ enum store_stmt {
 	ST_COUNT
 };
 
+/* Run ends kept for a retry at most: 4 MiB of records. Past it (a disk
+ * full for long while clients keep submitting) an end is given up, and
+ * the next start marks its run interrupted. */
+#define STORE_KEPT_ENDS_MAX 65536u
+
 struct store_writer {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	uint32_t gen_done;          /* orders of the generated record at the head already written */
+	/* Every run end since the last commit that succeeded: a run whose end
+	 * is lost would stay 'running' in the database, so each transaction
+	 * writes the ends of the failed ones before its own records. */
+	struct store_rec *ends;
+	uint32_t nends, ends_cap;
+	uint64_t ends_given_up;     /* since the last commit */
+	const struct store_file *file;  /* checked before each transaction */
+	bool file_gone;
 };
 
 /* What one transaction did: it finished records (lo, hi]; rows is what
@@ -42,15 +56,20 @@ struct store_tx {
 	uint64_t rejected;          /* rows refused by a constraint; the rest committed */
 	bool rolled_back;
 	bool partial;               /* record hi+1, generated, is only partly written */
+	bool file_gone;             /* failed for a deleted database file, logged once */
 	char err[STORE_ERR_LEN];    /* empty when everything was committed */
 };
 
-/* 0, or -1 with err filled (nothing left to finalize). */
-int store_writer_init(struct store_writer *w, sqlite3 *db, char *err, size_t errlen);
+/* 0, or -1 with err filled (nothing left to finalize). file is the
+ * database's, held open. */
+int store_writer_init(struct store_writer *w, sqlite3 *db, const struct store_file *file,
+                      char *err, size_t errlen);
 void store_writer_finalize(struct store_writer *w);
 
 /* Writes the records after q->taken, up to seq last and STORE_TX_ROWS rows,
- * in one transaction, and consumes them whatever the outcome. */
+ * in one transaction, and consumes them whatever the outcome; the run ends
+ * among them are kept until a transaction commits them. Once the database
+ * file is found deleted or replaced, every transaction fails. */
 void store_writer_tx(struct store_writer *w, struct store_queue *q, uint64_t last,
                      struct store_tx *tx);
 

@@ -120,22 +120,29 @@ static void expect_prefix(struct test_conn *c, const char *prefix, char *line, s
 		fail_msg("expected '%s...', got '%s'", prefix, line);
 }
 
-/* A full disk: the run that does not fit is refused with ERR storage (it
- * was never acknowledged, so nothing acknowledged is lost); the server and
- * the connection go on. Needs root for the small tmpfs. */
-static void test_disk_full(void **state)
+/* A 1 MB file system for the database at db. Needs root: skips the test
+ * otherwise. */
+static void mount_small(struct fixture *f, char *db, size_t cap)
 {
-	struct fixture *f = *state;
-	struct test_conn c;
-	char line[4096], db[4300];
-
 	snprintf(f->mnt, sizeof f->mnt, "%s/small", f->dir);
 	assert_int_equal(mkdir(f->mnt, 0700), 0);
 	if (mount("tmpfs", f->mnt, "tmpfs", 0, "size=1m") != 0) {
 		f->mnt[0] = '\0';
 		skip();   /* not root, or no mount in this sandbox */
 	}
-	snprintf(db, sizeof db, "%s/baedal.db", f->mnt);
+	snprintf(db, cap, "%s/baedal.db", f->mnt);
+}
+
+/* A full disk: the run that does not fit is refused with ERR storage (it
+ * was never acknowledged, so nothing acknowledged is lost); the server and
+ * the connection go on. */
+static void test_disk_full(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c;
+	char line[4096], db[4300];
+
+	mount_small(f, db, sizeof db);
 	assert_int_equal(support_server_start(&f->srv, db, NULL), 0);
 	assert_int_equal(support_connect(&c, f->srv.port), 0);
 	expect_prefix(&c, "HELLO ", line, sizeof line);
@@ -165,6 +172,56 @@ static void test_disk_full(void **state)
 	                                     "status = 'done'"), 0);
 }
 
+/* Writes path until the file system is full. */
+static void fill_up(const char *path)
+{
+	static char block[65536];
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	setvbuf(fp, NULL, _IONBF, 0);
+	while (fwrite(block, 1, sizeof block, fp) == sizeof block)
+		;
+	fclose(fp);
+}
+
+/* A run whose end could not be stored (the disk was full: DONE says
+ * stored=no) must not stay 'running' in the database: its end is stored
+ * with the first commit once there is room again. */
+static void test_end_stored_once_disk_frees(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c;
+	char line[4096], db[4300], filler[4300];
+
+	mount_small(f, db, sizeof db);
+	snprintf(filler, sizeof filler, "%s/filler", f->mnt);
+	assert_int_equal(support_server_start(&f->srv, db, NULL), 0);
+	assert_int_equal(support_connect(&c, f->srv.port), 0);
+	expect_prefix(&c, "HELLO ", line, sizeof line);
+	assert_int_equal(support_send(&c, "RUN async A:2s\n"), 0);
+	expect_prefix(&c, "OK run=1", line, sizeof line);
+	fill_up(filler);
+	do {
+		expect_prefix(&c, "", line, sizeof line);
+	} while (strncmp(line, "DONE ", 5) != 0);
+	if (!strstr(line, "stored=no"))
+		fail_msg("the disk was full, yet run 1 ended stored: '%s'", line);
+	assert_int_equal(unlink(filler), 0);
+
+	assert_int_equal(support_send(&c, "RUN async B:1ms\n"), 0);
+	expect_prefix(&c, "OK run=2", line, sizeof line);
+	/* committed with run 2, before its OK */
+	assert_int_equal(support_sql_int(db, "select count(*) from runs where run_id = 1 and "
+	                                     "status = 'done'"), 1);
+	do {
+		expect_prefix(&c, "", line, sizeof line);
+	} while (strncmp(line, "DONE ", 5) != 0);
+	support_close(&c);
+	assert_int_equal(support_server_stop(&f->srv, WAIT_MS), 0);
+	assert_int_equal(support_sql_int(db, "select count(*) from runs where status = 'running'"),
+	                 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +229,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_start_refuses_newer_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_refuses_locked_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_end_stored_once_disk_frees, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("e2e_storage", tests, NULL, NULL);
 }

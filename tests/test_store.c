@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "server/migrations.h"
 #include "server/store.h"
@@ -493,6 +494,82 @@ static void test_locked_batch_reported(void **state)
 	store_close(s);
 }
 
+/* A run's end in a batch that failed is written again with the next one:
+ * the run must not stay 'running' once writes succeed. */
+static void test_failed_end_stored_later(void **state)
+{
+	struct fixture *f = *state;
+	struct waiter w;
+	struct store *s = start_ok(f);
+	store_add_session(s, SESSION, 1000);
+	store_add_run(s, 1, SESSION, MODE_ASYNC, 1, 100, 100, 100, 1000);
+	store_add_order(s, 1, 1, "A", 0, 100);
+	wait_durable(s, f->base, &w);
+	assert_int_equal(w.ok, 1);
+
+	sqlite3 *rival = db_open(f->path);
+	assert_int_equal(sqlite3_exec(rival, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	store_end_run(s, 1, &(struct store_end){ .status = RUN_DONE, .elapsed_us = 150,
+	                                         .wall_us = 2000 });
+	wait_durable(s, f->base, &w);
+	assert_int_equal(w.ok, 0);
+	assert_int_equal(sqlite3_exec(rival, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(rival);
+	assert_text(f->path, "SELECT status FROM runs WHERE run_id = 1", "running");
+
+	store_add_event(s, 1, 1, STEP_DELIVERED, 1, 1);
+	wait_durable(s, f->base, &w);
+	assert_int_equal(w.ok, 1);
+	assert_text(f->path, "SELECT status || ' ' || elapsed_us FROM runs WHERE run_id = 1",
+	            "done 150");
+	store_close(s);
+}
+
+/* The database file deleted, or another put in its place: nothing is
+ * written into a file nobody can open any more, and waiters hear why. */
+static void test_deleted_file_fails_batches(void **state)
+{
+	struct fixture *f = *state;
+	struct waiter w;
+	char side[400];
+	struct store *s = start_ok(f);
+	store_add_session(s, SESSION, 1000);
+	wait_durable(s, f->base, &w);
+	assert_int_equal(w.ok, 1);
+
+	snprintf(side, sizeof side, "%s/other.db", f->dir);
+	FILE *fp = fopen(side, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(rename(side, f->path), 0);
+	store_add_event(s, 1, 1, STEP_DELIVERED, 1, 1);
+	wait_durable(s, f->base, &w);
+	assert_int_equal(w.ok, 0);
+	assert_non_null(strstr(w.err, "was deleted or replaced; restart baedald"));
+	assert_non_null(strstr(w.err, f->path));
+
+	assert_int_equal(unlink(f->path), 0);
+	store_add_event(s, 1, 2, STEP_DELIVERED, 2, 2);
+	wait_durable(s, f->base, &w);
+	assert_int_equal(w.ok, 0);
+	store_close(s);
+}
+
+/* One process at a time: a second open of a database in use is refused
+ * and names the holder; closing the first frees it. */
+static void test_second_open_refused(void **state)
+{
+	struct fixture *f = *state;
+	char err[STORE_ERR_LEN] = "", want[64];
+	struct store *s = open_ok(f->path);
+	assert_null(store_open(f->path, err, sizeof err));
+	assert_non_null(strstr(err, f->path));
+	snprintf(want, sizeof want, "in use by another baedald (pid %ld)", (long)getpid());
+	assert_non_null(strstr(err, want));
+	store_close(s);
+	store_close(open_ok(f->path));
+}
+
 /* ---- shutdown ------------------------------------------------------------ */
 
 static void test_close_commits_queued(void **state)
@@ -575,6 +652,9 @@ int main(void)
 		T(test_waiter_with_nothing_pending),
 		T(test_refused_row_reported),
 		T(test_locked_batch_reported),
+		T(test_failed_end_stored_later),
+		T(test_deleted_file_fails_batches),
+		T(test_second_open_refused),
 		T(test_close_commits_queued),
 		T(test_close_without_start_commits),
 		T(test_open_errors),
