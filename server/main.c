@@ -2,6 +2,7 @@
  * server_main() out. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,12 @@ static const char usage[] =
 	"\n"
 	"  -l, --listen HOST:PORT    address to listen on (default 127.0.0.1:7878;\n"
 	"                            port 0 picks a free port; env BAEDAL_LISTEN)\n"
-	"  -d, --db PATH             SQLite database (default baedal.db; env BAEDAL_DB)\n"
+	"  -d, --db PATH             SQLite database (default baedal.db; env BAEDAL_DB),\n"
+	"                            locked: one baedald at a time\n"
 	"      --log-level LEVEL     error, warn, info (default) or debug\n"
-	"      --max-meal DURATION   longest meal accepted (default 10m)\n"
+	"      --max-meal DURATION   longest meal accepted (default 10m); the longest\n"
+	"                            run, max-orders x (max-meal + max-cook), must\n"
+	"                            fit the database: 2^62 us\n"
 	"      --max-orders N        orders per run (default 1000000)\n"
 	"      --max-inflight N      orders running at once, all clients (default 2000000)\n"
 	"      --max-conns N         client connections at once (default 16384)\n"
@@ -91,6 +95,47 @@ static int parse_duration(const char *opt, const char *s, uint64_t *out)
 		return -1;
 	}
 	return 0;
+}
+
+/* A timeout of a year already means never; the cap keeps a huge one
+ * from wrapping the session's TTL, kept in 32-bit seconds. */
+static int parse_timeout(const char *opt, const char *text, uint64_t *out)
+{
+	const uint64_t year = 8760ull * 3600 * 1000000;
+	if (parse_duration(opt, text, out) < 0)
+		return -1;
+	if (*out > year) {
+		fprintf(stderr, "baedald: --%s: at most 8760h (a year)\n", opt);
+		return -1;
+	}
+	return 0;
+}
+
+/* A run's sums of meals and cooks, its events' offsets and, added to the
+ * wall clock, their times are stored as signed 64-bit microseconds: the
+ * longest run the limits allow must fit, with half the range left for
+ * the wall clock. */
+#define RUN_SPAN_MAX_US ((uint64_t)INT64_MAX / 2)
+
+static int check_run_span(const struct server_config *cfg)
+{
+	uint64_t per_order = RUN_SPAN_MAX_US / cfg->max_orders;
+	char meal[32], cook[32], most[32];
+
+	if (cfg->max_cook_us < per_order && cfg->max_meal_us <= per_order - cfg->max_cook_us)
+		return 0;
+	duration_format(meal, sizeof meal, cfg->max_meal_us);
+	duration_format(cook, sizeof cook, cfg->max_cook_us);
+	if (cfg->max_cook_us >= per_order) {
+		fprintf(stderr, "baedald: --max-orders %u with --max-cook %s: a run could last longer "
+		        "than the database can record; lower one of them\n", cfg->max_orders, cook);
+		return -1;
+	}
+	duration_format(most, sizeof most, per_order - cfg->max_cook_us);
+	fprintf(stderr, "baedald: --max-meal %s: with --max-orders %u and --max-cook %s a run "
+	        "could last longer than the database can record; at most %s\n", meal,
+	        cfg->max_orders, cook, most);
+	return -1;
 }
 
 /* A token is what AUTH can carry: printable ASCII, no spaces. */
@@ -174,7 +219,7 @@ static int parse_option(int opt, struct server_config *cfg)
 			return -1;
 		cfg->max_sessions = (uint32_t)v;
 		return 0;
-	case OPT_IDLE_TIMEOUT: return parse_duration("idle-timeout", optarg, &cfg->idle_timeout_us);
+	case OPT_IDLE_TIMEOUT: return parse_timeout("idle-timeout", optarg, &cfg->idle_timeout_us);
 	case OPT_TOKEN:
 		cfg->token = optarg;
 		return check_token(optarg, "--token");
@@ -186,7 +231,7 @@ static int parse_option(int opt, struct server_config *cfg)
 		return 0;
 	}
 	case OPT_SESSION_TTL:
-		if (parse_duration("session-ttl", optarg, &v) < 0)
+		if (parse_timeout("session-ttl", optarg, &v) < 0)
 			return -1;
 		cfg->session_ttl_s = (uint32_t)(v / 1000000u ? v / 1000000u : 1);
 		return 0;
@@ -236,5 +281,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "baedald: unexpected argument '%s'; try --help\n", argv[optind]);
 		return 2;
 	}
+	if (check_run_span(&cfg) < 0)
+		return 2;
 	return server_main(&cfg);
 }
