@@ -278,18 +278,33 @@ static ssize_t conn_take_line(struct conn *c, struct evbuffer *in, char *buf)
 	return (ssize_t)len;
 }
 
+/* Reads the socket only while its lines are handled: not while a RUN/GEN
+ * waits for its commit, nor while the output is full. The input then holds
+ * at most what one read brought (libevent reads 16 KiB at a time) and a
+ * partial line, whatever the client sends. (A read high watermark would
+ * not do: libevent 2.1 calls the read callback again and again while the
+ * input stays over it.) After EOF libevent reads no more anyway. */
+static void conn_update_reading(struct conn *c)
+{
+	if (c->closing || c->dead || c->eof)
+		return;
+	int stalled = c->pending || conn_out_len(c) > CONN_OUT_HIGH;
+	int reading = (bufferevent_get_enabled(c->bev) & EV_READ) != 0;
+	if (stalled && reading)
+		bufferevent_disable(c->bev, EV_READ);
+	else if (!stalled && !reading)
+		bufferevent_enable(c->bev, EV_READ);
+}
+
 /* Handles the buffered lines, in order, until one must wait for its
- * commit (its reply must come before the next command's). */
+ * commit (its reply must come before the next command's) or the output is
+ * full; conn_resume and conn_write_cb come back for the rest. */
 static void conn_process(struct conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	static char line[PROTO_MAX_LINE + 2];
 
-	while (!c->pending && !c->closing && !c->dead) {
-		if (conn_out_len(c) > CONN_OUT_HIGH) {
-			bufferevent_disable(c->bev, EV_READ);
-			return;
-		}
+	while (!c->pending && !c->closing && !c->dead && conn_out_len(c) <= CONN_OUT_HIGH) {
 		ssize_t n = conn_take_line(c, in, line);
 		if (n == LINE_NONE)
 			break;
@@ -306,6 +321,7 @@ static void conn_process(struct conn *c)
 		conn_touch(c);
 		command_handle_line(c, line, (size_t)n);
 	}
+	conn_update_reading(c);
 	if (c->eof)
 		conn_session_idle(c);
 }
@@ -329,10 +345,7 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 	conn_burst_end(c);
 	if (c->dropped)
 		conn_send_lagged(c);
-	if (!c->eof && !c->pending) {
-		bufferevent_enable(c->bev, EV_READ);
-		conn_process(c);
-	}
+	conn_process(c);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)

@@ -1,0 +1,180 @@
+/* End to end, what a client cannot make the server hold without bound: the
+ * input of a connection whose command waits for its commit, a full session
+ * table, and a client's number that would wrap. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "tests/support.h"
+
+#define WAIT_MS 30000
+
+struct fixture {
+	char dir[4096];
+	char db[4200];
+	struct test_server srv;
+};
+
+static int fixture_new(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	if (!f || support_e2e_dir(f->dir, sizeof f->dir, f->db, sizeof f->db) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rc = support_e2e_end(&f->srv, f->db, f->dir, WAIT_MS);
+	free(f);
+	return rc;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void expect_line(struct test_conn *c, const char *prefix)
+{
+	char line[4096];
+	if (support_read_line(c, line, sizeof line, WAIT_MS) < 0)
+		fail_msg("no line where '%s' was expected", prefix);
+	if (strncmp(line, prefix, strlen(prefix)) != 0)
+		fail_msg("expected '%s...', got '%s'", prefix, line);
+}
+
+/* ---- input while a command waits for its commit --------------------------- */
+
+#define PING_CHUNK_PINGS 13107               /* 64 KiB of "PING\n" */
+#define PING_SEND_MAX (64ll << 20)
+#define PING_SEND_MS 10000
+#define PING_STALL_MS 2000
+
+/* Sends "PING\n" lines without reading, as fast as the server takes them,
+ * until PING_SEND_MAX bytes are sent, PING_SEND_MS have passed, or the
+ * server took nothing for PING_STALL_MS. Returns the bytes sent; the last
+ * line may be cut short. */
+static long long stream_pings(struct test_conn *c)
+{
+	static char chunk[PING_CHUNK_PINGS * 5];
+	for (size_t i = 0; i < sizeof chunk; i += 5)
+		memcpy(chunk + i, "PING\n", 5);
+	long long sent = 0, start = now_ms(), last_progress = start;
+	while (sent < PING_SEND_MAX && now_ms() - start < PING_SEND_MS &&
+	       now_ms() - last_progress < PING_STALL_MS) {
+		size_t off = (size_t)(sent % (long long)sizeof chunk);
+		ssize_t n = send(c->fd, chunk + off, sizeof chunk - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0) {
+			sent += n;
+			last_progress = now_ms();
+			continue;
+		}
+		assert_true(n < 0 && (errno == EAGAIN || errno == EINTR));
+		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+		poll(&pfd, 1, 100);
+	}
+	return sent;
+}
+
+/* Reads the replies to the GEN and to the pings of the sent bytes: the
+ * GEN's OK first, then every pong; DONE and LAGGED lines may come between.
+ * The rest of a line cut short is sent as the server makes room for it
+ * (sending it blocking could wait on a server that waits on this reader).
+ * Reads in bulk: a line at a time through a small buffer would take
+ * minutes. */
+static void expect_ok_then_pongs(struct test_conn *c, long long sent)
+{
+	static char buf[1 << 16];
+	size_t len = 0;
+	long long pongs = 0, pings = (sent + 4) / 5;
+	const char *tail = "PING\n" + sent % 5;
+	size_t tail_len = sent % 5 ? strlen(tail) : 0;
+	int got_ok = 0;
+	long long end = now_ms() + 2 * WAIT_MS;
+	while (pongs < pings) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN | (tail_len ? POLLOUT : 0) };
+		if (now_ms() > end)
+			fail_msg("%lld of %lld pongs read (GEN's OK %s)", pongs, pings,
+			         got_ok ? "read" : "not read");
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		if (pfd.revents & POLLOUT) {
+			ssize_t w = send(c->fd, tail, tail_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (w > 0) {
+				tail += w;
+				tail_len -= (size_t)w;
+			}
+		}
+		if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		ssize_t n = recv(c->fd, buf + len, sizeof buf - len, 0);
+		if (n <= 0)
+			fail_msg("connection closed after %lld of %lld pongs", pongs, pings);
+		len += (size_t)n;
+		char *p = buf, *nl;
+		while ((nl = memchr(p, '\n', len - (size_t)(p - buf))) != NULL) {
+			*nl = '\0';
+			if (strncmp(p, "OK run=", 7) == 0 && !got_ok)
+				got_ok = 1;
+			else if (strcmp(p, "OK pong") == 0 && got_ok)
+				pongs++;
+			else if (strncmp(p, "DONE ", 5) != 0 && strncmp(p, "LAGGED ", 7) != 0)
+				fail_msg("unexpected line '%s' after %lld pongs", p, pongs);
+			p = nl + 1;
+		}
+		len -= (size_t)(p - buf);
+		memmove(buf, p, len);
+	}
+}
+
+/* A client streams PING lines while its large GEN waits for its commit and
+ * reads nothing: the server must stop reading it rather than buffer all it
+ * sends, and answer everything in order once it goes on. */
+static void test_input_waits_for_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c;
+	char detail[256];
+	assert_int_equal(support_server_start(&f->srv, f->db, NULL), 0);
+	assert_int_equal(support_connect(&c, f->srv.port), 0);
+	expect_line(&c, "HELLO ");
+	assert_int_equal(support_send(&c, "WATCH ends\n"), 0);
+	expect_line(&c, "OK watch=ends");
+	long rss0 = support_server_rss_kb(&f->srv);
+
+	assert_int_equal(support_send(&c, "GEN async 200000 1s\n"), 0);
+	long long sent = stream_pings(&c);
+	long rss1 = support_server_rss_kb(&f->srv);
+	support_server_memory_detail(&f->srv, detail, sizeof detail);
+	print_message("%lld kB of PING lines sent; server RSS %ld kB before the GEN, %ld kB after "
+	              "(%s)\n", sent / 1024, rss0, rss1, detail);
+	/* The run's own memory is some 25 MB; the input the server would
+	 * buffer were it to read on is the 64 MiB sent. */
+	if (support_rss_is_meaningful())
+		assert_true(rss1 - rss0 < 48 * 1024);
+	expect_ok_then_pongs(&c, sent);
+	support_close(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_input_waits_for_commit, fixture_new, teardown),
+	};
+	return cmocka_run_group_tests_name("e2e_bounds", tests, NULL, NULL);
+}
