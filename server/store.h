@@ -14,10 +14,12 @@ struct store;
 
 #define STORE_ERR_LEN 256
 
-/* Opens (creating if needed) the database at path: WAL, synchronous=FULL,
- * migrations from schema/ applied by PRAGMA user_version (a newer database
- * is refused), runs left 'running' marked 'interrupted'. Returns NULL and
- * fills err on failure. No thread runs yet. */
+/* Opens (creating if needed) the database at path: locked first, for the
+ * store's life, so that a file another process holds is refused before it
+ * is read; then WAL, synchronous=FULL, migrations from schema/ applied by
+ * PRAGMA user_version (a newer database is refused), runs left 'running'
+ * marked 'interrupted'. Returns NULL and fills err on failure. No thread
+ * runs yet. */
 struct store *store_open(const char *path, char *err, size_t errlen);
 
 /* Runs marked interrupted by store_open(); the first free run id. */
