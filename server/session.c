@@ -260,8 +260,12 @@ void session_publish_event(struct session *s, const struct proto_event *ev, int 
 
 void session_replay(struct session *s, uint64_t since)
 {
-	uint64_t first = s->replay_len ? s->replay[s->replay_head].seq : s->seq + 1;
-	uint64_t missed = first > since + 1 ? first - since - 1 : 0;
+	/* Every seq in (since, s->seq] was given to a line: those not kept are
+	 * missed. No arithmetic on since itself, which may be any number. */
+	uint64_t asked = since < s->seq ? s->seq - since : 0, kept = 0;
+	for (size_t i = 0; i < s->replay_len; i++)
+		kept += s->replay[(s->replay_head + i) % s->replay_cap].seq > since;
+	uint64_t missed = asked - kept;
 
 	if (missed && s->conn) {
 		char line[64];

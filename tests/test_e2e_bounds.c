@@ -171,10 +171,37 @@ static void test_input_waits_for_commit(void **state)
 	support_close(&c);
 }
 
+/* ---- a client's number --------------------------------------------------- */
+
+/* ATTACH with the largest seq asks for nothing: no LAGGED notice (since + 1
+ * would wrap to 0 and claim a line missed), and nothing before the pong. */
+static void test_attach_largest_seq(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c;
+	char line[4096], session[64], cmd[160];
+	assert_int_equal(support_server_start(&f->srv, f->db, NULL), 0);
+	assert_int_equal(support_connect(&c, f->srv.port), 0);
+	assert_int_equal(support_read_line(&c, line, sizeof line, WAIT_MS), 0);
+	assert_int_equal(sscanf(line, "HELLO proto=%*s session=%63s", session), 1);
+	assert_int_equal(support_send(&c, "RUN async A:1ms\n"), 0);
+	expect_line(&c, "OK run=");
+	expect_line(&c, "EV ");
+	expect_line(&c, "EV ");
+	expect_line(&c, "EV ");
+	expect_line(&c, "DONE ");
+	snprintf(cmd, sizeof cmd, "ATTACH %s 18446744073709551615\nPING\n", session);
+	assert_int_equal(support_send(&c, cmd), 0);
+	expect_line(&c, "OK attached ");
+	expect_line(&c, "OK pong");
+	support_close(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_input_waits_for_commit, fixture_new, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_largest_seq, fixture_new, teardown),
 	};
 	return cmocka_run_group_tests_name("e2e_bounds", tests, NULL, NULL);
 }
