@@ -6,6 +6,7 @@
 #include <sys/random.h>
 #include <event2/event.h>
 
+#include "server/clock.h"
 #include "server/conn.h"
 #include "server/log.h"
 #include "server/run.h"
@@ -125,10 +126,45 @@ void session_free_all(struct server *srv)
 	srv->nbuckets = 0;
 }
 
+/* Whether nothing of s can still change: no connection, and every run
+ * closed (its end stored, its DONE line published). The database then
+ * holds all of it. */
+static int session_evictable(const struct session *s)
+{
+	if (s->conn || s->active)
+		return 0;
+	for (size_t i = 0; i < s->nruns; i++) {
+		if (s->runs[i]->stage != RUN_CLOSED)
+			return 0;
+	}
+	return 1;
+}
+
+int session_evict_idle(struct server *srv)
+{
+	/* A scan, made only when the table is full: the sessions' order of
+	 * idleness is kept nowhere else. */
+	struct session *oldest = NULL;
+	for (size_t i = 0; i < srv->nbuckets; i++) {
+		for (struct session *s = srv->buckets[i]; s; s = s->next) {
+			if (session_evictable(s) && (!oldest || s->idle_since_us < oldest->idle_since_us))
+				oldest = s;
+		}
+	}
+	if (!oldest)
+		return -1;
+	log_debug("session table full (%zu): dropping the session idle for the longest (%llu ms)",
+	          srv->nsessions,
+	          (unsigned long long)((clock_mono_us() - oldest->idle_since_us) / 1000));
+	session_free(oldest);
+	return 0;
+}
+
 void session_arm_expiry(struct session *s)
 {
 	if (s->conn || s->active || s->srv->stopping)
 		return;
+	s->idle_since_us = clock_mono_us();
 	struct timeval tv = { .tv_sec = s->srv->cfg->session_ttl_s };
 	event_add(&s->expiry, &tv);
 }

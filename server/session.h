@@ -42,6 +42,7 @@ struct session {
 	struct replay_line *replay;   /* ring, grown up to SESSION_REPLAY_MAX */
 	size_t replay_cap, replay_head, replay_len;
 	struct event expiry;
+	uint64_t idle_since_us;       /* detached with nothing running since (mono) */
 	struct session *next;         /* hash chain */
 };
 
@@ -50,6 +51,11 @@ struct session *session_new(struct server *srv);
 struct session *session_find(struct server *srv, const char *id);
 /* Unlinks and frees the session and all its runs. */
 void session_free(struct session *s);
+
+/* With the table full, frees the session detached with nothing running
+ * for the longest, to make room for a new one: 0, or -1 if every session
+ * is attached or has a run not yet closed. */
+int session_evict_idle(struct server *srv);
 
 /* Attach and detach a connection; a detached session with nothing running
  * expires after the server's TTL. */

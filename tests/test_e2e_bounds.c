@@ -171,6 +171,89 @@ static void test_input_waits_for_commit(void **state)
 	support_close(&c);
 }
 
+/* ---- a full session table ------------------------------------------------ */
+
+/* Connects; the session's id from the HELLO goes to id. */
+static void connect_session(struct test_conn *c, int port, char id[64])
+{
+	char line[4096];
+	assert_int_equal(support_connect(c, port), 0);
+	assert_int_equal(support_read_line(c, line, sizeof line, WAIT_MS), 0);
+	if (sscanf(line, "HELLO proto=%*s session=%63s", id) != 1)
+		fail_msg("expected a HELLO, got '%s'", line);
+}
+
+/* Runs one short order to its DONE, then QUITs and waits for the server
+ * to close: the session is detached with nothing running. */
+static void run_one_and_leave(struct test_conn *c)
+{
+	char line[4096];
+	assert_int_equal(support_send(c, "WATCH ends\nRUN async A:1ms\n"), 0);
+	expect_line(c, "OK watch=ends");
+	expect_line(c, "OK run=");
+	expect_line(c, "DONE ");
+	assert_int_equal(support_send(c, "QUIT\n"), 0);
+	expect_line(c, "OK bye");
+	expect_line(c, "BYE reason=quit");
+	assert_int_equal(support_read_line(c, line, sizeof line, WAIT_MS), -1);
+	support_close(c);
+}
+
+/* With the table full, a new client takes the place of the session idle
+ * the longest; it is refused only while every session is attached or
+ * has something running. */
+static void test_full_table_evicts_idle(void **state)
+{
+	struct fixture *f = *state;
+	struct test_conn c[4], extra[4], late;
+	char id[4][64], extra_id[4][64], cmd[160], line[4096];
+	assert_int_equal(support_server_start(&f->srv, f->db, "--max-sessions", "4", NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		connect_session(&c[i], f->srv.port, id[i]);
+		run_one_and_leave(&c[i]);
+	}
+	/* The table holds four idle sessions: each newcomer drops the oldest. */
+	connect_session(&extra[0], f->srv.port, extra_id[0]);
+	snprintf(cmd, sizeof cmd, "ATTACH %s\n", id[0]);
+	assert_int_equal(support_send(&extra[0], cmd), 0);
+	expect_line(&extra[0], "ERR no_session");
+	snprintf(cmd, sizeof cmd, "RUNS %s\n", id[1]);
+	assert_int_equal(support_send(&extra[0], cmd), 0);
+	expect_line(&extra[0], "RUNINFO ");
+	expect_line(&extra[0], "OK runs=1");
+	for (int i = 1; i < 4; i++)
+		connect_session(&extra[i], f->srv.port, extra_id[i]);
+	snprintf(cmd, sizeof cmd, "RUNS %s\n", id[3]);
+	assert_int_equal(support_send(&extra[0], cmd), 0);
+	expect_line(&extra[0], "ERR no_session");
+
+	/* Four attached sessions: nothing may go. */
+	assert_int_equal(support_connect(&late, f->srv.port), 0);
+	assert_int_equal(support_read_line(&late, line, sizeof line, WAIT_MS), 0);
+	assert_string_equal(line, "BYE reason=busy");
+	support_close(&late);
+
+	/* One leaves with an order still running: its session stays too. */
+	assert_int_equal(support_send(&extra[1], "WATCH ends\nRUN async A:1m\nQUIT\n"), 0);
+	expect_line(&extra[1], "OK watch=ends");
+	expect_line(&extra[1], "OK run=");
+	expect_line(&extra[1], "OK bye");
+	expect_line(&extra[1], "BYE reason=quit");
+	assert_int_equal(support_read_line(&extra[1], line, sizeof line, WAIT_MS), -1);
+	support_close(&extra[1]);
+	assert_int_equal(support_connect(&late, f->srv.port), 0);
+	assert_int_equal(support_read_line(&late, line, sizeof line, WAIT_MS), 0);
+	assert_string_equal(line, "BYE reason=busy");
+	support_close(&late);
+	snprintf(cmd, sizeof cmd, "RUNS %s\n", extra_id[1]);
+	assert_int_equal(support_send(&extra[0], cmd), 0);
+	expect_line(&extra[0], "RUNINFO ");
+	for (int i = 0; i < 4; i++) {
+		if (i != 1)
+			support_close(&extra[i]);
+	}
+}
+
 /* ---- a client's number --------------------------------------------------- */
 
 /* ATTACH with the largest seq asks for nothing: no LAGGED notice (since + 1
@@ -201,6 +284,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_input_waits_for_commit, fixture_new, teardown),
+		cmocka_unit_test_setup_teardown(test_full_table_evicts_idle, fixture_new, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_largest_seq, fixture_new, teardown),
 	};
 	return cmocka_run_group_tests_name("e2e_bounds", tests, NULL, NULL);
