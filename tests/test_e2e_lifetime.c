@@ -12,57 +12,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tests/support.h"
 
-#define WAIT_MS 60000
-
-struct fixture {
-	char dir[4096];
-	char db[4200];
-	struct test_server srv;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof *f);
-	if (!f || support_e2e_dir(f->dir, sizeof f->dir, f->db, sizeof f->db) < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	support_server_kill(&f->srv);
-	support_rmtree(f->dir);
-	free(f);
-	return 0;
-}
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reads lines until one starts with prefix and contains want (NULL: any);
- * it is left in line. Fails the test on EOF or after WAIT_MS. */
+ * it is left in line. Fails the test on EOF or after SUPPORT_WAIT_MS. */
 static void read_until(struct test_conn *c, const char *prefix, const char *want, char *line,
                        size_t cap)
 {
-	long long deadline = mono_ms() + WAIT_MS;
-	while (mono_ms() < deadline) {
-		if (support_read_line(c, line, cap, 1000) != 0)
+	long long deadline = support_now_ms() + SUPPORT_WAIT_MS;
+	while (support_now_ms() < deadline) {
+		int rc = support_read_line(c, line, cap, 1000);
+		if (rc == SUPPORT_TIMEOUT)
 			continue;
+		if (rc != SUPPORT_LINE)
+			fail_msg("waiting for '%s...%s': %s", prefix, want ? want : "",
+			         support_read_outcome(rc));
 		if (strncmp(line, prefix, strlen(prefix)) == 0 && (!want || strstr(line, want)))
 			return;
 	}
-	fail_msg("no line '%s...%s' within %d ms", prefix, want ? want : "", WAIT_MS);
+	fail_msg("no line '%s...%s' within %d ms", prefix, want ? want : "", SUPPORT_WAIT_MS);
 }
 
 /* The run id from an "OK run=N ..." line. */
@@ -83,26 +53,24 @@ static unsigned long long ok_run_id(struct test_conn *c)
  * over both deadlines, so both come due in one pass after it. */
 static void test_history_keeps_a_run_until_its_end_is_stored(void **state)
 {
-	struct fixture *f = *state;
+	struct support_e2e *f = *state;
 	struct test_conn a, b;
 	char line[512], want[64];
 	const long long x_meal = 3000;
 
 	assert_int_equal(support_server_start(&f->srv, f->db, "--max-inline-cook", "5s", NULL), 0);
-	assert_int_equal(support_connect(&a, f->srv.port), 0);
-	assert_int_equal(support_connect(&b, f->srv.port), 0);
-	read_until(&a, "HELLO ", NULL, line, sizeof line);
-	read_until(&b, "HELLO ", NULL, line, sizeof line);
+	support_connect_greeted(&a, f->srv.port, NULL, 0);
+	support_connect_greeted(&b, f->srv.port, NULL, 0);
 
 	assert_int_equal(support_send(&a, "RUN async X:3s\n"), 0);
 	unsigned long long x = ok_run_id(&a);
-	long long x_ok = mono_ms();
+	long long x_ok = support_now_ms();
 	for (int i = 0; i < 64; i++)
 		assert_int_equal(support_send(&a, "RUN async F:1ms\n"), 0);
 	for (int i = 0; i < 64; i++)
 		read_until(&a, "DONE ", "status=done", line, sizeof line);
 
-	long long left = x_meal - (mono_ms() - x_ok);
+	long long left = x_meal - (support_now_ms() - x_ok);
 	if (left < 600)
 		fail_msg("64 runs of 1 ms took %lld ms: too slow to set the test up",
 		         x_meal - left);
@@ -129,33 +97,29 @@ static void test_history_keeps_a_run_until_its_end_is_stored(void **state)
 	assert_string_equal(line, "OK runs=64");
 	support_close(&a);
 	support_close(&b);
-	assert_int_equal(support_e2e_end(&f->srv, f->db, f->dir, WAIT_MS), 0);
 }
 
 /* SIGHUP (a closed terminal, a reload by habit) stops the server the way
  * SIGTERM does: running runs end interrupted and stored, exit 0. */
 static void test_sighup_stops_gracefully(void **state)
 {
-	struct fixture *f = *state;
-	struct test_conn c;
+	struct support_e2e *f = *state;
 	char line[512];
 
-	assert_int_equal(support_server_start(&f->srv, f->db, NULL), 0);
-	assert_int_equal(support_connect(&c, f->srv.port), 0);
-	read_until(&c, "HELLO ", NULL, line, sizeof line);
-	assert_int_equal(support_send(&c, "RUN async A:30s\n"), 0);
-	ok_run_id(&c);
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
+	assert_int_equal(support_send(&f->c, "RUN async A:30s\n"), 0);
+	ok_run_id(&f->c);
 	assert_int_equal(kill(f->srv.pid, SIGHUP), 0);
-	read_until(&c, "DONE ", "status=interrupted", line, sizeof line);
-	read_until(&c, "BYE ", "reason=shutdown", line, sizeof line);
-	support_close(&c);
+	read_until(&f->c, "DONE ", "status=interrupted", line, sizeof line);
+	support_expect_line(&f->c, "BYE reason=shutdown");
+	support_expect_closed(&f->c);
 	/* It exits by itself: a SIGTERM now could land after its handler is
 	 * gone, and would say nothing of SIGHUP. */
 	int status = 0;
-	long long deadline = mono_ms() + WAIT_MS;
-	while (waitpid(f->srv.pid, &status, WNOHANG) == 0 && mono_ms() < deadline)
+	long long deadline = support_now_ms() + SUPPORT_WAIT_MS;
+	while (waitpid(f->srv.pid, &status, WNOHANG) == 0 && support_now_ms() < deadline)
 		usleep(10000);
-	assert_true(mono_ms() < deadline);
+	assert_true(support_now_ms() < deadline);
 	f->srv.pid = 0;
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
@@ -168,9 +132,8 @@ static void test_sighup_stops_gracefully(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_history_keeps_a_run_until_its_end_is_stored,
-		                                setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sighup_stops_gracefully, setup, teardown),
+		SUPPORT_E2E_TEST(test_history_keeps_a_run_until_its_end_is_stored),
+		SUPPORT_E2E_TEST_STARTED(test_sighup_stops_gracefully),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
