@@ -12,6 +12,10 @@
 #include "server/run.h"
 #include "server/server.h"
 
+/* What the replay rings hold in all: the process's, as a daemon runs one
+ * server. */
+static size_t session_ring_bytes;
+
 static size_t session_hash(const char *id, size_t nbuckets)
 {
 	/* The id is already uniformly random: its first hex digits hash it. */
@@ -99,6 +103,31 @@ struct session *session_find(struct server *srv, const char *id)
 	return NULL;
 }
 
+size_t session_replay_bytes(void)
+{
+	return session_ring_bytes;
+}
+
+/* Moves the ring's lines, oldest first, into a new array of cap lines
+ * (cap >= the lines held; 0: no ring). Growth must fit the budget; a
+ * failure leaves the ring as it was. */
+static void session_ring_move(struct session *s, size_t cap)
+{
+	size_t size = sizeof *s->replay, old = s->replay_cap * size, bytes = cap * size;
+	if (bytes > old && bytes - old > SESSION_REPLAY_BUDGET - session_ring_bytes)
+		return;
+	struct replay_line *ring = NULL;
+	if (cap && !(ring = malloc(bytes)))
+		return;
+	for (size_t i = 0; i < s->replay_len; i++)
+		ring[i] = s->replay[(s->replay_head + i) % s->replay_cap];
+	free(s->replay);
+	session_ring_bytes = session_ring_bytes - old + bytes;
+	s->replay = ring;
+	s->replay_cap = cap;
+	s->replay_head = 0;
+}
+
 void session_free(struct session *s)
 {
 	struct server *srv = s->srv;
@@ -111,6 +140,7 @@ void session_free(struct session *s)
 	for (size_t i = 0; i < s->nruns; i++)
 		run_free(s->runs[i]);
 	free(s->runs);
+	session_ring_bytes -= s->replay_cap * sizeof *s->replay;
 	free(s->replay);
 	free(s);
 }
@@ -165,6 +195,10 @@ void session_arm_expiry(struct session *s)
 	if (s->conn || s->active || s->srv->stopping)
 		return;
 	s->idle_since_us = clock_mono_us();
+	/* Nothing more will be kept until a client attaches: the room the
+	 * ring grew for and did not use goes back to the budget. */
+	if (s->replay_len < s->replay_cap)
+		session_ring_move(s, s->replay_len);
 	struct timeval tv = { .tv_sec = s->srv->cfg->session_ttl_s };
 	event_add(&s->expiry, &tv);
 }
@@ -221,22 +255,14 @@ uint64_t session_next_seq(struct session *s)
 	return ++s->seq;
 }
 
-/* The slot for the next kept line: the ring grows up to its limit, then
- * the oldest line makes room. NULL when there is no ring at all. */
+/* The slot for the next kept line: the ring grows up to its limit and
+ * within the budget, then the oldest line makes room. NULL when there is
+ * no ring at all. */
 static struct replay_line *session_keep_slot(struct session *s)
 {
 	if (s->replay_len == s->replay_cap && s->replay_cap < SESSION_REPLAY_MAX) {
 		size_t cap = s->replay_cap ? s->replay_cap * 2 : 16;
-		struct replay_line *ring = malloc(cap * sizeof *ring);
-		if (ring) {
-			/* Unroll the ring into the new array, oldest first. */
-			for (size_t i = 0; i < s->replay_len; i++)
-				ring[i] = s->replay[(s->replay_head + i) % s->replay_cap];
-			free(s->replay);
-			s->replay = ring;
-			s->replay_cap = cap;
-			s->replay_head = 0;
-		}
+		session_ring_move(s, cap < SESSION_REPLAY_MAX ? cap : SESSION_REPLAY_MAX);
 	}
 	if (s->replay_cap == 0)
 		return NULL;

@@ -13,9 +13,16 @@ struct server;
 struct conn;
 struct run;
 
-#define SESSION_REPLAY_MAX 4096   /* lines kept for ATTACH */
+#define SESSION_REPLAY_MAX 4096   /* lines kept for ATTACH, per session */
 #define SESSION_HISTORY_MAX 64    /* finished runs kept for RUNS */
 #define SESSION_LINE_MAX 240      /* the longest EV or DONE line fits */
+/* Every session's replay ring together: a ring grows (from 16 lines,
+ * doubling, up to SESSION_REPLAY_MAX) only while the sum stays within
+ * this; otherwise it keeps its size and drops its oldest line for each new
+ * one (or keeps none at all), and an ATTACH says LAGGED missed. With
+ * 256 B a line, 1 MiB a session at most, so that many sessions may hold
+ * full rings at once. */
+#define SESSION_REPLAY_BUDGET ((size_t)256 << 20)
 
 /* A kept line: an event as its fields (len 0), formatted only if it is
  * ever sent, or a DONE line as text. A million-order run whose events
@@ -39,7 +46,8 @@ struct session {
 	uint32_t active;              /* runs not yet closed (run_life.h counts them) */
 	struct run **runs;            /* oldest first */
 	size_t nruns, runs_cap;
-	struct replay_line *replay;   /* ring, grown up to SESSION_REPLAY_MAX */
+	struct replay_line *replay;   /* ring, grown up to SESSION_REPLAY_MAX and
+	                               * within SESSION_REPLAY_BUDGET */
 	size_t replay_cap, replay_head, replay_len;
 	struct event expiry;
 	uint64_t idle_since_us;       /* detached with nothing running since (mono) */
@@ -86,5 +94,9 @@ void session_replay(struct session *s, uint64_t since);
 
 /* Frees every session (shutdown). */
 void session_free_all(struct server *srv);
+
+/* Bytes held by the replay rings of every session (SESSION_REPLAY_BUDGET
+ * bounds it). */
+size_t session_replay_bytes(void);
 
 #endif

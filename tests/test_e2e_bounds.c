@@ -1,6 +1,7 @@
-/* End to end, what a client cannot make the server hold without bound: the
- * input of a connection whose command waits for its commit, a full session
- * table, and a client's number that would wrap. */
+/* What a client cannot make the server hold without bound: the input of a
+ * connection whose command waits for its commit, the sessions' replay
+ * rings (in process), a full session table, and a client's number that
+ * would wrap (end to end). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,7 +15,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <event2/event.h>
 
+#include "server/server.h"
+#include "server/session.h"
 #include "tests/support.h"
 
 #define WAIT_MS 30000
@@ -171,6 +175,64 @@ static void test_input_waits_for_commit(void **state)
 	support_close(&c);
 }
 
+/* ---- the replay rings (in process) ---------------------------------------- */
+
+static void publish_events(struct session *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct proto_event ev = { .seq = session_next_seq(s), .run = 1, .order = 1,
+		                          .step = STEP_DELIVERED, .name = "A" };
+		session_publish_event(s, &ev, 0);
+	}
+}
+
+/* More sessions than the budget has full rings for: the rings together
+ * stay within it, the first grow to their limit, the last cannot; a
+ * session left idle gives back what its ring did not use. */
+static void test_replay_rings_within_budget(void **state)
+{
+	(void)state;
+	struct server_config cfg = { .max_sessions = 100000, .session_ttl_s = 60 };
+	struct server srv = { .cfg = &cfg };
+	size_t full = SESSION_REPLAY_MAX * sizeof(struct replay_line);
+	size_t n = SESSION_REPLAY_BUDGET / full + 8, held = 0;
+	struct session **s = calloc(n, sizeof *s);
+	assert_non_null(s);
+	srv.base = event_base_new();
+	assert_non_null(srv.base);
+	for (size_t i = 0; i < n; i++) {
+		s[i] = session_new(&srv);
+		assert_non_null(s[i]);
+		publish_events(s[i], SESSION_REPLAY_MAX + 10);
+		held += s[i]->replay_cap * sizeof(struct replay_line);
+	}
+	print_message("%zu sessions: replay rings hold %zu kB (budget %zu kB)\n", n,
+	              session_replay_bytes() / 1024, (size_t)SESSION_REPLAY_BUDGET / 1024);
+	assert_int_equal(session_replay_bytes(), held);
+	assert_true(held <= SESSION_REPLAY_BUDGET);
+	assert_int_equal(s[0]->replay_cap, SESSION_REPLAY_MAX);
+	assert_true(s[n - 1]->replay_cap < SESSION_REPLAY_MAX);
+
+	/* Room again: a new session's ring grows by doubling (16, 32), and
+	 * shrinks to its 20 lines once detached with nothing running. */
+	session_free(s[0]);
+	s[0] = session_new(&srv);
+	assert_non_null(s[0]);
+	publish_events(s[0], 20);
+	assert_int_equal(s[0]->replay_cap, 32);
+	session_detach(s[0]);
+	assert_int_equal(s[0]->replay_cap, 20);
+	assert_int_equal(s[0]->replay_len, 20);
+	publish_events(s[0], 1);
+	assert_int_equal(s[0]->replay_cap, 40);
+	assert_int_equal(s[0]->replay_len, 21);
+
+	session_free_all(&srv);
+	assert_int_equal(session_replay_bytes(), 0);
+	event_base_free(srv.base);
+	free(s);
+}
+
 /* ---- a full session table ------------------------------------------------ */
 
 /* Connects; the session's id from the HELLO goes to id. */
@@ -284,6 +346,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_input_waits_for_commit, fixture_new, teardown),
+		cmocka_unit_test(test_replay_rings_within_budget),
 		cmocka_unit_test_setup_teardown(test_full_table_evicts_idle, fixture_new, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_largest_seq, fixture_new, teardown),
 	};
