@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "client/report.h"
 #include "common/duration.h"
@@ -117,6 +120,19 @@ static void follow_expect_reply(struct follow *f, enum follow_reply kind, enum p
 	f->nexpect++;
 }
 
+/* compare's runs share a group id in the database (runs.group_id, the
+ * comparison view): 48 random bits, 12 hex digits. */
+static void follow_group_id(char *buf, size_t cap)
+{
+	unsigned char b[6];
+	if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+		uint64_t v = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
+		for (size_t i = 0; i < sizeof b; i++)
+			b[i] = (unsigned char)(v >> (8 * i));
+	}
+	snprintf(buf, cap, "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
+}
+
 /* For compare, the RUNs go at once: the server runs each while the others
  * go on, in the same session, and replies in order. --cook adds offload:
  * async's cooks then freeze all three rows, offload's leave them moving. */
@@ -136,9 +152,14 @@ void follow_commands(struct follow *f, struct strbuf *cmd)
 		follow_expect_reply(f, gen ? FOLLOW_REPLY_GEN : FOLLOW_REPLY_RUN, o->mode);
 	} else if (o->command == CLI_COMPARE || o->command == CLI_DEMO) {
 		int last = o->cook ? MODE_OFFLOAD : MODE_ASYNC;
+		char group[16], opt[32];
+		follow_group_id(group, sizeof group);
+		int room = snprintf(opt, sizeof opt, " group=%s", group);
 		for (int m = MODE_SYNC; m <= last; m++) {
-			if (cli_format_run(line, sizeof line, "RUN", (enum proto_mode)m, o->args, o->nargs) > 0)
-				strbuf_puts(cmd, line);
+			int n = cli_format_run(line, sizeof line - (size_t)room, "RUN", (enum proto_mode)m,
+			                       o->args, o->nargs);
+			if (n > 0)
+				strbuf_printf(cmd, "%.*s%s\n", n - 1, line, opt);
 			follow_expect_reply(f, FOLLOW_REPLY_RUN, (enum proto_mode)m);
 		}
 	} else if (o->command == CLI_ATTACH) {

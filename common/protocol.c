@@ -282,6 +282,25 @@ static int check_inline_cooking(struct parser *p)
 	            "run; use offload", got, max);
 }
 
+/* group=<id>: the runs a client submits together (compare) share it; it
+ * follows the same rules as an order name. */
+static int parse_group(struct parser *p, const char *tok, size_t n)
+{
+	const size_t key = sizeof "group=" - 1;
+	const char *why = proto_name_problem(tok + key, n - key);
+	if (why)
+		return fail(p->err, "bad_args", "%t: %s", tok, n, why);
+	memcpy(p->out->group, tok + key, n - key);
+	p->out->group[n - key] = '\0';
+	return 0;
+}
+
+static int is_option(const char *tok, size_t n, const char *key)
+{
+	size_t k = strlen(key);
+	return n >= k && ci_equal(tok, k, key);
+}
+
 static int parse_run(struct parser *p)
 {
 	uint32_t max = p->lim->max_orders < PROTO_LINE_ORDERS ? p->lim->max_orders
@@ -293,6 +312,13 @@ static int parse_run(struct parser *p)
 	if (parse_mode(p) < 0)
 		return -1;
 	while (next_token(p, &tok, &n)) {
+		if (is_option(tok, n, "group=")) {
+			if (p->out->norders == 0)
+				return fail(p->err, "no_orders", "RUN needs its orders before %t", tok, n);
+			if (parse_group(p, tok, n) < 0)
+				return -1;
+			return expect_end(p) < 0 ? -1 : check_inline_cooking(p);
+		}
 		if (p->out->norders >= max) {
 			snprintf(num, sizeof num, "%" PRIu32, max);
 			return fail(p->err, "too_many_orders", "'%t' is one order too many: a run takes at most %s",
@@ -374,17 +400,26 @@ static int parse_prefix(struct parser *p, const char *tok, size_t n)
 	return 0;
 }
 
+/* prefix= and group=, each at most once, in either order. */
 static int parse_gen(struct parser *p)
 {
 	const char *tok;
 	size_t n;
+	int prefixed = 0;
 
 	if (parse_mode(p) < 0 || parse_count(p) < 0 || parse_meal_range(p) < 0)
 		return -1;
 	strcpy(p->out->gen_prefix, "o");
-	if (next_token(p, &tok, &n) && parse_prefix(p, tok, n) < 0)
-		return -1;
-	return expect_end(p);
+	while (next_token(p, &tok, &n)) {
+		int group = is_option(tok, n, "group=");
+		if (group ? p->out->group[0] != '\0' : prefixed)
+			return fail(p->err, "bad_args", "GEN takes one %s, got '%t' too",
+			            group ? "group=" : "prefix=", tok, n);
+		if (group ? parse_group(p, tok, n) < 0 : parse_prefix(p, tok, n) < 0)
+			return -1;
+		prefixed |= !group;
+	}
+	return 0;
 }
 
 static int parse_session(struct parser *p, const char *tok, size_t n)
@@ -477,6 +512,19 @@ static const struct {
 	{ "WATCH", CMD_WATCH, parse_watch },
 };
 
+const char *const proto_usage[] = {
+	"RUN <mode> <name>:[<cook>:]<meal>... [group=<id>]",
+	"GEN <mode> <count> <meal>[..<meal>] [prefix=<name>] [group=<id>]",
+	"ATTACH <session> [<seq>]",
+	"RUNS [<session>]",
+	"WATCH events|ends",
+	"AUTH <token>",
+	"PING",
+	"HELP",
+	"QUIT",
+	NULL,
+};
+
 /* Every field but orders[] is reset; norders says how much of orders[]
  * counts, and zeroing its 40 KiB for every PING would be wasted. */
 static void cmd_reset(struct cmd *out, enum cmd_kind kind)
@@ -486,6 +534,7 @@ static void cmd_reset(struct cmd *out, enum cmd_kind kind)
 	out->norders = 0;
 	out->gen_lo_us = out->gen_hi_us = 0;
 	out->gen_prefix[0] = '\0';
+	out->group[0] = '\0';
 	out->session[0] = '\0';
 	out->since_seq = 0;
 	out->token[0] = '\0';

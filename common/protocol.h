@@ -53,6 +53,7 @@ struct cmd {
 	struct order_spec orders[PROTO_LINE_ORDERS];/* RUN */
 	uint64_t gen_lo_us, gen_hi_us;              /* GEN: lo == hi for one meal */
 	char gen_prefix[PROTO_NAME_MAX + 1];        /* GEN: "o" by default */
+	char group[PROTO_NAME_MAX + 1];             /* RUN, GEN: group=; empty: none */
 	char session[PROTO_SESSION_HEX + 1];        /* ATTACH, RUNS (empty: own) */
 	uint64_t since_seq;                         /* ATTACH */
 	char token[PROTO_TOKEN_MAX + 1];            /* AUTH */
@@ -70,6 +71,10 @@ struct proto_error {
  * past len; the line need not be NUL-terminated. */
 int proto_parse_command(const char *line, size_t len, const struct proto_limits *lim,
                         struct cmd *out, struct proto_error *err);
+
+/* HELP's syntax lines, one per command, NULL-terminated: what the
+ * server sends as "USAGE <line>" before HELP's OK. */
+extern const char *const proto_usage[];
 
 /* Whether s is a session id: exactly 32 lower- or upper-case hex digits.
  * Returns 1 if it is, else 0 (a predicate, unlike the 0/-1 functions). */

@@ -51,6 +51,8 @@ static int command_admit(struct conn *c, uint64_t n, uint64_t cooks)
  * durable one. */
 static void command_submit(struct conn *c, struct run *r)
 {
+	if (r)
+		memcpy(r->group, parsed.group, sizeof r->group);
 	if (run_life_submit(c, r) < 0)
 		command_reply(c, "ERR busy out of memory");
 }
@@ -195,6 +197,8 @@ void command_handle_line(struct conn *c, const char *line, size_t len)
 		command_reply(c, "OK pong");
 		break;
 	case CMD_HELP:
+		for (size_t i = 0; proto_usage[i]; i++)
+			command_reply(c, "USAGE %s", proto_usage[i]);
 		command_reply(c, "OK commands=RUN,GEN,ATTACH,RUNS,WATCH,AUTH,PING,HELP,QUIT "
 		                 "doc=docs/protocol.md");
 		break;

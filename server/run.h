@@ -89,6 +89,7 @@ struct run {
 	struct order *orders;       /* norders of them, freed when the run ends */
 	char (*names)[PROTO_NAME_MAX + 1];  /* RUN's names; NULL for GEN */
 	char gen_prefix[PROTO_NAME_MAX + 1];
+	char group[PROTO_NAME_MAX + 1];     /* RUN/GEN's group=; empty: none */
 	const struct run_hooks *hooks;
 	uint64_t gen_lo_us, gen_hi_us;      /* GEN's meal range */
 	int arm_failed;             /* an order's timer could not be set */

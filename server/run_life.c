@@ -99,6 +99,8 @@ static void run_life_queue_records(struct server *srv, struct session *s, struct
 	}
 	store_add_run(srv->store, r->id, s->id, r->mode, r->norders, r->sum_us, r->max_us,
 	              run_ideal_us(r), wall);
+	if (r->group[0])
+		store_add_group(srv->store, r->id, r->group);
 	if (r->names) {
 		for (uint32_t i = 0; i < r->norders; i++)
 			store_add_order(srv->store, r->id, i + 1, r->names[i],

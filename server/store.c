@@ -561,6 +561,13 @@ void store_add_run(struct store *s, uint64_t run_id, const char *session_hex,
 	store_push(s, 1);
 }
 
+void store_add_group(struct store *s, uint64_t run_id, const char *group)
+{
+	struct store_rec *r = store_rec_begin(s, REC_GROUP, run_id, 0, 0);
+	store_copy_text(r->u.group.id, group);
+	store_push(s, 1);
+}
+
 void store_add_order(struct store *s, uint64_t run_id, uint32_t idx, const char *name,
                      uint64_t cook_us, uint64_t meal_us)
 {

@@ -46,6 +46,9 @@ void store_add_session(struct store *s, const char *session_hex, int64_t wall_us
 void store_add_run(struct store *s, uint64_t run_id, const char *session_hex,
                    enum proto_mode mode, uint32_t orders, uint64_t sum_us,
                    uint64_t max_us, uint64_t ideal_us, int64_t wall_us);
+/* The group the client gave the run (RUN/GEN group=): a record of its
+ * own, so that a run's record still fits one cache line. */
+void store_add_group(struct store *s, uint64_t run_id, const char *group);
 /* cook_us 0: an order that is not cooked. */
 void store_add_order(struct store *s, uint64_t run_id, uint32_t idx, const char *name,
                      uint64_t cook_us, uint64_t meal_us);

@@ -18,6 +18,7 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_RUN] = "INSERT INTO runs (run_id, session_id, mode, orders, status, sum_meal_us,"
 	           " max_meal_us, started_us, ideal_us)"
 	           " VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)",
+	[ST_GROUP] = "UPDATE runs SET group_id = ?2 WHERE run_id = ?1",
 	[ST_ORDER] = "INSERT INTO orders (run_id, idx, name, meal_us, cook_us)"
 	             " VALUES (?1, ?2, ?3, ?4, ?5)",
 	/* Unnumbered parameters: ST_EVENTS repeats the row of values. */
@@ -139,6 +140,16 @@ static int store_write_run(struct store_writer *w, const struct store_rec *r, st
 	sqlite3_bind_int64(st, 7, r->u.run.wall_us);
 	sqlite3_bind_int64(st, 8, (sqlite3_int64)r->u.run.ideal_us);
 	return store_step(w, ST_RUN, r->run_id, tx);
+}
+
+static int store_write_group(struct store_writer *w, const struct store_rec *r,
+                             struct store_tx *tx)
+{
+	sqlite3_stmt *st = w->st[ST_GROUP];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->run_id);
+	sqlite3_bind_text(st, 2, r->u.group.id, (int)strnlen(r->u.group.id, STORE_TEXT_MAX),
+	                  SQLITE_STATIC);
+	return store_step(w, ST_GROUP, r->run_id, tx);
 }
 
 static int store_write_order(struct store_writer *w, uint64_t run_id, uint32_t idx,
@@ -264,6 +275,8 @@ static int store_write_rec(struct store_writer *w, const struct store_rec *r, ui
 		return store_write_event(w, r, tx);
 	case REC_END:
 		return store_write_end(w, r, tx);
+	case REC_GROUP:
+		return store_write_group(w, r, tx);
 	}
 	return 0;
 }
