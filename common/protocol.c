@@ -412,12 +412,16 @@ static int parse_gen(struct parser *p)
 	strcpy(p->out->gen_prefix, "o");
 	while (next_token(p, &tok, &n)) {
 		int group = is_option(tok, n, "group=");
-		if (group ? p->out->group[0] != '\0' : prefixed)
-			return fail(p->err, "bad_args", "GEN takes one %s, got '%t' too",
-			            group ? "group=" : "prefix=", tok, n);
-		if (group ? parse_group(p, tok, n) < 0 : parse_prefix(p, tok, n) < 0)
-			return -1;
-		prefixed |= !group;
+		if (group && !p->out->group[0]) {
+			if (parse_group(p, tok, n) < 0)
+				return -1;
+		} else if (!group && !prefixed) {
+			if (parse_prefix(p, tok, n) < 0)
+				return -1;
+			prefixed = 1;
+		} else {
+			return fail(p->err, "bad_args", "GEN takes no more arguments, got '%t'", tok, n);
+		}
 	}
 	return 0;
 }

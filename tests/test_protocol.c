@@ -426,6 +426,46 @@ static void test_gen_args(void **state)
 	            "GEN takes no more arguments, got 'extra'");
 }
 
+/* group=<id>: after RUN's orders, anywhere among GEN's options; an id
+ * follows the rules of a name. */
+static void test_group(void **state)
+{
+	(void)state;
+	parse_ok("RUN sync A:1s", CMD_RUN);
+	assert_string_equal(cmd.group, "");
+	parse_ok("RUN async A:1s B:2s group=3f9a0c12d4e5", CMD_RUN);
+	assert_int_equal(cmd.norders, 2);
+	assert_string_equal(cmd.group, "3f9a0c12d4e5");
+	parse_ok("run SYNC A:1s GROUP=g.1", CMD_RUN);
+	assert_string_equal(cmd.group, "g.1");
+	parse_ok("GEN async 3 1s group=g prefix=p", CMD_GEN);
+	assert_string_equal(cmd.group, "g");
+	assert_string_equal(cmd.gen_prefix, "p");
+	parse_ok("GEN async 3 1s prefix=p group=h", CMD_GEN);
+	assert_string_equal(cmd.group, "h");
+	parse_ok("GEN async 3 1s", CMD_GEN);
+	assert_string_equal(cmd.group, "");
+	parse_fails("RUN sync group=g A:1s", "no_orders", "RUN needs its orders before group=g");
+	parse_fails("RUN sync A:1s group=g B:1s", "bad_args", "RUN takes no more arguments, got 'B:1s'");
+	parse_fails("RUN sync A:1s group=", "bad_args", "group=: the name is empty");
+	parse_fails("RUN sync A:1s group=a/b", "bad_args", NULL);
+	parse_fails("RUN sync A:1s group=123456789012345678901234567890123", "bad_args", NULL);
+	parse_fails("GEN sync 3 1s group=a group=b", "bad_args",
+	            "GEN takes no more arguments, got 'group=b'");
+	parse_fails("GEN sync 3 1s prefix=a prefix=b", "bad_args",
+	            "GEN takes no more arguments, got 'prefix=b'");
+}
+
+static void test_usage(void **state)
+{
+	(void)state;
+	size_t n = 0;
+	for (; proto_usage[n]; n++)
+		assert_true(strlen(proto_usage[n]) < 80);
+	assert_int_equal(n, 9);
+	assert_string_equal(proto_usage[0], "RUN <mode> <name>:[<cook>:]<meal>... [group=<id>]");
+}
+
 static void test_gen_count(void **state)
 {
 	static const struct proto_limits max32 = { TEN_MINUTES, UINT32_MAX, 0, 0 };
@@ -603,6 +643,8 @@ int main(void)
 		cmocka_unit_test(test_gen_count),
 		cmocka_unit_test(test_gen_meals),
 		cmocka_unit_test(test_gen_prefix),
+		cmocka_unit_test(test_group),
+		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_attach),
 		cmocka_unit_test(test_runs),
 		cmocka_unit_test(test_prefix_of_buffer),
