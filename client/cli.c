@@ -7,12 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/duration.h"
+
 enum { OPT_SERVER = 256, OPT_JSON, OPT_PLAIN, OPT_NO_COLOR, OPT_SINCE, OPT_TOKEN_FILE,
        OPT_COOK };
 
 static const char *const cli_demo_orders[] = { "A:3s", "B:3s", "C:4s" };
-/* The second act: the same meals, each cooked first for 200 ms of CPU. */
-static const char *const cli_cook_orders[] = { "A:200ms:3s", "B:200ms:3s", "C:200ms:4s" };
+/* The second act: short meals after short cooks first, long cooks after,
+ * so that async's later cooks hold the loop while A's and B's meals come
+ * due, and they end late; 910 ms of cooking, within the server's 1 s a run. */
+static const char *const cli_cook_orders[] = { "A:10ms:100ms", "B:450ms:100ms", "C:450ms:1s" };
 
 __attribute__((format(printf, 3, 4)))
 static int cli_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -78,6 +82,53 @@ static int cli_mode(const char *s, enum proto_mode *out, char *err, size_t errle
 	return 0;
 }
 
+/* The first duration among an order's COOK and MEAL (or GEN's LO..HI)
+ * that does not parse, with why; 0 if every one does. */
+static int cli_duration_reason(const char *arg, char *err, size_t errlen)
+{
+	const char *p = strchr(arg, ':') ? strchr(arg, ':') + 1 : arg;
+
+	while (*p) {
+		size_t n = strcspn(p, ":");
+		const char *dots = strstr(p, "..");
+		const char *why;
+		if (!strchr(arg, ':') && dots)
+			n = (size_t)(dots - p);
+		why = duration_problem(p, n);
+		if (why)
+			return cli_fail(err, errlen, "'%s': '%.*s' is %s", arg, (int)n, p, why);
+		p += n;
+		p += *p == ':' ? 1 : *p == '.' ? 2 : 0;
+	}
+	return 0;
+}
+
+/* The line is parsed here by the server's own grammar (common/), so that
+ * a mistake is a usage error before any connection. Limits (the longest
+ * meal, the cooking a run may do) are the server's: it checks them. */
+static int cli_check_line(const char *line, const char *const *args, int n, char *err,
+                          size_t errlen)
+{
+	static const struct proto_limits open = {
+		.max_meal_us = UINT64_MAX, .max_orders = PROTO_LINE_ORDERS,
+		.max_cook_us = UINT64_MAX, .max_inline_cook_us = UINT64_MAX,
+	};
+	struct cmd *c = malloc(sizeof *c);
+	struct proto_error pe;
+	int rc;
+
+	if (!c)
+		return cli_fail(err, errlen, "out of memory");
+	rc = proto_parse_command(line, strcspn(line, "\n"), &open, c, &pe);
+	free(c);
+	if (rc == 0)
+		return 0;
+	for (int i = 0; strcmp(pe.code, "bad_duration") == 0 && i < n; i++)
+		if (cli_duration_reason(args[i], err, errlen) < 0)
+			return -1;
+	return cli_fail(err, errlen, "%s", pe.text);
+}
+
 static int cli_orders(struct cli_opts *o, const char *const *args, int n, char *err, size_t errlen)
 {
 	char line[PROTO_MAX_LINE + 2];
@@ -92,6 +143,8 @@ static int cli_orders(struct cli_opts *o, const char *const *args, int n, char *
 	if (cli_format_run(line, sizeof line, "RUN", MODE_OFFLOAD, args, n) < 0)
 		return cli_fail(err, errlen, "the orders make a line longer than %d bytes; "
 		                "use gen for many orders", PROTO_MAX_LINE);
+	if (cli_check_line(line, args, n, err, errlen) < 0)
+		return -1;
 	o->args = args;
 	o->nargs = n;
 	return 0;
@@ -132,6 +185,8 @@ static int cli_gen(struct cli_opts *o, const char *const *pos, int n, char *err,
 	if (cli_format_run(line, sizeof line, "GEN", MODE_OFFLOAD, pos + 2, 2) < 0)
 		return cli_fail(err, errlen, "gen's arguments make a line longer than %d bytes",
 		                PROTO_MAX_LINE);
+	if (cli_check_line(line, pos + 3, 1, err, errlen) < 0)
+		return -1;
 	o->args = pos + 2;
 	o->nargs = 2;
 	return 0;
@@ -175,9 +230,12 @@ static int cli_command(struct cli_opts *o, const char *const *pos, int n, int si
 	}
 	if (strcmp(cmd, "runs") == 0) {
 		o->command = CLI_RUNS;
-		if (n > 2)
-			return cli_fail(err, errlen, "runs expects at most a SESSION");
-		return n == 2 ? cli_session(o, pos[1], err, errlen) : 0;
+		/* Without an id the server would list this new connection's
+		 * session, always empty. */
+		if (n != 2)
+			return cli_fail(err, errlen, "runs needs a SESSION: the id baedal printed as "
+			                "'session <id>' when it started the runs");
+		return cli_session(o, pos[1], err, errlen);
 	}
 	return cli_fail(err, errlen, "unknown command '%s'", cmd);
 }

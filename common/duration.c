@@ -70,30 +70,46 @@ static int fraction_us(const char *s, size_t n, uint64_t scale, uint64_t *out)
 	return 0;
 }
 
-int duration_parse(const char *s, size_t len, uint64_t *out_us)
+/* The parse, with what is wrong when it fails (NULL when nothing is). */
+static const char *duration_read(const char *s, size_t len, uint64_t *out_us)
 {
+	static const char shape[] = "not a number and a unit (us, ms, s, m, h), such as 250ms";
 	size_t pos = 0, frac_at = 0, frac_len = 0;
 	uint64_t whole, scale, frac_us = 0, us;
 
-	if (!s || len == 0 || !is_digit(s[0]) || digits_read(s, len, &pos, &whole) < 0)
-		return -1;
+	if (!s || len == 0 || !is_digit(s[0]))
+		return shape;
+	if (digits_read(s, len, &pos, &whole) < 0)
+		return "too long to count in microseconds";
 	if (pos < len && s[pos] == '.') {
 		frac_at = ++pos;
 		while (pos < len && is_digit(s[pos]))
 			pos++;
 		frac_len = pos - frac_at;
 		if (frac_len == 0)
-			return -1;
+			return shape;
 	}
 	if (unit_scale(s + pos, len - pos, &scale) < 0)
-		return -1;
+		return shape;
 	if (frac_len > 0 && fraction_us(s + frac_at, frac_len, scale, &frac_us) < 0)
-		return -1;
-	if (__builtin_mul_overflow(whole, scale, &us) ||
-	    __builtin_add_overflow(us, frac_us, &us) || us == 0)
-		return -1;
+		return "finer than 1 us, the smallest step";
+	if (__builtin_mul_overflow(whole, scale, &us) || __builtin_add_overflow(us, frac_us, &us))
+		return "too long to count in microseconds";
+	if (us == 0)
+		return "zero: a duration is at least 1us";
 	*out_us = us;
-	return 0;
+	return NULL;
+}
+
+int duration_parse(const char *s, size_t len, uint64_t *out_us)
+{
+	return duration_read(s, len, out_us) ? -1 : 0;
+}
+
+const char *duration_problem(const char *s, size_t len)
+{
+	uint64_t us;
+	return duration_read(s, len, &us);
 }
 
 /* snprintf's result as this module's: the length, or -1 if it did not fit. */

@@ -12,6 +12,10 @@
  * uint64 microseconds. Returns 0 and sets *out_us, or -1. */
 int duration_parse(const char *s, size_t len, uint64_t *out_us);
 
+/* Why duration_parse rejects s ("zero: ...", "finer than 1 us, ..."), for
+ * people; NULL when it accepts it. */
+const char *duration_problem(const char *s, size_t len);
+
 /* Writes the shortest exact form of us ("3s", "1.5s", "250ms", "2m",
  * "1500us"), NUL-terminated. Returns its length, or -1 if cap is too
  * small. A 32-byte buffer always suffices. */
