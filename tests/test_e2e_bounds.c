@@ -15,8 +15,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <event2/event.h>
 
+#include "server/conn.h"
 #include "server/server.h"
 #include "server/session.h"
 #include "tests/support.h"
@@ -319,7 +321,9 @@ static void test_full_table_evicts_idle(void **state)
 /* ---- a client's number --------------------------------------------------- */
 
 /* ATTACH with the largest seq asks for nothing: no LAGGED notice (since + 1
- * would wrap to 0 and claim a line missed), and nothing before the pong. */
+ * would wrap to 0 and claim a line missed), and nothing before the pong.
+ * The reply is OK, or the refusal of a seq past the session's last; the
+ * runs described before it are skipped. */
 static void test_attach_largest_seq(void **state)
 {
 	struct fixture *f = *state;
@@ -337,9 +341,71 @@ static void test_attach_largest_seq(void **state)
 	expect_line(&c, "DONE ");
 	snprintf(cmd, sizeof cmd, "ATTACH %s 18446744073709551615\nPING\n", session);
 	assert_int_equal(support_send(&c, cmd), 0);
-	expect_line(&c, "OK attached ");
+	do
+		assert_int_equal(support_read_line(&c, line, sizeof line, WAIT_MS), 0);
+	while (strncmp(line, "RUNINFO ", 8) == 0 || strncmp(line, "ORDER ", 6) == 0);
+	if (strncmp(line, "OK attached ", 12) != 0 && strncmp(line, "ERR bad_seq ", 12) != 0)
+		fail_msg("expected the ATTACH's reply, got '%s'", line);
 	expect_line(&c, "OK pong");
 	support_close(&c);
+}
+
+static void reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_reap(arg);
+}
+
+/* The same in process, whatever ATTACH lets through: a replay after the
+ * largest seq sends nothing at all, and one after 0 announces no miss. */
+static void test_replay_after_largest_seq(void **state)
+{
+	(void)state;
+	struct server_config cfg = { .max_conns = 4, .max_sessions = 4, .session_ttl_s = 60,
+	                             .idle_timeout_us = 60000000 };
+	struct server srv = { .cfg = &cfg };
+	char buf[4096];
+	int sv[2];
+	srv.base = event_base_new();
+	assert_non_null(srv.base);
+	event_base_priority_init(srv.base, PRIO_COUNT);
+	srv.reaper = event_new(srv.base, -1, 0, reaper_cb, &srv);
+	assert_non_null(srv.reaper);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	conn_accept(&srv, sv[0]);
+	assert_non_null(srv.conns);
+	struct session *s = srv.conns->session;
+	event_base_loop(srv.base, EVLOOP_NONBLOCK);
+	ssize_t n = recv(sv[1], buf, sizeof buf - 1, MSG_DONTWAIT);
+	assert_true(n > 0 && strncmp(buf, "HELLO ", 6) == 0);
+
+	publish_events(s, 3);
+	event_base_loop(srv.base, EVLOOP_NONBLOCK);
+	n = recv(sv[1], buf, sizeof buf - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	session_replay(s, UINT64_MAX);
+	event_base_loop(srv.base, EVLOOP_NONBLOCK);
+	n = recv(sv[1], buf, sizeof buf - 1, MSG_DONTWAIT);
+	if (n > 0) {
+		buf[n] = '\0';
+		fail_msg("a replay after the largest seq sent '%s'", buf);
+	}
+	session_replay(s, 0);
+	event_base_loop(srv.base, EVLOOP_NONBLOCK);
+	n = recv(sv[1], buf, sizeof buf - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_null(strstr(buf, "LAGGED"));
+	assert_non_null(strstr(buf, "EV seq=3 "));
+
+	while (srv.conns)
+		conn_kill(srv.conns);
+	conn_reap(&srv);
+	close(sv[1]);
+	session_free_all(&srv);
+	event_free(srv.reaper);
+	event_base_free(srv.base);
 }
 
 int main(void)
@@ -349,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_replay_rings_within_budget),
 		cmocka_unit_test_setup_teardown(test_full_table_evicts_idle, fixture_new, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_largest_seq, fixture_new, teardown),
+		cmocka_unit_test(test_replay_after_largest_seq),
 	};
 	return cmocka_run_group_tests_name("e2e_bounds", tests, NULL, NULL);
 }
