@@ -84,9 +84,10 @@ void conn_accept(struct server *srv, evutil_socket_t fd)
 		return;
 	}
 	struct conn *c = calloc(1, sizeof *c);
-	/* A full table makes room by dropping an idle, detached session; if
-	 * none is, the connection is refused below. */
-	if (c && srv->nsessions >= srv->cfg->max_sessions)
+	/* A full table makes room by dropping an idle, detached session (not
+	 * for a connection over its own limit); if none is, the connection is
+	 * refused below. */
+	if (c && srv->nconns < srv->cfg->max_conns && srv->nsessions >= srv->cfg->max_sessions)
 		session_evict_idle(srv);
 	struct session *s = c ? session_new(srv) : NULL;
 	if (!s) {
