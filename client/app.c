@@ -27,13 +27,19 @@ struct app {
 	int color;
 	int frame_lines;                /* lines of the frame on the screen */
 	int64_t last_frame_us;
+	struct strbuf pending;          /* commands held back until the runs before end */
+	size_t pending_off;
+	int sent;                       /* commands sent, each awaiting one reply */
 };
 
-static volatile sig_atomic_t app_signal;
+static volatile sig_atomic_t app_signal, app_resized;
 
 static void app_on_signal(int sig)
 {
-	app_signal = sig;
+	if (sig == SIGWINCH)
+		app_resized = 1;
+	else
+		app_signal = sig;
 }
 
 static int64_t app_now_us(void)
@@ -43,8 +49,8 @@ static int64_t app_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Blocks SIGINT and SIGTERM except while waiting in ppoll, so that a
- * signal can never slip in between checking the flag and waiting. */
+/* Blocks SIGINT, SIGTERM and SIGWINCH except while waiting in ppoll, so
+ * that a signal can never slip in between checking the flag and waiting. */
 static void app_signals_install(struct app *a, sigset_t *saved)
 {
 	struct sigaction sa;
@@ -55,13 +61,16 @@ static void app_signals_install(struct app *a, sigset_t *saved)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGWINCH, &sa, NULL);
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGWINCH);
 	sigprocmask(SIG_BLOCK, &block, saved);
 	a->waitmask = *saved;
 	sigdelset(&a->waitmask, SIGINT);
 	sigdelset(&a->waitmask, SIGTERM);
+	sigdelset(&a->waitmask, SIGWINCH);
 }
 
 /* Until the socket is readable or deadline_us (< 0: none): 1 readable,
@@ -149,19 +158,70 @@ static int app_greet(struct app *a)
 	return FOLLOW_CONTINUE;
 }
 
+static int app_send(struct app *a, const char *data, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		a->sent += data[i] == '\n';
+	return remote_send(&a->rem, data, len, &a->waitmask, a->f.err, sizeof a->f.err) < 0
+	       ? 1 : FOLLOW_CONTINUE;
+}
+
+/* compare --cook runs its three runs one after another, each alone on the
+ * server: at once they would share its cores, and async's cooks would
+ * hold the others' timers, so every row would show the others' costs. */
+static int app_takes_turns(const struct cli_opts *o)
+{
+	return o->cook && (o->command == CLI_COMPARE || o->command == CLI_DEMO);
+}
+
 static int app_send_commands(struct app *a)
 {
-	struct strbuf cmd;
-	int rc = FOLLOW_CONTINUE;
+	struct strbuf *cmd = &a->pending;
+	size_t first;
+	int rc;
 
-	strbuf_init(&cmd);
-	follow_commands(&a->f, &cmd);
-	if (cmd.failed)
-		rc = follow_fail(&a->f, "out of memory");
-	else if (remote_send(&a->rem, cmd.data, cmd.len, &a->waitmask, a->f.err, sizeof a->f.err) < 0)
-		rc = 1;
-	strbuf_free(&cmd);
+	follow_commands(&a->f, cmd);
+	if (cmd->failed)
+		return follow_fail(&a->f, "out of memory");
+	first = cmd->len;
+	if (app_takes_turns(a->f.opt)) {
+		/* AUTH, if any, then the first RUN; the rest wait their turn. */
+		const char *run = strstr(cmd->data, "RUN ");
+		const char *nl = run ? strchr(run, '\n') : NULL;
+		first = nl ? (size_t)(nl + 1 - cmd->data) : cmd->len;
+	}
+	rc = app_send(a, cmd->data, first);
+	a->pending_off = first;
 	return rc;
+}
+
+/* Every command sent answered and every run awaited ended. */
+static int app_turn_over(const struct app *a)
+{
+	if (a->f.nreplied < a->sent)
+		return 0;
+	for (size_t i = 0; i < a->f.nwaits; i++) {
+		const struct model_run *r = model_find_run_const(&a->f.model, a->f.waits[i]);
+		if (!r || !r->done)
+			return 0;
+	}
+	return 1;
+}
+
+/* The next held-back command, once the runs before it ended. */
+static int app_next_turn(struct app *a)
+{
+	struct strbuf *cmd = &a->pending;
+	const char *line, *nl;
+
+	if (a->pending_off >= cmd->len || !app_turn_over(a))
+		return FOLLOW_CONTINUE;
+	if (a->f.interrupted)
+		return 1;
+	line = cmd->data + a->pending_off;
+	nl = memchr(line, '\n', cmd->len - a->pending_off);
+	a->pending_off = nl ? (size_t)(nl + 1 - cmd->data) : cmd->len;
+	return app_send(a, line, (size_t)(cmd->data + a->pending_off - line));
 }
 
 /* One frame, written at once: back up over the previous frame, draw over
@@ -173,15 +233,20 @@ static void app_draw(struct app *a, int64_t now_us, int final)
 
 	if (a->f.model.nruns == 0)
 		return;
-	if (!final && (now_us - a->last_frame_us < APP_FRAME_US ||
+	if (!final && !app_resized && (now_us - a->last_frame_us < APP_FRAME_US ||
 	               (!a->f.dirty && !model_any_running(&a->f.model))))
 		return;
 	term_size(STDOUT_FILENO, &vo.width, &vo.height);
 	strbuf_reset(b);
-	if (a->frame_lines > 0)
+	if (a->frame_lines > 0 && app_resized)
+		/* The terminal may have rewrapped the old frame: its lines are no
+		 * longer frame_lines up. Start over on a clear screen. */
+		strbuf_puts(b, "\033[H\033[2J");
+	else if (a->frame_lines > 0)
 		strbuf_printf(b, "\r\033[%dA", a->frame_lines);
 	else
 		strbuf_puts(b, TERM_HIDE_CURSOR);
+	app_resized = 0;
 	a->frame_lines = view_render(&a->f.model, now_us, &vo, b);
 	strbuf_puts(b, final ? "\033[J" TERM_SHOW_CURSOR : "\033[J");
 	if (!b->failed)
@@ -228,7 +293,7 @@ static int app_loop(struct app *a)
 {
 	for (;;) {
 		int rc = app_drain(a);
-		if (rc != FOLLOW_CONTINUE)
+		if (rc != FOLLOW_CONTINUE || (rc = app_next_turn(a)) != FOLLOW_CONTINUE)
 			return rc;
 		if (follow_finished(&a->f))
 			return a->f.interrupted ? 1 : 0;
@@ -255,6 +320,9 @@ static int app_finish(struct app *a, int rc)
 		app_draw(a, app_now_us(), 1);
 	if (complete && a->f.out != TERM_JSON && o->command != CLI_RUNS)
 		follow_totals(&a->f);
+	if (complete && a->f.out != TERM_JSON && app_takes_turns(o))
+		strbuf_puts(&a->f.buf, "The runs took turns on the server, so that no run's cooking "
+		            "slowed another's.\n");
 	app_flush(a);
 	if (rc == 1)
 		fprintf(stderr, "baedal: %s\n", a->f.err);
@@ -264,6 +332,15 @@ static int app_finish(struct app *a, int rc)
 	else if (rc > 128)
 		fprintf(stderr, "baedal: stopped\n");
 	return rc;
+}
+
+/* No server answered: say how to start one. */
+static void app_hint_start(struct app *a)
+{
+	size_t n = strlen(a->f.err);
+
+	snprintf(a->f.err + n, sizeof a->f.err - n, "\nbaedal: is a server running? Start one with "
+	         "'baedald', or 'docker compose -f docker/compose.yaml up -d'");
 }
 
 int app_execute(const struct cli_opts *o)
@@ -280,12 +357,16 @@ int app_execute(const struct cli_opts *o)
 	out = term_choose_output(o->json, o->plain, isatty(STDOUT_FILENO), getenv("TERM"));
 	follow_init(&a->f, o, out);
 	strbuf_init(&a->frame);
+	strbuf_init(&a->pending);
 	a->color = term_use_color(o->no_color, getenv("NO_COLOR"), getenv("TERM"));
 	remote_init(&a->rem);
 	app_signals_install(a, &saved);
 	if (remote_connect(&a->rem, &o->addr, o->server, APP_CONNECT_MS, &a->waitmask, a->f.err,
-	                   sizeof a->f.err) < 0)
+	                   sizeof a->f.err) < 0) {
 		rc = app_signal ? 128 + app_signal : 1;
+		if (rc == 1 && strncmp(a->f.err, "cannot connect", 14) == 0)
+			app_hint_start(a);
+	}
 	else if ((rc = app_greet(a)) == FOLLOW_CONTINUE &&
 	         (rc = app_send_commands(a)) == FOLLOW_CONTINUE)
 		rc = app_loop(a);
@@ -294,6 +375,7 @@ int app_execute(const struct cli_opts *o)
 	remote_close(&a->rem);
 	follow_free(&a->f);
 	strbuf_free(&a->frame);
+	strbuf_free(&a->pending);
 	free(a);
 	return rc;
 }

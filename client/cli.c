@@ -110,7 +110,7 @@ static int cli_check_line(const char *line, const char *const *args, int n, char
                           size_t errlen)
 {
 	static const struct proto_limits open = {
-		.max_meal_us = UINT64_MAX, .max_orders = PROTO_LINE_ORDERS,
+		.max_meal_us = UINT64_MAX, .max_orders = UINT32_MAX,
 		.max_cook_us = UINT64_MAX, .max_inline_cook_us = UINT64_MAX,
 	};
 	struct cmd *c = malloc(sizeof *c);

@@ -260,10 +260,13 @@ struct report_col {
 
 /* Fills a row's cells; returns how many: fewer than the columns when the
  * last one says something instead of numbers ("interrupted"). */
-typedef int (*report_cells_fn)(const struct proto_done *d, char cells[][REPORT_NUM]);
+typedef int (*report_cells_fn)(const struct proto_done *d, int64_t base_us,
+                               char cells[][REPORT_NUM]);
 
+/* base_us goes to fill: the sync run's elapsed of a cook table, or 0. */
 static void report_table(struct strbuf *b, const struct report_col *cols, int ncols,
-                         report_cells_fn fill, const struct proto_done *rows, size_t n)
+                         report_cells_fn fill, int64_t base_us, const struct proto_done *rows,
+                         size_t n)
 {
 	int width[REPORT_COLS];
 	char cells[REPORT_COLS][REPORT_NUM];
@@ -271,7 +274,7 @@ static void report_table(struct strbuf *b, const struct report_col *cols, int nc
 	for (int c = 0; c < ncols; c++)
 		width[c] = cols[c].min;
 	for (size_t r = 0; r < n; r++) {
-		int k = fill(&rows[r], cells);
+		int k = fill(&rows[r], base_us, cells);
 		for (int c = 0; c < k && k == ncols; c++)
 			if ((int)strlen(cells[c]) > width[c])
 				width[c] = (int)strlen(cells[c]);
@@ -280,7 +283,7 @@ static void report_table(struct strbuf *b, const struct report_col *cols, int nc
 		strbuf_printf(b, "%-*s", width[c] + cols[c].gap, cols[c].head);
 	strbuf_printf(b, "%s\n", cols[ncols - 1].head);
 	for (size_t r = 0; r < n; r++) {
-		int k = fill(&rows[r], cells);
+		int k = fill(&rows[r], base_us, cells);
 		for (int c = 0; c < k; c++) {
 			int w = c + 1 < k || k == ncols ? width[c] : 0;
 			int pad = c + 1 < k ? cols[c].gap : 0;
@@ -290,10 +293,12 @@ static void report_table(struct strbuf *b, const struct report_col *cols, int nc
 	}
 }
 
-static int report_totals_cells(const struct proto_done *d, char cells[][REPORT_NUM])
+static int report_totals_cells(const struct proto_done *d, int64_t base_us,
+                               char cells[][REPORT_NUM])
 {
 	char num[REPORT_VAL];
 
+	(void)base_us;
 	snprintf(cells[0], REPORT_NUM, "%s", report_mode((int)d->mode));
 	snprintf(cells[1], REPORT_NUM, "%" PRIu32, d->orders);
 	if (d->status != RUN_DONE || d->elapsed_us < 0) {
@@ -311,15 +316,33 @@ static int report_totals_cells(const struct proto_done *d, char cells[][REPORT_N
 	return 6;
 }
 
-/* The same row with what cooking cost: the cooks' CPU time, how long they
- * held the server's event loop, and how late that made any timer. */
-static int report_cook_cells(const struct proto_done *d, char cells[][REPORT_NUM])
+/* Signed whole milliseconds, rounded ("+28", "-3"). */
+static void report_format_signed_whole_ms(char *buf, size_t cap, int64_t us)
+{
+	uint64_t mag = us < 0 ? (uint64_t)0 - (uint64_t)us : (uint64_t)us;
+	char digits[24];         /* the largest uint64 in ms: 17 digits */
+
+	report_format_whole_ms(digits, sizeof digits, mag);
+	snprintf(buf, cap, "%c%s", us < 0 ? '-' : '+', digits);
+}
+
+/* A row of a table of runs that cooked, in whole ms so that it fits 80
+ * columns: what cooking cost (the cooks' CPU time, how long they held the
+ * server's event loop, how late that made any timer), and the speed-up
+ * against the sync run's elapsed when there is one (base_us > 0): that
+ * run is the baseline, 1.00x, whatever its own overhead. */
+static int report_cook_cells(const struct proto_done *d, int64_t base_us,
+                             char cells[][REPORT_NUM])
 {
 	char num[REPORT_VAL];
-	int k = report_totals_cells(d, cells);
+	int k = report_totals_cells(d, 0, cells);
 
 	if (k < 6)
 		return k;
+	report_format_signed_whole_ms(num, sizeof num, d->elapsed_us - (int64_t)d->ideal_us);
+	snprintf(cells[4], REPORT_NUM, "%s ms", num);
+	if (base_us > 0)
+		snprintf(cells[5], REPORT_NUM, "%.2fx", (double)base_us / (double)d->elapsed_us);
 	report_format_whole_ms(num, sizeof num, d->cook_us);
 	snprintf(cells[6], REPORT_NUM, "%s ms", num);
 	report_format_whole_ms(num, sizeof num, d->blocked_us);
@@ -329,29 +352,41 @@ static int report_cook_cells(const struct proto_done *d, char cells[][REPORT_NUM
 	return 9;
 }
 
-/* A line per run that cooked without waiting for each order in turn:
- * what async's cooking on the loop cost everyone, and that offload's
- * did not. */
-static void report_cook_notes(struct strbuf *b, const struct proto_done *rows, size_t n)
+/* The elapsed of the table's sync run that cooked and ended, the baseline
+ * of the others; 0 when there is none. */
+static int64_t report_sync_base(const struct proto_done *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].mode == MODE_SYNC && rows[i].cook_us > 0 && rows[i].status == RUN_DONE &&
+		    rows[i].elapsed_us > 0)
+			return rows[i].elapsed_us;
+	return 0;
+}
+
+/* What the table shows, said from its own figures: what async's cooking
+ * on the loop cost, and whether offload's did. */
+static void report_cook_notes(struct strbuf *b, const struct proto_done *rows, size_t n,
+                              int64_t base_us)
 {
 	char held[REPORT_VAL], late[REPORT_VAL];
 
+	if (base_us > 0)
+		strbuf_puts(b, "vs sync: how many times sooner than the sync run each run ended.\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct proto_done *d = &rows[i];
-		if (d->cook_us == 0 || d->status != RUN_DONE)
+		if (d->cook_us == 0 || d->status != RUN_DONE || d->mode == MODE_SYNC)
 			continue;
-		if (d->mode == MODE_ASYNC) {
-			report_format_whole_ms(held, sizeof held, d->blocked_us);
-			report_format_whole_ms(late, sizeof late, d->caused_us);
-			if (d->caused_us > 0)
-				strbuf_printf(b, "async cooked on the event loop: it held it %s ms and made "
-				              "other orders up to %s ms late.\n", held, late);
-			else
-				strbuf_printf(b, "async cooked on the event loop: it held it %s ms; no timer "
-				              "came due meanwhile, so none was late.\n", held);
-		} else if (d->mode == MODE_OFFLOAD && d->blocked_us == 0) {
-			strbuf_puts(b, "offload cooked on worker threads: the loop stayed free.\n");
-		}
+		report_format_whole_ms(held, sizeof held, d->blocked_us);
+		report_format_whole_ms(late, sizeof late, d->caused_us);
+		if (d->blocked_us > 0 && d->caused_us > 0)
+			strbuf_printf(b, "%s's cooks held the loop %s ms: meals due then ended up "
+			              "to %s ms late.\n", report_mode((int)d->mode), held, late);
+		else if (d->blocked_us > 0)
+			strbuf_printf(b, "%s's cooks held the loop %s ms, but no meal came due "
+			              "then: none was late.\n", report_mode((int)d->mode), held);
+		else if (d->caused_us == 0)
+			strbuf_printf(b, "%s cooked on worker threads: the loop stayed free, no meal "
+			              "was late.\n", report_mode((int)d->mode));
 	}
 }
 
@@ -362,26 +397,34 @@ void report_totals(struct strbuf *b, const struct proto_done *rows, size_t n)
 		{ "ideal", 1, 8, 4 },   { "overhead", 1, 9, 2 }, { "speed-up", 1, 5, 0 },
 	};
 	static const struct report_col cook_cols[] = {
-		{ "mode", 0, 5, 2 },    { "orders", 0, 6, 2 },   { "elapsed", 1, 8, 4 },
-		{ "ideal", 1, 8, 4 },   { "overhead", 1, 9, 2 }, { "speed-up", 1, 8, 2 },
+		{ "mode", 0, 5, 2 },    { "orders", 0, 6, 2 },   { "elapsed", 1, 8, 2 },
+		{ "ideal", 1, 8, 2 },   { "overhead", 1, 8, 2 }, { "speed-up", 1, 7, 2 },
 		{ "cook", 1, 6, 2 },    { "blocked", 1, 7, 2 },  { "caused", 1, 6, 0 },
 	};
+	struct report_col vs_cols[9];
+	int64_t base;
 	int cooked = 0;
 
 	for (size_t i = 0; i < n; i++)
 		cooked |= rows[i].cook_us > 0;
 	if (!cooked) {
-		report_table(b, cols, 6, report_totals_cells, rows, n);
+		report_table(b, cols, 6, report_totals_cells, 0, rows, n);
 		return;
 	}
-	report_table(b, cook_cols, 9, report_cook_cells, rows, n);
-	report_cook_notes(b, rows, n);
+	base = report_sync_base(rows, n);
+	memcpy(vs_cols, cook_cols, sizeof vs_cols);
+	if (base > 0)
+		vs_cols[5].head = "vs sync";
+	report_table(b, vs_cols, 9, report_cook_cells, base, rows, n);
+	report_cook_notes(b, rows, n, base);
 }
 
-static int report_runs_cells(const struct proto_done *d, char cells[][REPORT_NUM])
+static int report_runs_cells(const struct proto_done *d, int64_t base_us,
+                             char cells[][REPORT_NUM])
 {
 	char num[REPORT_VAL];
 
+	(void)base_us;
 	snprintf(cells[0], REPORT_NUM, "%" PRIu64, d->run);
 	snprintf(cells[1], REPORT_NUM, "%s", report_mode((int)d->mode));
 	snprintf(cells[2], REPORT_NUM, "%" PRIu32, d->orders);
@@ -403,5 +446,5 @@ void report_runs_table(struct strbuf *b, const struct proto_done *rows, size_t n
 		{ "run", 0, 3, 2 },    { "mode", 0, 5, 2 },    { "orders", 0, 6, 2 },
 		{ "status", 0, 11, 2 }, { "elapsed", 1, 8, 4 }, { "ideal", 1, 8, 0 },
 	};
-	report_table(b, cols, 6, report_runs_cells, rows, n);
+	report_table(b, cols, 6, report_runs_cells, 0, rows, n);
 }

@@ -170,11 +170,10 @@ static void test_compare_json(void **state)
 	                                        "mode = 'async'"), 1);
 }
 
-/* compare --cook runs sync, async and offload at once. Running them side
- * by side on a 2-core machine makes their times depend on each other, so
- * only what holds anyway is checked: no run beats its ideal, every cook
- * takes at least its CPU time before its order is delivered, and only
- * async's cooks hold the event loop. */
+/* compare --cook runs sync, async and offload in turn. A busy machine
+ * still stretches the cooks, so only what holds anyway is checked: no run
+ * beats its ideal, every cook takes at least its CPU time before its
+ * order is delivered, and only async's cooks hold the event loop. */
 static void test_compare_cook_json(void **state)
 {
 	struct support_e2e *f = *state;
@@ -223,6 +222,53 @@ static void test_compare_cook_json(void **state)
 	                                        "elapsed_ms < ideal_ms"), 0);
 }
 
+/* Where the first NDJSON line of type type for mode mode starts; -1 if none. */
+static long json_line_at(const char *text, const char *type, const char *mode)
+{
+	char t[48], m[48];
+	const char *l = text;
+
+	snprintf(t, sizeof t, "\"type\":\"%s\"", type);
+	snprintf(m, sizeof m, "\"mode\":\"%s\"", mode);
+	for (; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		size_t n = strcspn(l, "\n");
+		char line[1024];
+		snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), l);
+		if (strstr(line, t) && strstr(line, m))
+			return l - text;
+	}
+	return -1;
+}
+
+/* The second act's point: A's meal comes due while async cooks B on the
+ * loop, so async reports the lateness it caused; offload, cooking on the
+ * workers, causes none. The runs take turns: each starts once the one
+ * before it is done, so no run's figures carry another's cooking. */
+static void test_cook_caused_json(void **state)
+{
+	struct support_e2e *f = *state;
+	struct seen s;
+	char *text;
+
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, SUPPORT_WAIT_MS,
+	                                    "--json", "compare", "--cook", "A:1ms:5ms",
+	                                    "B:100ms:5ms", "C:100ms:10ms", NULL), 0);
+	seen_read(f->out, &s);
+	assert_int_equal(s.ndone, 3);
+	const struct seen_done *async = seen_find(&s, "async");
+	const struct seen_done *offload = seen_find(&s, "offload");
+	assert_true(async->caused_ms > 0.0);
+	assert_true(async->blocked_ms >= 201.0);
+	assert_true(offload->caused_ms == 0.0 && offload->blocked_ms == 0.0);
+	/* A, due 5 ms after its delivery, was eaten only once B's cook let go. */
+	assert_true(s.t_us[2][1][1] >= s.t_us[2][2][3]);
+	text = support_read_file(f->out);
+	assert_true(json_line_at(text, "done", "sync") < json_line_at(text, "run", "async"));
+	assert_true(json_line_at(text, "done", "async") < json_line_at(text, "run", "offload"));
+	assert_true(json_line_at(text, "done", "sync") >= 0);
+	free(text);
+}
+
 /* Whether some line of text matches the extended regex pattern: the
  * totals' columns are as wide as their widest figure, so a slower run
  * (under valgrind, say) widens them. */
@@ -263,23 +309,28 @@ static void test_exit_codes(void **state)
 	char *err;
 
 	assert_int_equal(support_client_run(&f->srv, f->out, f->err, SUPPORT_WAIT_MS,
-	                                    "run", "sync", "A:ten", NULL), 1);
+	                                    "run", "sync", "A:10ms", "B:20ms", NULL), 0);
+	/* A limit only the server knows is its ERR: exit 1. */
+	assert_int_equal(support_client_run(&f->srv, f->out, f->err, SUPPORT_WAIT_MS,
+	                                    "run", "sync", "A:999h", NULL), 1);
 	err = support_read_file(f->err);
-	assert_non_null(strstr(err, "ERR bad_duration"));
+	assert_non_null(strstr(err, "ERR meal_too_long"));
 	free(err);
 	assert_int_equal(support_client_run(&f->srv, f->out, f->err, SUPPORT_WAIT_MS,
 	                                    "fly", NULL), 2);
 	/* A mode other than sync/async is a usage error, caught before connecting. */
 	assert_int_equal(support_client_run(&f->srv, f->out, f->err, SUPPORT_WAIT_MS,
 	                                    "run", "fast", "A:1s", NULL), 2);
-	/* A server that is gone: connection refused, one line, exit 1. */
+	/* A server that is gone: connection refused, then how to start one,
+	 * exit 1. */
 	struct test_server gone = f->srv;
 	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
 	assert_int_equal(support_client_run(&gone, f->out, f->err, SUPPORT_WAIT_MS,
 	                                    "demo", NULL), 1);
 	err = support_read_file(f->err);
 	assert_non_null(strstr(err, "cannot connect"));
-	assert_null(strchr(strchr(err, '\n') + 1, '\n'));   /* exactly one line */
+	assert_non_null(strstr(strchr(err, '\n') + 1, "'baedald'"));
+	assert_null(strchr(strchr(strchr(err, '\n') + 1, '\n') + 1, '\n'));    /* two lines */
 	free(err);
 }
 
@@ -316,6 +367,46 @@ static void test_attach_and_runs(void **state)
 	free(out);
 }
 
+/* What the client can tell alone it tells without a server: a bad order
+ * or a missing id is a usage error (2) with the reason; with no server
+ * listening, it says how to start one. */
+static void test_no_server(void **state)
+{
+	struct support_e2e *f = *state;
+	struct test_server none = f->srv;
+	static const struct { const char *arg, *why; } bad[] = {
+		{ "A:0s", "'0s' is zero" },
+		{ "A:1.5us", "'1.5us' is finer than 1 us" },
+		{ "A:200ms:0.5us", "'0.5us' is finer than 1 us" },
+		{ "A:ten", "'ten' is not a number and a unit" },
+	};
+	char *err;
+
+	none.port = 1;      /* nothing listens there */
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(support_client_run(&none, f->out, f->err, SUPPORT_WAIT_MS, "run",
+		                                    "async", "B:1s", bad[i].arg, NULL), 2);
+		err = support_read_file(f->err);
+		if (!strstr(err, bad[i].why) || strstr(err, "session "))
+			print_error("%s: %s\n", bad[i].arg, err);
+		assert_non_null(strstr(err, bad[i].why));
+		assert_null(strstr(err, "session "));
+		free(err);
+	}
+	assert_int_equal(support_client_run(&none, f->out, f->err, SUPPORT_WAIT_MS, "runs", NULL),
+	                 2);
+	err = support_read_file(f->err);
+	assert_non_null(strstr(err, "runs needs a SESSION"));
+	free(err);
+	assert_int_equal(support_client_run(&none, f->out, f->err, SUPPORT_WAIT_MS, "run", "async",
+	                                    "A:1s", NULL), 1);
+	err = support_read_file(f->err);
+	assert_non_null(strstr(err, "cannot connect"));
+	assert_non_null(strstr(err, "'baedald'"));
+	assert_non_null(strstr(err, "docker compose -f docker/compose.yaml up -d"));
+	free(err);
+}
+
 /* Many orders made by the server: all stored, none early. */
 static void test_gen_many(void **state)
 {
@@ -342,10 +433,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		SUPPORT_E2E_TEST_STARTED(test_compare_json),
 		SUPPORT_E2E_TEST_STARTED(test_compare_cook_json),
+		SUPPORT_E2E_TEST_STARTED(test_cook_caused_json),
 		SUPPORT_E2E_TEST_STARTED(test_plain_when_piped),
 		SUPPORT_E2E_TEST_STARTED(test_exit_codes),
 		SUPPORT_E2E_TEST_STARTED(test_attach_and_runs),
 		SUPPORT_E2E_TEST_STARTED(test_gen_many),
+		SUPPORT_E2E_TEST_STARTED(test_no_server),
 	};
 	return cmocka_run_group_tests_name("e2e_client", tests, NULL, NULL);
 }
