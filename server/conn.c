@@ -397,7 +397,9 @@ void conn_resume(struct conn *c)
 
 void conn_session_idle(struct conn *c)
 {
+	/* With the output full, lines may wait unhandled: conn_write_cb comes
+	 * back for them once it drains. */
 	if (c->eof && !c->pending && !c->closing && !c->dead &&
-	    (!c->session || c->session->active == 0))
+	    conn_out_len(c) <= CONN_OUT_HIGH && (!c->session || c->session->active == 0))
 		conn_close_with(c, "eof");
 }
