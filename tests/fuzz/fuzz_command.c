@@ -92,6 +92,7 @@ static void check_run(const struct proto_limits *lim)
 	uint32_t max = lim->max_orders < PROTO_LINE_ORDERS ? lim->max_orders : PROTO_LINE_ORDERS;
 	CHECK(mode_ok());
 	CHECK(cmd.norders >= 1 && cmd.norders <= max);
+	CHECK(!cmd.group[0] || name_ok(cmd.group));
 	uint64_t inline_cook = 0;
 	for (uint32_t i = 0; i < cmd.norders; i++) {
 		CHECK(name_ok(cmd.orders[i].name));
@@ -108,6 +109,7 @@ static void check_gen(const struct proto_limits *lim)
 {
 	CHECK(mode_ok());
 	CHECK(cmd.norders >= 1 && cmd.norders <= lim->max_orders);
+	CHECK(!cmd.group[0] || name_ok(cmd.group));
 	CHECK(cmd.gen_lo_us > 0 && cmd.gen_lo_us <= cmd.gen_hi_us);
 	CHECK(cmd.gen_hi_us <= lim->max_meal_us);
 	CHECK(name_ok(cmd.gen_prefix));
@@ -222,6 +224,14 @@ static void put_meal(uint64_t us)
 	put("%s", d);
 }
 
+static void format_group(void)
+{
+	if (cmd.group[0]) {
+		put_gap();
+		put("group=%s", cmd.group);
+	}
+}
+
 static void format_orders(void)
 {
 	if (cmd.kind == CMD_GEN) {
@@ -235,6 +245,7 @@ static void format_orders(void)
 		}
 		put_gap();
 		put("prefix=%s", cmd.gen_prefix);
+		format_group();
 		return;
 	}
 	for (uint32_t i = 0; i < cmd.norders; i++) {
@@ -246,6 +257,7 @@ static void format_orders(void)
 		}
 		put_meal(cmd.orders[i].meal_us);
 	}
+	format_group();
 }
 
 static void format_command(int odd)
@@ -297,7 +309,7 @@ static void check_same_command(void)
 {
 	CHECK(again.kind == cmd.kind && again.mode == cmd.mode && again.norders == cmd.norders);
 	CHECK(again.gen_lo_us == cmd.gen_lo_us && again.gen_hi_us == cmd.gen_hi_us);
-	CHECK(strcmp(again.gen_prefix, cmd.gen_prefix) == 0);
+	CHECK(strcmp(again.gen_prefix, cmd.gen_prefix) == 0 && strcmp(again.group, cmd.group) == 0);
 	CHECK(strcmp(again.session, cmd.session) == 0 && again.since_seq == cmd.since_seq);
 	CHECK(strcmp(again.token, cmd.token) == 0 && again.watch_events == cmd.watch_events);
 	if (cmd.kind != CMD_RUN)
