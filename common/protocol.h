@@ -89,7 +89,7 @@ int proto_gen_name(char *buf, size_t cap, const char *prefix, uint32_t i);
 /* ---- server -> client ---------------------------------------------- */
 
 enum line_kind { LINE_HELLO, LINE_OK, LINE_ERR, LINE_EV, LINE_DONE, LINE_RUNINFO,
-                 LINE_LAGGED, LINE_BYE };
+                 LINE_LAGGED, LINE_BYE, LINE_ORDER };
 
 struct proto_event {            /* an EV line */
 	uint64_t seq, run;
@@ -112,6 +112,26 @@ struct proto_done {             /* a DONE line (seq unused) or a RUNINFO line */
 	uint64_t cook_us, blocked_us, caused_us;
 };
 
+/* What ATTACH adds to a run's RUNINFO line, so that a client can draw the
+ * run from its start: how long ago it started, whether the session still
+ * holds all its lines, and a GEN run's parameters (its orders are not
+ * sent one by one). */
+struct proto_runstate {
+	int present;                /* the line had these keys (ATTACH's RUNINFO) */
+	int64_t age_us;             /* since its start on the server; -1: not started */
+	int partial;                /* some of its lines are no longer held */
+	int gen;                    /* made by GEN: the three below are set */
+	uint64_t gen_lo_us, gen_hi_us;
+	char gen_prefix[PROTO_NAME_MAX + 1];
+};
+
+struct proto_order {            /* an ORDER line: a RUN's order as given */
+	uint64_t run;
+	uint32_t order;             /* 1-based */
+	char name[PROTO_NAME_MAX + 1];
+	uint64_t meal_us, cook_us;  /* cook 0: none */
+};
+
 struct server_line {
 	enum line_kind kind;
 	union {
@@ -122,7 +142,9 @@ struct server_line {
 		struct proto_done done;    /* DONE and RUNINFO */
 		struct { uint64_t dropped, missed; } lagged;
 		struct { char reason[32]; } bye;
+		struct proto_order order;
 	} u;
+	struct proto_runstate state;   /* RUNINFO: what ATTACH adds, if present */
 };
 
 /* Parses one line the server sent. Returns 0, or -1 if the line is not a
@@ -140,6 +162,10 @@ int proto_format_hello(char *buf, size_t cap, const char *session_hex, const cha
 int proto_format_event(char *buf, size_t cap, const struct proto_event *ev);
 int proto_format_done(char *buf, size_t cap, const struct proto_done *d);
 int proto_format_runinfo(char *buf, size_t cap, const struct proto_done *d);
+/* ATTACH's RUNINFO: d's keys (with sum, max and the cooking keys), then st's. */
+int proto_format_runstate(char *buf, size_t cap, const struct proto_done *d,
+                          const struct proto_runstate *st);
+int proto_format_order(char *buf, size_t cap, const struct proto_order *o);
 int proto_format_error(char *buf, size_t cap, const struct proto_error *err);
 
 #endif

@@ -198,13 +198,9 @@ static int parse_run_fields(const char *s, size_t len, struct proto_done *d)
 	return 0;
 }
 
-static int parse_done(const char *s, size_t len, struct server_line *out)
+/* cook=, blocked= and caused=: all three, or none (a run without cooks). */
+static int parse_cooking(const char *s, size_t len, struct proto_done *d)
 {
-	struct proto_done *d = &out->u.done;
-	if (parse_run_fields(s, len, d) < 0 || field_u64(s, len, "seq", &d->seq) < 0 ||
-	    field_u64(s, len, "sum", &d->sum_us) < 0 || field_u64(s, len, "max", &d->max_us) < 0)
-		return -1;
-	/* A run with cooking has all three; others none. */
 	const char *v;
 	size_t n;
 	if (proto_find_field(s, len, "cook", &v, &n) < 0)
@@ -216,9 +212,83 @@ static int parse_done(const char *s, size_t len, struct server_line *out)
 	return 0;
 }
 
+static int parse_done(const char *s, size_t len, struct server_line *out)
+{
+	struct proto_done *d = &out->u.done;
+	if (parse_run_fields(s, len, d) < 0 || field_u64(s, len, "seq", &d->seq) < 0 ||
+	    field_u64(s, len, "sum", &d->sum_us) < 0 || field_u64(s, len, "max", &d->max_us) < 0)
+		return -1;
+	return parse_cooking(s, len, d);
+}
+
+/* gen=<lo>..<hi> prefix=<name>, when the run was made by GEN. */
+static int parse_gen(const char *s, size_t len, struct proto_runstate *st)
+{
+	const char *v, *dots;
+	size_t n;
+	if (proto_find_field(s, len, "gen", &v, &n) < 0)
+		return 0;
+	dots = memchr(v, '.', n);
+	if (!dots || (size_t)(dots - v) + 2 > n || dots[1] != '.' ||
+	    proto_parse_u64(v, (size_t)(dots - v), &st->gen_lo_us) < 0 ||
+	    proto_parse_u64(dots + 2, n - (size_t)(dots - v) - 2, &st->gen_hi_us) < 0 ||
+	    proto_find_field(s, len, "prefix", &v, &n) < 0 || n > PROTO_NAME_MAX ||
+	    (n > 0 && proto_name_problem(v, n)))
+		return -1;
+	memcpy(st->gen_prefix, v, n);
+	st->gen_prefix[n] = '\0';
+	st->gen = 1;
+	return 0;
+}
+
+/* What ATTACH adds (age= and history=, then the optional keys): absent
+ * from the RUNINFO lines of RUNS, which leaves st->present 0. */
+static int parse_runstate(const char *s, size_t len, struct server_line *out)
+{
+	struct proto_runstate *st = &out->state;
+	struct proto_done *d = &out->u.done;
+	static const char *const history[] = { "full", "partial" };
+	const char *v;
+	size_t n;
+	uint64_t age;
+
+	if (proto_find_field(s, len, "age", &v, &n) < 0)
+		return 0;
+	if (n == 1 && v[0] == '-')
+		st->age_us = -1;
+	else if (proto_parse_u64(v, n, &age) < 0 || age > INT64_MAX)
+		return -1;
+	else
+		st->age_us = (int64_t)age;
+	if (field_enum(s, len, "history", history, 2, &st->partial) < 0 ||
+	    field_u64(s, len, "sum", &d->sum_us) < 0 || field_u64(s, len, "max", &d->max_us) < 0 ||
+	    parse_cooking(s, len, d) < 0 || parse_gen(s, len, st) < 0)
+		return -1;
+	st->present = 1;
+	return 0;
+}
+
 static int parse_runinfo(const char *s, size_t len, struct server_line *out)
 {
-	return parse_run_fields(s, len, &out->u.done);
+	if (parse_run_fields(s, len, &out->u.done) < 0)
+		return -1;
+	return parse_runstate(s, len, out);
+}
+
+static int parse_order(const char *s, size_t len, struct server_line *out)
+{
+	struct proto_order *o = &out->u.order;
+	const char *v;
+	size_t n;
+
+	if (field_u64(s, len, "run", &o->run) < 0 || field_u32(s, len, "order", &o->order) < 0 ||
+	    o->order == 0 || field_u64(s, len, "meal", &o->meal_us) < 0 ||
+	    field_u64(s, len, "cook", &o->cook_us) < 0 ||
+	    proto_find_field(s, len, "name", &v, &n) < 0 || proto_name_problem(v, n))
+		return -1;
+	memcpy(o->name, v, n);
+	o->name[n] = '\0';
+	return 0;
 }
 
 /* One of dropped= and missed= is enough; a missing one stays 0. */
@@ -259,6 +329,7 @@ static const struct {
 	{ "RUNINFO", LINE_RUNINFO, parse_runinfo },
 	{ "LAGGED", LINE_LAGGED, parse_lagged },
 	{ "BYE", LINE_BYE, parse_bye },
+	{ "ORDER", LINE_ORDER, parse_order },
 };
 
 int proto_parse_server_line(const char *line, size_t len, struct server_line *out)
@@ -353,7 +424,8 @@ int proto_format_event(char *buf, size_t cap, const struct proto_event *ev)
 	return (int)n;
 }
 
-/* elapsed as the wire has it: "-" while running. */
+/* A time as the wire has it, "-" for none: the elapsed of a run that has
+ * not ended, the age of one not started. */
 static void elapsed_text(char *buf, size_t cap, int64_t us)
 {
 	if (us < 0)
@@ -383,6 +455,33 @@ int proto_format_runinfo(char *buf, size_t cap, const struct proto_done *d)
 	            " status=%s elapsed=%s ideal=%" PRIu64 "\n",
 	            d->run, proto_mode_name(d->mode), d->orders, proto_status_name(d->status),
 	            elapsed, d->ideal_us);
+}
+
+int proto_format_runstate(char *buf, size_t cap, const struct proto_done *d,
+                          const struct proto_runstate *st)
+{
+	char elapsed[24], age[24], cooking[80] = "", gen[80] = "";
+	elapsed_text(elapsed, sizeof elapsed, d->elapsed_us);
+	elapsed_text(age, sizeof age, st->age_us);
+	if (d->cook_us || d->blocked_us || d->caused_us)
+		snprintf(cooking, sizeof cooking, " cook=%" PRIu64 " blocked=%" PRIu64 " caused=%" PRIu64,
+		         d->cook_us, d->blocked_us, d->caused_us);
+	if (st->gen)
+		snprintf(gen, sizeof gen, " gen=%" PRIu64 "..%" PRIu64 " prefix=%.*s", st->gen_lo_us,
+		         st->gen_hi_us, PROTO_NAME_MAX, st->gen_prefix);
+	return emit(buf, cap, "RUNINFO run=%" PRIu64 " mode=%s orders=%" PRIu32
+	            " status=%s elapsed=%s ideal=%" PRIu64 " sum=%" PRIu64 " max=%" PRIu64
+	            " age=%s history=%s%s%s\n",
+	            d->run, proto_mode_name(d->mode), d->orders, proto_status_name(d->status),
+	            elapsed, d->ideal_us, d->sum_us, d->max_us, age,
+	            st->partial ? "partial" : "full", cooking, gen);
+}
+
+int proto_format_order(char *buf, size_t cap, const struct proto_order *o)
+{
+	return emit(buf, cap, "ORDER run=%" PRIu64 " order=%" PRIu32 " name=%.*s meal=%" PRIu64
+	            " cook=%" PRIu64 "\n", o->run, o->order, PROTO_NAME_MAX, o->name, o->meal_us,
+	            o->cook_us);
 }
 
 /* A newline inside the text would end the line early and turn the rest
