@@ -7,6 +7,7 @@
 #include <event2/event.h>
 
 #include "common/protocol.h"
+#include "server/clock.h"
 #include "server/conn.h"
 #include "server/log.h"
 #include "server/run.h"
@@ -92,11 +93,61 @@ static void command_active_list(const struct session *s, char *buf, size_t cap)
 		snprintf(buf, cap, "-");
 }
 
+/* Whether some lines of r are no longer held: its first one left the ring. */
+static int command_run_partial(const struct session *s, const struct run *r)
+{
+	uint64_t oldest = s->replay_len ? s->replay[s->replay_head].seq : s->seq + 1;
+	return r->first_seq != 0 && r->first_seq < oldest;
+}
+
+/* A RUNINFO line (with what ATTACH adds) for each run the session holds,
+ * oldest first, and an ORDER line for each order of a RUN: what a client
+ * needs to draw the runs from their start, before the replay of their
+ * lines. A GEN run is told by its parameters, its orders are not listed. */
+static void command_describe_runs(struct conn *c, const struct session *s)
+{
+	char line[PROTO_MAX_LINE];
+	uint64_t now = clock_mono_us();
+	for (size_t i = 0; i < s->nruns; i++) {
+		const struct run *r = s->runs[i];
+		struct proto_done d = {
+			.run = r->id, .mode = r->mode, .orders = r->norders, .status = r->status,
+			.elapsed_us = r->status == RUN_DONE ? (int64_t)r->elapsed_us : -1,
+			.ideal_us = run_ideal_us(r), .sum_us = r->sum_us, .max_us = r->max_us,
+			.cook_us = r->cook_us, .blocked_us = r->blocked_us, .caused_us = r->caused_us,
+		};
+		struct proto_runstate st = {
+			.age_us = r->start_us ? (int64_t)(now - r->start_us) : -1,
+			.partial = command_run_partial(s, r), .gen = r->names == NULL,
+			.gen_lo_us = r->gen_lo_us, .gen_hi_us = r->gen_hi_us,
+		};
+		memcpy(st.gen_prefix, r->gen_prefix, sizeof st.gen_prefix);
+		int n = proto_format_runstate(line, sizeof line, &d, &st);
+		if (n > 0)
+			conn_send_reply(c, line, (size_t)n);
+		for (uint32_t k = 0; r->specs && !c->ends_only && k < r->norders; k++) {
+			struct proto_order o = { .run = r->id, .order = k + 1,
+			                         .meal_us = r->specs[k].meal_us,
+			                         .cook_us = r->specs[k].cook_us };
+			memcpy(o.name, r->names[k], sizeof o.name);
+			if ((n = proto_format_order(line, sizeof line, &o)) > 0)
+				conn_send_reply(c, line, (size_t)n);
+		}
+	}
+}
+
 static void command_attach(struct conn *c)
 {
 	struct session *target = session_find(c->srv, parsed.session);
 	if (!target) {
 		command_reply(c, "ERR no_session no session has that id");
+		return;
+	}
+	/* A seq past the last was never given: the client has the wrong
+	 * session or a wrong number, and would wait for lines that never come. */
+	if (parsed.since_seq > target->seq) {
+		command_reply(c, "ERR bad_seq seq %llu is past the session's last line, seq %llu",
+		              (unsigned long long)parsed.since_seq, (unsigned long long)target->seq);
 		return;
 	}
 	if (target != c->session) {
@@ -113,6 +164,7 @@ static void command_attach(struct conn *c)
 		session_attach(target, c);
 	}
 	char active[1024];
+	command_describe_runs(c, target);
 	command_active_list(target, active, sizeof active);
 	command_reply(c, "OK attached session=%s seq=%llu active=%s", target->id,
 	              (unsigned long long)target->seq, active);

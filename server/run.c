@@ -119,12 +119,15 @@ struct run *run_new_explicit(uint64_t id, enum proto_mode mode, const struct ord
 	if (!r)
 		return NULL;
 	r->names = malloc(n * sizeof *r->names);
-	if (!r->names || run_add_cooks(r, specs) < 0) {
+	r->specs = malloc(n * sizeof *r->specs);
+	if (!r->names || !r->specs || run_add_cooks(r, specs) < 0) {
 		run_free(r);
 		return NULL;
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		memcpy(r->names[i], specs[i].name, sizeof r->names[i]);
+		r->specs[i].meal_us = specs[i].meal_us;
+		r->specs[i].cook_us = specs[i].cook_us;
 		run_add_meal(r, i, specs[i].meal_us);
 	}
 	r->ideal_us = run_compute_ideal(r);
@@ -334,5 +337,6 @@ void run_free(struct run *r)
 	free(r->orders);
 	free(r->cooks);
 	free(r->names);
+	free(r->specs);
 	free(r);
 }

@@ -88,6 +88,10 @@ struct run {
 	uint64_t elapsed_us;        /* start to last collected, once done */
 	struct order *orders;       /* norders of them, freed when the run ends */
 	char (*names)[PROTO_NAME_MAX + 1];  /* RUN's names; NULL for GEN */
+	/* RUN's meals and cooks as given, kept past its end (its orders are
+	 * freed then) for ATTACH to describe it; NULL for GEN. */
+	struct run_spec { uint64_t meal_us, cook_us; } *specs;
+	uint64_t first_seq;         /* the seq of its first line; 0: none yet */
 	char gen_prefix[PROTO_NAME_MAX + 1];
 	char group[PROTO_NAME_MAX + 1];     /* RUN/GEN's group=; empty: none */
 	const struct run_hooks *hooks;

@@ -160,6 +160,8 @@ static void hook_emit(void *ctx, struct run *r, uint32_t idx, enum proto_step st
 	store_add_event(srv->store, r->id, idx, step, t_us, clock_wall_at(r->start_us + t_us));
 	struct proto_event ev = { .seq = session_next_seq(s), .run = r->id, .order = idx,
 	                          .step = step, .t_us = t_us };
+	if (r->first_seq == 0)
+		r->first_seq = ev.seq;
 	/* A RUN's names are kept NUL-padded; a GEN's is its prefix and index,
 	 * made by the session only if the line is ever formatted. */
 	memcpy(ev.name, r->names ? r->names[idx - 1] : r->gen_prefix, sizeof ev.name);

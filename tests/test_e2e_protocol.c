@@ -146,6 +146,11 @@ static void test_attach_replays_then_goes_on_live(void **state)
 	read_hello(&c2, line);
 	snprintf(cmd, sizeof cmd, "ATTACH %s 1\n", id);
 	assert_int_equal(support_send(&c2, cmd), 0);
+	/* First what the session holds: the run, its orders; then the reply. */
+	support_expect_prefix(&c2, "RUNINFO run=1 mode=sync orders=2 status=running", line,
+	                      sizeof line);
+	support_expect_line(&c2, "ORDER run=1 order=1 name=A meal=60000 cook=0");
+	support_expect_line(&c2, "ORDER run=1 order=2 name=B meal=60000 cook=0");
 	support_expect_prefix(&c2, "OK attached session=", line, sizeof line);
 	assert_non_null(strstr(line, " active=1"));
 	/* Everything after seq 1, replayed then live, in order, then DONE. */
@@ -187,6 +192,8 @@ static void test_gen_names_live_and_replayed(void **state)
 	read_hello(&c2, line);
 	snprintf(cmd, sizeof cmd, "ATTACH %s 0\n", id);
 	assert_int_equal(support_send(&c2, cmd), 0);
+	support_expect_prefix(&c2, "RUNINFO run=1 mode=async orders=3 status=done", line,
+	                      sizeof line);
 	support_expect_prefix(&c2, "OK attached session=", line, sizeof line);
 	for (unsigned long long seq = 1; seq <= 9; seq++) {
 		support_expect_prefix(&c2, "EV ", line, sizeof line);
@@ -200,6 +207,8 @@ static void test_gen_names_live_and_replayed(void **state)
 	support_expect_prefix(&c2, "OK watch=ends", line, sizeof line);
 	snprintf(cmd, sizeof cmd, "ATTACH %s 0\n", id);
 	assert_int_equal(support_send(&c2, cmd), 0);
+	support_expect_prefix(&c2, "RUNINFO run=1 mode=async orders=3 status=done", line,
+	                      sizeof line);
 	support_expect_prefix(&c2, "OK attached session=", line, sizeof line);
 	support_expect_prefix(&c2, "DONE seq=10 run=1", line, sizeof line);
 	assert_int_equal(support_send(&c2, "PING\n"), 0);
