@@ -163,9 +163,11 @@ void follow_commands(struct follow *f, struct strbuf *cmd)
 			follow_expect_reply(f, FOLLOW_REPLY_RUN, (enum proto_mode)m);
 		}
 	} else if (o->command == CLI_ATTACH) {
-		/* RUNS first: the modes and sizes of the runs the replay shows. */
-		strbuf_printf(cmd, "RUNS %s\nATTACH %s %" PRIu64 "\n", o->session, o->session, o->since);
-		follow_expect_reply(f, FOLLOW_REPLY_HINTS, MODE_SYNC);
+		/* The live view draws the runs from their start: it asks for every
+		 * line held, whatever --since says (which spares the printed
+		 * outputs the lines already printed). */
+		strbuf_printf(cmd, "ATTACH %s %" PRIu64 "\n", o->session,
+		              f->out == TERM_LIVE ? 0 : o->since);
 		follow_expect_reply(f, FOLLOW_REPLY_ATTACH, MODE_SYNC);
 		snprintf(f->session, sizeof f->session, "%s", o->session);
 	} else {
@@ -223,6 +225,15 @@ static void follow_gen_meals(const char *arg, uint64_t *lo, uint64_t *hi)
 		*hi = 0;
 }
 
+/* GEN's prefix=NAME argument, or the server's default. */
+static const char *follow_gen_prefix(const struct cli_opts *o)
+{
+	for (int i = 2; i < o->nargs; i++)
+		if (strncmp(o->args[i], "prefix=", 7) == 0)
+			return o->args[i] + 7;
+	return "o";
+}
+
 /* OK run=<id> mode=<mode> orders=<n>: the run starts now on our clock. */
 static int follow_on_run_ok(struct follow *f, const struct follow_expect *e, const char *rest,
                             size_t len)
@@ -238,7 +249,7 @@ static int follow_on_run_ok(struct follow *f, const struct follow_expect *e, con
 		return follow_oom(f);
 	if (e->kind == FOLLOW_REPLY_GEN) {
 		follow_gen_meals(f->opt->args[1], &lo, &hi);
-		model_set_generated(r, lo, hi);
+		model_set_generated(r, lo, hi, follow_gen_prefix(f->opt));
 	} else {
 		model_set_orders(r, (char *const *)f->opt->args, f->opt->nargs);
 	}
@@ -301,7 +312,6 @@ static int follow_on_ok(struct follow *f, const struct server_line *sl)
 		else
 			report_runs_table(&f->buf, f->model.hints, f->model.nhints);
 		break;
-	case FOLLOW_REPLY_HINTS:
 	case FOLLOW_REPLY_AUTH:
 		break;
 	}
@@ -369,12 +379,24 @@ static int follow_on_notice(struct follow *f, const struct server_line *sl)
 	return FOLLOW_CONTINUE;
 }
 
+/* ATTACH's RUNINFO, before its reply: a run of the session, from its start. */
+static int follow_on_runstate(struct follow *f, const struct server_line *sl)
+{
+	const struct model_run *r = model_describe_run(&f->model, &sl->u.done, &sl->state, f->now_us);
+
+	if (!r)
+		return follow_oom(f);
+	follow_widen(f, r->id, r->name_width);
+	f->dirty = 1;
+	return FOLLOW_CONTINUE;
+}
+
 /* A line that does not parse: an error if its first word is one the
  * protocol knows; else a kind of line from a later version, skipped. */
 static int follow_on_unknown(struct follow *f, const char *line, size_t len)
 {
 	static const char *const known[] = { "HELLO", "OK", "ERR", "EV", "DONE", "RUNINFO",
-	                                     "LAGGED", "BYE" };
+	                                     "LAGGED", "BYE", "ORDER" };
 	const char *sp = memchr(line, ' ', len);
 	size_t wlen = sp ? (size_t)(sp - line) : len;
 	char shown[96];
@@ -404,12 +426,19 @@ int follow_line(struct follow *f, const char *line, size_t len, int64_t now_us)
 	case LINE_DONE:
 		return follow_on_done(f, &sl.u.done);
 	case LINE_RUNINFO:
+		if (sl.state.present)
+			return follow_on_runstate(f, &sl);
 		if (model_add_hint(&f->model, &sl.u.done) < 0)
 			return follow_oom(f);
 		follow_widen(f, sl.u.done.run, 0);
 		follow_widen_mode(f, (int)sl.u.done.mode);    /* a replay's run, before its lines */
 		if (f->out == TERM_JSON && f->opt->command == CLI_RUNS)
 			report_json_runinfo(&f->buf, &sl.u.done);
+		return FOLLOW_CONTINUE;
+	case LINE_ORDER:
+		if (model_set_order(&f->model, &sl.u.order) < 0)
+			return follow_oom(f);
+		f->dirty = 1;
 		return FOLLOW_CONTINUE;
 	case LINE_LAGGED:
 	case LINE_BYE:

@@ -18,8 +18,8 @@
 #define FOLLOW_EXPECT_MAX 4
 #define FOLLOW_ERR_LEN (REMOTE_LINE_MAX + 200)
 
-enum follow_reply { FOLLOW_REPLY_RUN, FOLLOW_REPLY_GEN, FOLLOW_REPLY_RUNS, FOLLOW_REPLY_HINTS,
-                    FOLLOW_REPLY_ATTACH, FOLLOW_REPLY_AUTH };
+enum follow_reply { FOLLOW_REPLY_RUN, FOLLOW_REPLY_GEN, FOLLOW_REPLY_RUNS, FOLLOW_REPLY_ATTACH,
+                    FOLLOW_REPLY_AUTH };
 
 struct follow_expect {
 	enum follow_reply kind;

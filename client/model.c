@@ -79,6 +79,13 @@ static struct model_run *model_new_run(struct model *m, uint64_t id)
 	return r;
 }
 
+/* What the run's elapsed will be at least: it only rises. */
+static void model_raise_floor(struct model_run *r, uint64_t us)
+{
+	if (us <= INT64_MAX && (int64_t)us > r->floor_us)
+		r->floor_us = (int64_t)us;
+}
+
 /* A run's size once known for certain; order indexes past it are ignored. */
 static int model_declare_size(const struct model *m, struct model_run *r, uint32_t n)
 {
@@ -166,9 +173,11 @@ void model_set_orders(struct model_run *r, char *const *args, int nargs)
 		}
 	}
 	r->ideal_us = model_estimate_ideal(r->mode, cook, meal, nargs);
+	model_raise_floor(r, r->ideal_us);
 }
 
-void model_set_generated(struct model_run *r, uint64_t lo_us, uint64_t hi_us)
+void model_set_generated(struct model_run *r, uint64_t lo_us, uint64_t hi_us,
+                         const char *prefix)
 {
 	uint64_t sum = 0, max = 0;
 	char name[PROTO_NAME_MAX + 1];
@@ -180,13 +189,60 @@ void model_set_generated(struct model_run *r, uint64_t lo_us, uint64_t hi_us)
 		max = meal > max ? meal : max;
 		if (i <= r->slots)
 			r->orders[i - 1].meal_us = meal;
-		if (r->names && (len = proto_gen_name(name, sizeof name, "o", i)) >= 0)
+		if (r->names && (len = proto_gen_name(name, sizeof name, prefix, i)) >= 0)
 			memcpy(r->names[i - 1], name, (size_t)len + 1);
 	}
-	len = proto_gen_name(name, sizeof name, "o", r->norders);
+	len = proto_gen_name(name, sizeof name, prefix, r->norders);
 	if (len > r->name_width)
 		r->name_width = len;
 	r->ideal_us = r->mode == MODE_SYNC ? sum : max;
+	model_raise_floor(r, r->ideal_us);
+}
+
+struct model_run *model_describe_run(struct model *m, const struct proto_done *d,
+                                     const struct proto_runstate *st, int64_t now_us)
+{
+	struct model_run *r = model_find_run(m, d->run);
+
+	if (!r && !(r = model_new_run(m, d->run)))
+		return NULL;
+	r->mode = (int)d->mode;
+	if (!r->sized && model_declare_size(m, r, d->orders) < 0)
+		return NULL;
+	if (st->gen)
+		model_set_generated(r, st->gen_lo_us, st->gen_hi_us, st->gen_prefix);
+	r->ideal_us = d->ideal_us;
+	r->cook_us = d->cook_us;
+	model_raise_floor(r, d->ideal_us);
+	r->partial = st->partial;
+	if (st->age_us >= 0) {
+		r->start_local_us = now_us - st->age_us;
+		r->anchored = 1;
+	}
+	if (d->status != RUN_RUNNING) {
+		r->done = 1;
+		r->final = *d;
+		r->end_local_us = now_us;
+	}
+	return r;
+}
+
+int model_set_order(struct model *m, const struct proto_order *o)
+{
+	struct model_run *r = model_find_run(m, o->run);
+	size_t nlen = strlen(o->name);
+
+	if (!r || o->order == 0 || o->order > r->norders)
+		return 0;
+	if ((int)nlen > r->name_width)
+		r->name_width = (int)nlen;
+	if (o->order > r->slots)
+		return 0;
+	r->orders[o->order - 1].meal_us = o->meal_us;
+	r->orders[o->order - 1].cook_us = o->cook_us;
+	if (r->names)
+		memcpy(r->names[o->order - 1], o->name, nlen + 1);
+	return 0;
 }
 
 int model_add_hint(struct model *m, const struct proto_done *info)
@@ -214,6 +270,7 @@ static struct model_run *model_meet_run(struct model *m, uint64_t id, int64_t st
 			continue;
 		r->mode = (int)m->hints[i].mode;
 		r->ideal_us = m->hints[i].ideal_us;
+		model_raise_floor(r, r->ideal_us);
 		if (model_declare_size(m, r, m->hints[i].orders) < 0)
 			return NULL;
 	}
@@ -263,6 +320,8 @@ static int model_track_event(const struct model *m, struct model_run *r,
 	r->collected += ev->step == STEP_COLLECTED;
 	o->seen |= (uint8_t)bit;
 	o->t_us[ev->step] = ev->t_us;
+	if (ev->step == STEP_DELIVERED)
+		model_raise_floor(r, ev->t_us + o->meal_us);
 	if (r->names && r->names[ev->order - 1][0] == '\0')
 		memcpy(r->names[ev->order - 1], ev->name, sizeof ev->name);
 	if (ev->step == STEP_EATEN)
@@ -283,6 +342,7 @@ int model_apply_event(struct model *m, const struct proto_event *ev, int64_t now
 		r->start_local_us = start;
 	if (nlen > r->name_width)
 		r->name_width = nlen;
+	model_raise_floor(r, ev->t_us);
 	return model_track_event(m, r, ev);
 }
 
@@ -297,6 +357,7 @@ int model_apply_done(struct model *m, const struct proto_done *d, int64_t now_us
 		return -1;
 	r->mode = (int)d->mode;
 	r->ideal_us = d->ideal_us;
+	model_raise_floor(r, d->ideal_us);
 	r->done = 1;
 	r->final = *d;
 	r->end_local_us = now_us;
@@ -310,6 +371,8 @@ int64_t model_run_clock_us(const struct model_run *r, int64_t now_us)
 	if (r->done && r->final.elapsed_us >= 0)
 		return r->final.elapsed_us;
 	c = (r->done ? r->end_local_us : now_us) - r->start_local_us;
+	if (!r->done && c > r->floor_us)
+		c = r->floor_us;
 	return c > 0 ? c : 0;
 }
 

@@ -33,7 +33,9 @@ struct model_run {
 	uint64_t cook_us;           /* the cooks of the orders given, summed */
 	int64_t start_local_us;     /* monotonic clock at the run's start */
 	int64_t end_local_us;       /* monotonic clock at its DONE */
-	int anchored;               /* start_local_us came from the run's OK */
+	int anchored;               /* start_local_us came from the run's OK or ATTACH */
+	int partial;                /* the server no longer holds some of its lines */
+	int64_t floor_us;           /* its elapsed is at least this: ideal, events seen */
 	int done;
 	struct proto_done final;    /* the DONE line, once done */
 	int64_t slowest_late_us;    /* largest eaten - delivered - meal */
@@ -62,7 +64,15 @@ const struct model_run *model_find_run_const(const struct model *m, uint64_t id)
 struct model_run *model_add_run(struct model *m, uint64_t id, int mode, uint32_t norders,
                                 int64_t now_us);
 void model_set_orders(struct model_run *r, char *const *args, int nargs);
-void model_set_generated(struct model_run *r, uint64_t lo_us, uint64_t hi_us);
+void model_set_generated(struct model_run *r, uint64_t lo_us, uint64_t hi_us,
+                         const char *prefix);
+
+/* A run as ATTACH describes it (RUNINFO with its state) at now_us: mode,
+ * size, start, and its end if it ended; then its orders, one ORDER line
+ * each (a RUN), or made from the GEN parameters. NULL without memory. */
+struct model_run *model_describe_run(struct model *m, const struct proto_done *d,
+                                     const struct proto_runstate *st, int64_t now_us);
+int model_set_order(struct model *m, const struct proto_order *o);
 
 /* Remembers a RUNINFO line so that a run met later through its events
  * gets its mode, size and ideal. 0, or -1 without memory. */
@@ -73,7 +83,9 @@ int model_add_hint(struct model *m, const struct proto_done *info);
 int model_apply_event(struct model *m, const struct proto_event *ev, int64_t now_us);
 int model_apply_done(struct model *m, const struct proto_done *d, int64_t now_us);
 
-/* The run's clock: the exact elapsed once done, else local time since its start. */
+/* The run's clock: the exact elapsed once done, else local time since its
+ * start, held at floor_us: a client reading lines late (a large run's
+ * backlog) would otherwise run ahead of the server and step back at DONE. */
 int64_t model_run_clock_us(const struct model_run *r, int64_t now_us);
 int model_any_running(const struct model *m);
 const char *model_mode_name(int mode);
