@@ -27,6 +27,7 @@ struct app {
 	int color;
 	int frame_lines;                /* lines of the frame on the screen */
 	int64_t last_frame_us;
+	int64_t shown_us;               /* the time the last frame showed */
 	struct strbuf pending;          /* commands held back until the runs before end */
 	size_t pending_off;
 	int sent;                       /* commands sent, each awaiting one reply */
@@ -224,6 +225,19 @@ static int app_next_turn(struct app *a)
 	return app_send(a, line, (size_t)(cmd->data + a->pending_off - line));
 }
 
+/* The time a frame shows: now, except while a cook holds the server's
+ * loop, when every clock stops where the hold began (never going back
+ * past what a frame already showed) and jumps on once it lets go. */
+static int64_t app_frame_now(struct app *a, int64_t now_us)
+{
+	int64_t held = view_loop_held_since(&a->f.model);
+
+	if (held >= 0 && now_us > held)
+		now_us = held > a->shown_us ? held : a->shown_us < now_us ? a->shown_us : now_us;
+	a->shown_us = now_us;
+	return now_us;
+}
+
 /* One frame, written at once: back up over the previous frame, draw over
  * it, clear what is left below. The final frame stays on the screen. */
 static void app_draw(struct app *a, int64_t now_us, int final)
@@ -247,7 +261,7 @@ static void app_draw(struct app *a, int64_t now_us, int final)
 	else
 		strbuf_puts(b, TERM_HIDE_CURSOR);
 	app_resized = 0;
-	a->frame_lines = view_render(&a->f.model, now_us, &vo, b);
+	a->frame_lines = view_render(&a->f.model, app_frame_now(a, now_us), &vo, b);
 	strbuf_puts(b, final ? "\033[J" TERM_SHOW_CURSOR : "\033[J");
 	if (!b->failed)
 		term_write_all(STDOUT_FILENO, b->data, b->len);

@@ -132,7 +132,7 @@ static void view_measure_rows(const struct model *m, struct view_layout *lay)
 static void view_layout(const struct model *m, int64_t now_us, const struct view_opts *o,
                         struct view_layout *lay)
 {
-	int budget = o->height - 2 - (m->dropped || m->missed ? 1 : 0);
+	int budget = o->height - 3 - (m->dropped || m->missed ? 1 : 0);
 	size_t k = m->nruns;
 
 	/* A run takes a header and at least two rows; the rest is shared. */
@@ -199,8 +199,13 @@ static int64_t view_cook_start(const struct model_run *r, uint32_t i)
 static int view_cook_cells(const struct model_order *o, int64_t start_us, uint64_t clock_us,
                            const struct view_layout *lay, char *cells)
 {
-	uint64_t end = o->seen & (1u << STEP_COOKED) ? o->t_us[STEP_COOKED] : clock_us;
+	int cooked = (o->seen & (1u << STEP_COOKED)) != 0;
+	uint64_t end = cooked ? o->t_us[STEP_COOKED] : clock_us;
 	int c = view_cell(lay, (uint64_t)start_us), e = view_cell(lay, end);
+
+	/* A cook in progress reaches now's cell, as an eating bar does. */
+	if (!cooked && e < lay->bar_w)
+		e++;
 
 	if (e <= c)
 		e = c + 1 < lay->bar_w ? c + 1 : c;
@@ -219,6 +224,8 @@ static void view_order_cells(const struct model_run *r, uint32_t i, uint64_t clo
 	int d, e, from = 0;
 
 	memset(cells, ' ', (size_t)lay->bar_w);
+	if (r->partial && o->seen == 0)
+		return;     /* its lines are no longer held: nothing true to draw */
 	if (o->seen & (1u << STEP_COLLECTED) && !(o->seen & (1u << STEP_DELIVERED))) {
 		/* Its delivered line was dropped: only the end is known. */
 		cells[view_cell(lay, o->t_us[STEP_COLLECTED])] = '#';
@@ -227,8 +234,8 @@ static void view_order_cells(const struct model_run *r, uint32_t i, uint64_t clo
 	if (!(o->seen & (1u << STEP_DELIVERED))) {
 		if (cook >= 0 && (!r->done || o->seen & (1u << STEP_COOKED)))
 			view_cook_cells(o, cook, clock_us, lay, cells);
-		else if (!r->done)
-			memset(cells, '.', (size_t)view_cell(lay, clock_us));
+		else if (!r->done)     /* up to now's cell, the edge every row shares */
+			memset(cells, '.', (size_t)view_cell(lay, clock_us) + 1);
 		return;
 	}
 	if (cook >= 0)
@@ -295,6 +302,9 @@ static const char *view_step_word(const struct model_run *r, uint32_t i, const c
 {
 	const struct model_order *o = &r->orders[i];
 
+	*sgr = SGR_DIM;
+	if (r->partial && o->seen == 0)
+		return "not held";
 	*sgr = SGR_COLLECTED;
 	if (o->seen & (1u << STEP_COLLECTED))
 		return "collected";
@@ -370,22 +380,66 @@ static void view_summary_counts(struct view_line *l, const struct model_run *r)
 	}
 }
 
-/* The ruler under the runs: 0 under the bar's start, the axis's span
- * under its end. */
-static void view_axis(struct view_line *l, const struct view_layout *lay)
+/* Marks '^' where an async run's cooks held the server's event loop:
+ * from each cook's start to its cooked time (or now, for the one under
+ * way). Returns whether it marked any. */
+static int view_mark_held(const struct model *m, const struct view_layout *lay, int64_t now_us,
+                          char *cells)
 {
-	char label[48], secs[32];
-	int len;
+	int any = 0;
+
+	memset(cells, ' ', (size_t)lay->bar_w);
+	for (size_t i = lay->first; i < m->nruns; i++) {
+		const struct model_run *r = &m->runs[i];
+		uint64_t clock = (uint64_t)model_run_clock_us(r, now_us);
+		for (uint32_t k = 0; r->mode == MODE_ASYNC && r->orders && k < r->norders; k++) {
+			const struct model_order *o = &r->orders[k];
+			int64_t start = view_cook_start(r, k);
+			int cooked = (o->seen & (1u << STEP_COOKED)) != 0;
+			if (start < 0 || !o->cook_us || (!cooked && r->done))
+				continue;
+			int e = view_cell(lay, cooked ? o->t_us[STEP_COOKED] : clock);
+			memset(cells + view_cell(lay, (uint64_t)start), '^',
+			       (size_t)(e - view_cell(lay, (uint64_t)start) + 1));
+			any = 1;
+		}
+	}
+	return any;
+}
+
+/* The ruler under the runs: "0 s" just before the bars' start, the axis's
+ * span just after their end, and between them the spans when a cook held
+ * the loop (every run on the server stood still then). */
+static int view_axis(struct view_line *l, const struct model *m, const struct view_layout *lay,
+                     int64_t now_us)
+{
+	char label[48], secs[32], cells[VIEW_BAR_MAX];
+	int held = view_mark_held(m, lay, now_us, cells);
 
 	report_format_seconds(secs, sizeof secs, (int64_t)lay->axis_us);
-	len = snprintf(label, sizeof label, "%s s", secs);
-	view_pad_to(l, lay->bar_x);
+	snprintf(label, sizeof label, "%s s", secs);
+	view_pad_to(l, lay->bar_x - 4);
 	view_style(l, SGR_DIM);
 	view_puts(l, "0 s");
-	if (len + 4 <= lay->bar_w) {
-		view_pad_to(l, lay->bar_x + lay->bar_w - len);
-		view_puts(l, label);
-	}
+	view_style(l, "0");
+	view_pad_to(l, lay->bar_x);
+	view_style(l, SGR_BAD);
+	view_text(l, cells, (size_t)lay->bar_w);
+	view_style(l, "0");
+	view_pad_to(l, lay->bar_x + lay->bar_w + 2);
+	view_style(l, SGR_DIM);
+	view_puts(l, label);
+	return held;
+}
+
+/* What the marks mean, in one line. */
+static void view_key(struct view_line *l, int held)
+{
+	view_pad_to(l, 2);
+	view_style(l, SGR_DIM);
+	view_puts(l, ". waiting  ~ cooking  = eating  # collected");
+	if (held)
+		view_puts(l, "  ^ a cook held the loop");
 }
 
 /* A run's lines: its header, then a row per order or two summary rows. */
@@ -421,14 +475,18 @@ int view_render(const struct model *m, int64_t now_us, const struct view_opts *o
 	struct view_layout lay;
 	struct view_line l;
 	char note[160];
-	int lines = 1;
+	int lines = 1, held;
 
 	view_layout(m, now_us, o, &lay);
 	for (size_t i = lay.first; i < m->nruns; i++)
 		lines += view_run(out, o, &m->runs[i], &lay, now_us);
 	view_line_start(&l, out, o);
-	view_axis(&l, &lay);
+	held = view_axis(&l, m, &lay, now_us);
 	view_line_end(&l);
+	view_line_start(&l, out, o);
+	view_key(&l, held);
+	view_line_end(&l);
+	lines++;
 	if (m->dropped || m->missed)
 		snprintf(note, sizeof note, "note: %" PRIu64 " events not shown (dropped by the server, "
 		         "or no longer held); the database has them", m->dropped + m->missed);
@@ -440,4 +498,22 @@ int view_render(const struct model *m, int64_t now_us, const struct view_opts *o
 	view_puts(&l, note);
 	view_line_end(&l);
 	return lines + 1;
+}
+
+int64_t view_loop_held_since(const struct model *m)
+{
+	int64_t since = -1;
+
+	for (size_t i = 0; i < m->nruns; i++) {
+		const struct model_run *r = &m->runs[i];
+		for (uint32_t k = 0; r->mode == MODE_ASYNC && !r->done && r->orders && k < r->norders;
+		     k++) {
+			int64_t start = view_cook_start(r, k);
+			if (r->orders[k].cook_us && start >= 0 &&
+			    !(r->orders[k].seen & (1u << STEP_COOKED)) &&
+			    (since < 0 || r->start_local_us + start < since))
+				since = r->start_local_us + start;
+		}
+	}
+	return since;
 }

@@ -21,4 +21,10 @@ struct view_opts {
 int view_render(const struct model *m, int64_t now_us, const struct view_opts *o,
                 struct strbuf *out);
 
+/* Since when (the client's monotonic clock) an async run's cook has held
+ * the server's event loop, as the events tell: its order's turn came and
+ * no cooked event yet. -1 when none does. While it holds, nothing on the
+ * server moves, so the view stops its clocks there. */
+int64_t view_loop_held_since(const struct model *m);
+
 #endif
