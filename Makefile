@@ -88,13 +88,24 @@ deps:
 	  exit 1; \
 	fi
 
+# demo and test build quietly: one line, and the compiler's output in full
+# only if the build fails. V=1 shows every command.
+define quiet_build
+	@mkdir -p $(BUILD)
+	@if [ -n "$(V)" ]; then $(MAKE) --no-print-directory $(1); else \
+	  echo "building baedal..."; \
+	  $(MAKE) --no-print-directory $(1) >$(BUILD)/build.log 2>&1 || \
+	  { cat $(BUILD)/build.log; echo "the build failed (log: $(BUILD)/build.log)"; exit 1; }; \
+	fi
+endef
+
 # The lesson live: A 3 s, B 3 s, C 4 s, sync and async side by side.
 demo: deps
-	@$(MAKE) --no-print-directory all
+	$(call quiet_build,all)
 	@sh tests/demo.sh $(BUILD) baedal.db
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	$(call quiet_build,all $(UNIT_BIN))
 	@sh tests/run.sh $(BUILD)
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer;

@@ -41,13 +41,16 @@ for t in "$BUILD"/tests/test_*; do
 	count "$rc" "$(basename "$t")"
 done
 
+# A shell test ends with its own "N passed, N failed": shown with its
+# name, so that the suite's closing line is the only one of that form.
 for t in tests/*.test.sh; do
 	[ -f "$t" ] || continue
-	echo "== $(basename "$t")"
+	name=$(basename "$t")
+	echo "== $name"
 	sh "$t" "$BUILD" >"$log" 2>&1
 	rc=$?
-	cat "$log"
-	count "$rc" "$(basename "$t")"
+	sed "s/^\([0-9]* passed, [0-9]* failed\)\$/$name: \1/" "$log"
+	count "$rc" "$name"
 done
 
 if [ -n "$failures" ]; then
