@@ -51,5 +51,10 @@ kill -TERM "$pid"
 wait "$pid" || { echo "demo: baedald did not stop cleanly" >&2; exit 1; }
 pid=""
 echo
-echo "Every timing is in $DB. Look at the runs with:"
-echo "  sqlite3 $DB 'select * from run_summary'"
+# The demo's server was its own: its two compares are the last two groups.
+groups=$(sqlite3 "$DB" "select group_concat(quote(group_id), ', ') from
+	(select group_id from comparison order by sync_run desc limit 2)" 2>/dev/null || true)
+echo "Every timing is in $DB. How much faster than sync, in this demo's two compares:"
+echo "  sqlite3 -header -column $DB \"select group_id, sync_ms, async_ms, offload_ms," \
+	"async_speedup, offload_speedup from comparison where group_id in (${groups:-''})\""
+echo "More questions, one query each: README.md, \"Querying the results\"."
