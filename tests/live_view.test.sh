@@ -69,6 +69,103 @@ check "orders show as eating while their meal runs" "$dir/mid" ' eating$'
 check "a sync and an async run on screen" "$dir/mid" '^sync +run [0-9]+ +3 orders +clock [0-9]+\.[0-9]{3} s'
 check "the async run on screen" "$dir/mid" '^async +run'
 [ "$(grep -cE ' eating$' "$dir/mid")" -ge 3 ] && ok "three or more orders eating at once" || { not_ok "three eating at once"; cat "$dir/mid"; }
+check "a key for the marks" "$dir/mid" '^  \. waiting  ~ cooking  = eating  # collected$'
+[ "$(tmux -S "$sock" display -p -t live '#{cursor_flag}')" = 0 ] && ok "cursor hidden while drawing" || not_ok "cursor hidden while drawing"
+if wait_for live 'EXIT='; then ok "the client ends"; else not_ok "the client ends"; fi
+capture live "$dir/final"
+check "exit code 0" "$dir/final" '^EXIT=0$'
+check "the totals table" "$dir/final" '^mode +orders +elapsed +ideal +overhead +speed-up$'
+check "sync took the sum: 3.5 s" "$dir/final" '^sync +3 +3\.5[0-9]{2} s +3\.500 s +\+[0-9]+\.[0-9]{3} ms +1\.00x$'
+check "async took the longest: 1.5 s" "$dir/final" '^async +3 +1\.5[0-9]{2} s +1\.500 s +\+[0-9]+\.[0-9]{3} ms +2\.[0-9]{2}x$'
+check "every order collected" "$dir/final" ' collected$'
+[ "$(grep -cE '^sync +run' "$dir/final")" = 1 ] && ok "redrawn in place, not scrolled" || { not_ok "redrawn in place"; cat "$dir/final"; }
+[ "$(tmux -S "$sock" display -p -t live '#{cursor_flag}')" = 1 ] && ok "cursor restored at the end" || not_ok "cursor restored at the end"
+
+# 2. Ctrl-C: the terminal comes back, the runs go on on the server.
+tmux -S "$sock" new-session -d -s intr -x 100 -y 30 \
+	"TERM=xterm-256color $client demo; echo EXIT=\$?; sleep 60"
+wait_for intr 'eating' >/dev/null
+tmux -S "$sock" send-keys -t intr C-c
+if wait_for intr 'EXIT='; then ok "Ctrl-C ends the client"; else not_ok "Ctrl-C ends the client"; fi
+capture intr "$dir/intr"
+check "exit code 130 after Ctrl-C" "$dir/intr" '^EXIT=130$'
+check "it says how to reattach" "$dir/intr" 'attach [0-9a-f]{32}'
+[ "$(tmux -S "$sock" display -p -t intr '#{cursor_flag}')" = 1 ] && ok "cursor restored after Ctrl-C" || not_ok "cursor restored after Ctrl-C"
+
+# 3. NO_COLOR: no colour codes, the same rows.
+tmux -S "$sock" new-session -d -s plain -x 100 -y 30 \
+	"TERM=xterm-256color NO_COLOR=1 $client run async A:300ms B:200ms; echo EXIT=\$?; sleep 60"
+wait_for plain 'EXIT=' >/dev/null
+tmux -S "$sock" capture-pane -p -e -t plain >"$dir/plain"
+if grep -q "$(printf '\033')\[[0-9;]*3[0-7]m" "$dir/plain"; then not_ok "NO_COLOR: no colours"; else ok "NO_COLOR: no colours"; fi
+check "NO_COLOR: still the live rows" "$dir/plain" '^  A .* collected$'
+
+# 4. compare --cook in an 80-column window: the runs take turns; while
+# async cooks B and C on the loop, A's and B's short meals come due, so the
+# axis marks the held loop and the totals show what it caused.
+tmux -S "$sock" new-session -d -s cook -x 80 -y 30 \
+	"TERM=xterm-256color $client compare --cook A:10ms:50ms B:300ms:50ms C:300ms:400ms; echo EXIT=\$?; sleep 60"
+if wait_for cook ' cooking$'; then ok "compare --cook: an order shown cooking"; else not_ok "compare --cook: an order shown cooking"; fi
+if wait_for cook '\^\^'; then ok "compare --cook: the held loop marked on the axis"; else not_ok "compare --cook: the held loop marked on the axis"; fi
+check "compare --cook: the key says what ^ is" "$dir/wait" '# collected  \^ a cook held the loop$'
+if wait_for cook 'EXIT='; then ok "compare --cook: the client ends"; else not_ok "compare --cook: the client ends"; fi
+capture cook "$dir/cook"
+check "compare --cook: exit code 0" "$dir/cook" '^EXIT=0$'
+for mode in sync async offload; do
+	check "compare --cook: the $mode run on screen" "$dir/cook" "^$mode +run [0-9]+ +3 orders +clock [0-9]+\.[0-9]{3} s +done$"
+done
+check "compare --cook: cooking, then eating, then collected" "$dir/cook" '^  C +300ms:400ms +\[[. ]*~+=+#'
+check "compare --cook: the cook columns" "$dir/cook" '^mode +orders +elapsed +ideal +overhead +vs sync +cook +blocked +caused$'
+check "compare --cook: sync is the baseline, 1.00x" "$dir/cook" '^sync +3 +[0-9]+\.[0-9]{3} s +1\.110 s +[-+][0-9]+ ms +1\.00x +610 ms +0 ms +0 ms$'
+check "compare --cook: async held the loop and made meals late" "$dir/cook" '^async +3 +[0-9]+\.[0-9]{3} s +1\.010 s +[-+][0-9]+ ms +[0-9.]+x +610 ms +([6-9][0-9]{2}|[0-9]{4,}) ms +[1-9][0-9]* ms$'
+check "compare --cook: offload left the loop free" "$dir/cook" '^offload +3 +[0-9]+\.[0-9]{3} s +.* 610 ms +0 ms +0 ms$'
+check "compare --cook: what vs sync means" "$dir/cook" '^vs sync: how many times sooner than the sync run each run ended\.$'
+check "compare --cook: what async cost" "$dir/cook" "^async's cooks held the loop [0-9]+ ms: meals due then ended up to [1-9][0-9]* ms late\.$"
+check "compare --cook: what offload cost" "$dir/cook" '^offload cooked on worker threads: the loop stayed free, no meal was late\.$'
+check "compare --cook: the runs took turns" "$dir/cook" "^The runs took turns on the server, so that no run's cooking slowed another's\.$"
+tmux -S "$sock" capture-pane -p -J -t cook >"$dir/joined"
+if grep -v "^session " "$dir/joined" | awk 'length($0) > 79 { bad = 1 } END { exit !bad }'; then
+	not_ok "compare --cook: every line fits 80 columns"; cat "$dir/joined"
+else
+	ok "compare --cook: every line fits 80 columns"
+fi
+
+# 5. The window shrinks mid-run: the frame is drawn again on a clear screen,
+# with no piece of the wider one left.
+tmux -S "$sock" new-session -d -s resize -x 120 -y 30 \
+	"TERM=xterm-256color $client compare A:1500ms B:1500ms C:2s; echo EXIT=\$?; sleep 60"
+wait_for resize ' eating$' >/dev/null
+tmux -S "$sock" resize-window -t resize -x 70 -y 30
+if wait_for resize 'EXIT='; then ok "resize: the client ends"; else not_ok "resize: the client ends"; fi
+capture resize "$dir/resize"
+[ "$(grep -cE '^(sync|async) +run' "$dir/resize")" = 2 ] && ok "resize: each run drawn once" || { not_ok "resize: each run drawn once"; cat "$dir/resize"; }
+[ "$(grep -cE '^  [ABC] ' "$dir/resize")" = 6 ] && ok "resize: each order drawn once" || { not_ok "resize: each order drawn once"; cat "$dir/resize"; }
+if grep -qE '\] +(eating|collected|waiting)[^ ]' "$dir/resize" || grep -qE '^[^ms].*\]  collected.*\]' "$dir/resize"; then
+	not_ok "resize: no piece of the old frame"; cat "$dir/resize"
+else
+	ok "resize: no piece of the old frame"
+fi
+
+echo "$passed passed, $failed failed"
+	exit 1
+fi
+client="$BUILD/baedal --server 127.0.0.1:$port"
+
+# 1. compare: rows move while the meals are eaten, then the totals.
+tmux -S "$sock" new-session -d -s live -x 100 -y 30 \
+	"TERM=xterm-256color $client compare A:1s B:1s C:1500ms; echo EXIT=\$?; sleep 60"
+# Mid-run: the async clock between 0.2 s and 0.9 s, before any meal ends.
+if wait_for live '^async +run [0-9]+ +3 orders +clock 0\.[2-8]'; then
+	ok "the run clock ticks"
+else
+	not_ok "the run clock ticks"
+fi
+capture live "$dir/mid"
+check "orders show as eating while their meal runs" "$dir/mid" ' eating$'
+check "a sync and an async run on screen" "$dir/mid" '^sync +run [0-9]+ +3 orders +clock [0-9]+\.[0-9]{3} s'
+check "the async run on screen" "$dir/mid" '^async +run'
+[ "$(grep -cE ' eating$' "$dir/mid")" -ge 3 ] && ok "three or more orders eating at once" || { not_ok "three eating at once"; cat "$dir/mid"; }
+check "a key for the marks" "$dir/mid" '^  \. waiting  ~ cooking  = eating  # collected$'
 [ "$(tmux -S "$sock" display -p -t live '#{cursor_flag}')" = 0 ] && ok "cursor hidden while drawing" || not_ok "cursor hidden while drawing"
 if wait_for live 'EXIT='; then ok "the client ends"; else not_ok "the client ends"; fi
 capture live "$dir/final"
