@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "common/protocol.h"
 #include "tests/support.h"
 
 /* The session id from a HELLO line. */
@@ -256,6 +257,30 @@ static void test_attach_needs_a_real_id(void **state)
 	support_close(&c);
 }
 
+/* HELP: a USAGE line per command, its syntax, then one OK; a run with
+ * group= is stored in that group. */
+static void test_help_gives_syntax_and_group_is_stored(void **state)
+{
+	struct support_e2e *f = *state;
+	struct test_conn c;
+	char line[512];
+
+	assert_int_equal(support_connect(&c, f->srv.port), 0);
+	read_hello(&c, line);
+	assert_int_equal(support_send(&c, "HELP\nPING\n"), 0);
+	for (size_t i = 0; proto_usage[i]; i++) {
+		snprintf(line, sizeof line, "USAGE %s", proto_usage[i]);
+		support_expect_line(&c, line);
+	}
+	support_expect_prefix(&c, "OK commands=RUN,GEN,", NULL, 0);
+	support_expect_line(&c, "OK pong");
+	assert_int_equal(support_send(&c, "RUN sync A:1ms group=g7\n"), 0);
+	support_expect_prefix(&c, "OK run=", NULL, 0);
+	support_close(&c);
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from runs where group_id = 'g7'"), 1);
+}
+
 /* ---- bad input ------------------------------------------------------------ */
 
 static void test_overlong_line_is_refused_and_skipped(void **state)
@@ -370,6 +395,7 @@ int main(void)
 		SUPPORT_E2E_TEST_STARTED(test_gen_names_live_and_replayed),
 		SUPPORT_E2E_TEST_STARTED(test_attach_takes_the_session_over),
 		SUPPORT_E2E_TEST_STARTED(test_attach_needs_a_real_id),
+		SUPPORT_E2E_TEST_STARTED(test_help_gives_syntax_and_group_is_stored),
 		SUPPORT_E2E_TEST_STARTED(test_overlong_line_is_refused_and_skipped),
 		SUPPORT_E2E_TEST_STARTED(test_half_close_still_reports),
 		SUPPORT_E2E_TEST_STARTED(test_sigterm_interrupts_and_flushes),
