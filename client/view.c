@@ -169,7 +169,7 @@ static int view_cell(const struct view_layout *lay, uint64_t t_us)
  * before it is collected; async cooks them in turn on its loop, each once
  * the one before it was delivered; offload hands them all to the pool at
  * the start. Once cooked, a start earlier than cooked - cook was time in
- * the queue for a free worker, which shows as waiting. */
+ * the queue for a free worker (sync, offload), which shows as waiting. */
 static int64_t view_cook_start(const struct model_run *r, uint32_t i)
 {
 	const struct model_order *o = &r->orders[i];
@@ -186,7 +186,9 @@ static int64_t view_cook_start(const struct model_run *r, uint32_t i)
 		else if (!cooked)
 			return -1;
 	}
-	if (cooked && o->cook_us && o->t_us[STEP_COOKED] > start + o->cook_us)
+	/* async's loop waits for no worker: its cook began on its turn. */
+	if (cooked && o->cook_us && r->mode != MODE_ASYNC &&
+	    o->t_us[STEP_COOKED] > start + o->cook_us)
 		start = o->t_us[STEP_COOKED] - o->cook_us;
 	if (cooked && start > o->t_us[STEP_COOKED])
 		start = o->t_us[STEP_COOKED];

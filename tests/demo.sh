@@ -1,8 +1,8 @@
 #!/bin/sh
 # The lesson, live: starts baedald on a free port with the database at DB,
 # runs `baedal demo` (A 3 s, B 3 s, C 4 s, sync and async side by side),
-# then its second half, `baedal demo --cook` (the same meals, each cooked
-# first for 200 ms of CPU: sync, async and offload side by side), then
+# then its second half, `baedal demo --cook` (A:10ms:100ms B:450ms:100ms
+# C:450ms:1s: sync, async and offload in turn), then
 # stops the server and says where the results are.
 #   sh tests/demo.sh BUILD_DIR DB
 set -eu
@@ -41,10 +41,11 @@ echo "baedald is listening on 127.0.0.1:$port, storing to $DB"
 echo
 "$BUILD/baedal" --server "127.0.0.1:$port" demo
 echo
-echo "Act 2: cooking is CPU work. async cooks on the event loop, and while it"
-echo "does every run stops; offload cooks on worker threads, and nothing stops."
-echo "The three runs cook at the same time: with fewer cores than cooks, a cook"
-echo "takes longer by the clock than its CPU time, and that is most of each overhead."
+echo "Act 2: cooking is CPU work. async cooks on the event loop, and while a cook"
+echo "runs nothing on the server moves: A's and B's short meals come due during the"
+echo "next order's cook and end late (the clocks stop; '^' marks the held loop)."
+echo "offload cooks on worker threads and nothing waits. The three runs take turns,"
+echo "so that one run's cooking does not slow another's."
 echo
 "$BUILD/baedal" --server "127.0.0.1:$port" demo --cook
 kill -TERM "$pid"
