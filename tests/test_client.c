@@ -81,8 +81,18 @@ static void test_cli_commands(void **state)
 	assert_int_equal(parse(&o, NULL, err, "attach " SESSION " --since 42"), 0);
 	assert_true(o.command == CLI_ATTACH && o.since == 42);
 	assert_string_equal(o.session, SESSION);
-	assert_int_equal(parse(&o, NULL, err, "runs"), 0);
-	assert_true(o.command == CLI_RUNS && o.session == NULL);
+	/* Orders are checked with the server's grammar before connecting. */
+	assert_int_equal(parse(&o, NULL, err, "run async A:0s"), -1);
+	assert_string_equal(err, "'A:0s': '0s' is zero: a duration is at least 1us");
+	assert_int_equal(parse(&o, NULL, err, "compare B:1s A:1.5us"), -1);
+	assert_string_equal(err, "'A:1.5us': '1.5us' is finer than 1 us, the smallest step");
+	assert_int_equal(parse(&o, NULL, err, "gen sync 5 1s..0.5us"), -1);
+	assert_non_null(strstr(err, "'0.5us' is finer than 1 us"));
+	assert_int_equal(parse(&o, NULL, err, "run sync A:B:C:1s"), -1);
+	assert_int_equal(parse(&o, NULL, err, "gen sync 5000000 10ms"), 0);
+	/* Without an id, RUNS would list the new connection's empty session. */
+	assert_int_equal(parse(&o, NULL, err, "runs"), -1);
+	assert_non_null(strstr(err, "runs needs a SESSION"));
 	assert_int_equal(parse(&o, NULL, err, "runs " SESSION), 0);
 	assert_string_equal(o.session, SESSION);
 	assert_int_equal(parse(&o, NULL, err, "--version bogus"), 0);
@@ -452,7 +462,7 @@ static void test_follow_errors(void **state)
 	const char *ssh = "SSH-2.0-OpenSSH";
 	(void)state;
 
-	follow_start(&fx, TERM_PLAIN, "run sync A:10ms B:ten");
+	follow_start(&fx, TERM_PLAIN, "run sync A:10ms B:10s");
 	assert_int_equal(follow_hello(&fx.f, ssh, strlen(ssh)), 1);
 	assert_string_equal(fx.f.err,
 	                    "127.0.0.1:7878 is not a baedal server (it said: SSH-2.0-OpenSSH)");
@@ -511,16 +521,16 @@ static void test_follow_runs(void **state)
 	struct fixture fx;
 	(void)state;
 
-	follow_start(&fx, TERM_PLAIN, "runs");
+	follow_start(&fx, TERM_PLAIN, "runs " SESSION);
 	assert_int_equal(follow_eof(&fx.f), 1);
 	assert_string_equal(fx.f.err, "connection closed before the server answered");
 	follow_free(&fx.f);
-	follow_start(&fx, TERM_PLAIN, "runs");
+	follow_start(&fx, TERM_PLAIN, "runs " SESSION);
 	{
 		struct strbuf cmd;
 		strbuf_init(&cmd);
 		follow_commands(&fx.f, &cmd);
-		assert_string_equal(cmd.data, "RUNS\n");
+		assert_string_equal(cmd.data, "RUNS " SESSION "\n");
 		strbuf_free(&cmd);
 	}
 	assert_int_equal(line(&fx, "RUNINFO run=1 mode=async orders=3 status=done elapsed=40097 "

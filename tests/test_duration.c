@@ -81,6 +81,23 @@ static void test_parse_bad(void **state)
 	}
 }
 
+/* What is wrong, for people: the reason names the fault. */
+static void test_problem(void **state)
+{
+	(void)state;
+	assert_null(duration_problem("250ms", 5));
+	assert_string_equal(duration_problem("0s", 2), "zero: a duration is at least 1us");
+	assert_string_equal(duration_problem("0.0ms", 5), "zero: a duration is at least 1us");
+	assert_string_equal(duration_problem("1.5us", 5), "finer than 1 us, the smallest step");
+	assert_string_equal(duration_problem("0.0001ms", 8), "finer than 1 us, the smallest step");
+	assert_string_equal(duration_problem("99999999999999999999s", 21),
+	                    "too long to count in microseconds");
+	assert_string_equal(duration_problem("6000000000h", 11), "too long to count in microseconds");
+	assert_non_null(strstr(duration_problem("3x", 2), "not a number and a unit"));
+	assert_non_null(strstr(duration_problem("", 0), "not a number and a unit"));
+	assert_non_null(strstr(duration_problem("1.s", 3), "not a number and a unit"));
+}
+
 static void test_parse_embedded_nul(void **state)
 {
 	uint64_t us;
@@ -266,6 +283,7 @@ int main(void)
 		cmocka_unit_test(test_format_ms),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_parse_random_bytes),
+		cmocka_unit_test(test_problem),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
