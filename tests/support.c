@@ -343,6 +343,29 @@ void support_expect_prefix(struct test_conn *c, const char *prefix, char *line, 
 		fail_msg("expected a line starting '%s', got '%s'", prefix, line);
 }
 
+void support_expect_grouped(const char *got, const char *want)
+{
+	char group[32], bare[8192];
+	const char *g = strstr(got, " group=");
+	size_t len = 0, n = 0;
+	if (!g || sscanf(g, " group=%31[^\n]", group) != 1 || strlen(group) != 12 ||
+	    strspn(group, "0123456789abcdef") != 12)
+		fail_msg("expected lines ending with group=<12 hex digits>, got '%s'", got);
+	char tail[48];
+	snprintf(tail, sizeof tail, " group=%s\n", group);
+	for (const char *p = got; *p; p += n + 1) {
+		n = strcspn(p, "\n");
+		size_t t = strlen(tail) - 1;
+		if (p[n] != '\n' || n < t || memcmp(p + n - t, tail, t) != 0 || len + n >= sizeof bare)
+			fail_msg("a line of '%s' does not end with group=%s", got, group);
+		memcpy(bare + len, p, n - t);
+		len += n - t;
+		bare[len++] = '\n';
+	}
+	bare[len] = '\0';
+	assert_string_equal(bare, want);
+}
+
 void support_expect_line(struct test_conn *c, const char *want)
 {
 	char line[4200];

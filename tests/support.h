@@ -98,6 +98,10 @@ void support_expect_closed(struct test_conn *c);
  * NULL. */
 void support_connect_greeted(struct test_conn *c, int port, char *hello, size_t cap);
 
+/* compare's RUN lines: each of got ends with the same " group=<12 hex
+ * digits>", and without it got is want. Fails the test otherwise. */
+void support_expect_grouped(const char *got, const char *want);
+
 /* CLOCK_MONOTONIC in milliseconds. */
 long long support_now_ms(void);
 
