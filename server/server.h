@@ -57,6 +57,7 @@ struct server {
 	struct conn *dead;           /* closed, waiting for the reaper */
 	struct session **buckets;    /* session registry, chained hash */
 	size_t nbuckets, nsessions;
+	size_t replay_bytes;         /* held by every session's replay ring */
 };
 
 /* Runs the daemon until SIGINT/SIGTERM; returns the exit code. */

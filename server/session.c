@@ -14,7 +14,6 @@
 
 /* What the replay rings hold in all: the process's, as a daemon runs one
  * server. */
-static size_t session_ring_bytes;
 
 static size_t session_hash(const char *id, size_t nbuckets)
 {
@@ -103,9 +102,9 @@ struct session *session_find(struct server *srv, const char *id)
 	return NULL;
 }
 
-size_t session_replay_bytes(void)
+size_t session_replay_bytes(const struct server *srv)
 {
-	return session_ring_bytes;
+	return srv->replay_bytes;
 }
 
 /* Moves the ring's lines, oldest first, into a new array of cap lines
@@ -114,7 +113,7 @@ size_t session_replay_bytes(void)
 static void session_ring_move(struct session *s, size_t cap)
 {
 	size_t size = sizeof *s->replay, old = s->replay_cap * size, bytes = cap * size;
-	if (bytes > old && bytes - old > SESSION_REPLAY_BUDGET - session_ring_bytes)
+	if (bytes > old && bytes - old > SESSION_REPLAY_BUDGET - s->srv->replay_bytes)
 		return;
 	struct replay_line *ring = NULL;
 	if (cap && !(ring = malloc(bytes)))
@@ -122,7 +121,7 @@ static void session_ring_move(struct session *s, size_t cap)
 	for (size_t i = 0; i < s->replay_len; i++)
 		ring[i] = s->replay[(s->replay_head + i) % s->replay_cap];
 	free(s->replay);
-	session_ring_bytes = session_ring_bytes - old + bytes;
+	s->srv->replay_bytes = s->srv->replay_bytes - old + bytes;
 	s->replay = ring;
 	s->replay_cap = cap;
 	s->replay_head = 0;
@@ -140,7 +139,7 @@ void session_free(struct session *s)
 	for (size_t i = 0; i < s->nruns; i++)
 		run_free(s->runs[i]);
 	free(s->runs);
-	session_ring_bytes -= s->replay_cap * sizeof *s->replay;
+	srv->replay_bytes -= s->replay_cap * sizeof *s->replay;
 	free(s->replay);
 	free(s);
 }

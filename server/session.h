@@ -97,6 +97,6 @@ void session_free_all(struct server *srv);
 
 /* Bytes held by the replay rings of every session (SESSION_REPLAY_BUDGET
  * bounds it). */
-size_t session_replay_bytes(void);
+size_t session_replay_bytes(const struct server *srv);
 
 #endif

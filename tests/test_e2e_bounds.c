@@ -209,8 +209,8 @@ static void test_replay_rings_within_budget(void **state)
 		held += s[i]->replay_cap * sizeof(struct replay_line);
 	}
 	print_message("%zu sessions: replay rings hold %zu kB (budget %zu kB)\n", n,
-	              session_replay_bytes() / 1024, (size_t)SESSION_REPLAY_BUDGET / 1024);
-	assert_int_equal(session_replay_bytes(), held);
+	              session_replay_bytes(&srv) / 1024, (size_t)SESSION_REPLAY_BUDGET / 1024);
+	assert_int_equal(session_replay_bytes(&srv), held);
 	assert_true(held <= SESSION_REPLAY_BUDGET);
 	assert_int_equal(s[0]->replay_cap, SESSION_REPLAY_MAX);
 	assert_true(s[n - 1]->replay_cap < SESSION_REPLAY_MAX);
@@ -230,7 +230,7 @@ static void test_replay_rings_within_budget(void **state)
 	assert_int_equal(s[0]->replay_len, 21);
 
 	session_free_all(&srv);
-	assert_int_equal(session_replay_bytes(), 0);
+	assert_int_equal(session_replay_bytes(&srv), 0);
 	event_base_free(srv.base);
 	free(s);
 }
