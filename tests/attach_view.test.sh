@@ -6,44 +6,8 @@
 #   sh tests/attach_view.test.sh [BUILD_DIR]
 set -u
 BUILD=${1:-build}
-passed=0
-failed=0
-dir=$(mktemp -d)
-sock="$dir/tmux.sock"
-server_pid=""
+. "$(dirname "$0")/lib.sh"
 
-cleanup() {
-	tmux -S "$sock" kill-server 2>/dev/null
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null
-		wait "$server_pid" 2>/dev/null
-	fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-not_ok() { failed=$((failed + 1)); echo "FAIL: $1"; }
-check() {
-	if grep -qE -- "$3" "$2"; then ok "$1"; else not_ok "$1"; echo "--- screen:"; cat "$2"; fi
-}
-capture() { tmux -S "$sock" capture-pane -p -t "$1" >"$2"; }
-# Waits (at most 60 s) until the pane shows PATTERN.
-wait_for() {
-	i=0
-	while [ $i -lt 600 ]; do
-		capture "$1" "$dir/wait"
-		grep -qE -- "$2" "$dir/wait" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-pane() {
-	tmux -S "$sock" new-session -d -s "$1" -x 100 -y 30 \
-		"TERM=xterm-256color $2; echo EXIT=\$?; sleep 120"
-}
 # The runs' lines of a screen: each header and its order rows.
 runs_of() { grep -E '^(sync|async) +run |^  [A-Z] ' "$1"; }
 # The same rows without their bars: names, meals and statuses.
@@ -54,20 +18,7 @@ same() {
 		not_ok "$1"; echo "--- $2:"; cat "$2"; echo "--- $3:"; cat "$3"; fi
 }
 
-"$BUILD/baedald" --listen 127.0.0.1:0 --db "$dir/baedal.db" 2>"$dir/server.log" &
-server_pid=$!
-port=""
-for _ in $(seq 1 100); do
-	port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$dir/server.log")
-	[ -n "$port" ] && break
-	sleep 0.05
-done
-if [ -z "$port" ]; then
-	not_ok "baedald starts"
-	echo "$passed passed, $failed failed"
-	exit 1
-fi
-client="$BUILD/baedal --server 127.0.0.1:$port"
+start_server "$dir/baedal.db"
 orders="A:1s B:2s C:3s"
 
 # Two compares of the same orders at once: "stay" is watched to its end,
@@ -78,7 +29,7 @@ wait_for cut '^async +run [0-9]+ +3 orders +clock 0\.[3-9]' >/dev/null
 tmux -S "$sock" send-keys -t cut C-c
 wait_for cut 'EXIT=' >/dev/null
 capture cut "$dir/cut"
-check "Ctrl-C: exit code 130" "$dir/cut" '^EXIT=130$'
+check_screen "Ctrl-C: exit code 130" "$dir/cut" '^EXIT=130$'
 cut_id=$(sed -n 's/.*attach \([0-9a-f]\{32\}\) --since \([0-9]*\)).*/\1/p' "$dir/cut")
 since=$(sed -n 's/.*attach [0-9a-f]\{32\} --since \([0-9]*\)).*/\1/p' "$dir/cut")
 [ -n "$cut_id" ] && [ -n "$since" ] && ok "it prints the attach command" || not_ok "it prints the attach command"
@@ -94,9 +45,9 @@ rows_of "$dir/stay_mid" >"$dir/stay_rows"
 rows_of "$dir/back_mid" >"$dir/back_rows"
 [ -s "$dir/back_rows" ] && ok "mid-run attach: rows on screen" || not_ok "mid-run attach: rows on screen"
 same "mid-run attach: names, meals, statuses as the client that stayed" "$dir/stay_rows" "$dir/back_rows"
-check "mid-run attach: sync's A eaten from the start" "$dir/back_mid" '^  A +1s +\[=+#'
-check "mid-run attach: sync's C waiting" "$dir/back_mid" '^  C +3s +\[\.+ *\] +waiting$'
-check "mid-run attach: async's C eating since t=0" "$dir/back_mid" '^  C +3s +\[=+ *\] +eating$'
+check_screen "mid-run attach: sync's A eaten from the start" "$dir/back_mid" '^  A +1s +\[=+#'
+check_screen "mid-run attach: sync's C waiting" "$dir/back_mid" '^  C +3s +\[\.+ *\] +waiting$'
+check_screen "mid-run attach: async's C eating since t=0" "$dir/back_mid" '^  C +3s +\[=+ *\] +eating$'
 if grep -qE '^  #[0-9]|^  [A-Z] +- ' "$dir/back_mid"; then
 	not_ok "mid-run attach: no unknown names or meals"; cat "$dir/back_mid"
 else ok "mid-run attach: no unknown names or meals"; fi
@@ -107,7 +58,7 @@ wait_for stay 'EXIT=' >/dev/null
 wait_for back 'EXIT=' >/dev/null
 capture stay "$dir/stay_end"
 capture back "$dir/back_end"
-check "attach: exit code 0 once the runs ended" "$dir/back_end" '^EXIT=0$'
+check_screen "attach: exit code 0 once the runs ended" "$dir/back_end" '^EXIT=0$'
 stay_id=$(sed -n 's/^session \([0-9a-f]\{32\}\) .*/\1/p' "$dir/stay_end")
 pane after "$client attach $stay_id"
 pane again "$client attach $cut_id --since $since"
@@ -123,5 +74,4 @@ runs_of "$dir/back_end" >"$dir/a"
 runs_of "$dir/again_end" >"$dir/b"
 same "attach after Ctrl-C, then again after the end: the same rows" "$dir/a" "$dir/b"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

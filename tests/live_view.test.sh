@@ -4,56 +4,9 @@
 #   sh tests/live_view.test.sh [BUILD_DIR]
 set -u
 BUILD=${1:-build}
-passed=0
-failed=0
-dir=$(mktemp -d)
-sock="$dir/tmux.sock"
-server_pid=""
+. "$(dirname "$0")/lib.sh"
 
-cleanup() {
-	tmux -S "$sock" kill-server 2>/dev/null
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null
-		wait "$server_pid" 2>/dev/null
-	fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-not_ok() { failed=$((failed + 1)); echo "FAIL: $1"; }
-# check NAME FILE PATTERN: the captured screen in FILE has a line matching PATTERN.
-check() {
-	if grep -qE -- "$3" "$2"; then ok "$1"; else not_ok "$1"; echo "--- screen:"; cat "$2"; fi
-}
-capture() { tmux -S "$sock" capture-pane -p -t "$1" >"$2"; }
-# Waits (at most 20 s) until the pane shows PATTERN.
-wait_for() {
-	i=0
-	while [ $i -lt 200 ]; do
-		capture "$1" "$dir/wait"
-		grep -qE -- "$2" "$dir/wait" && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-
-"$BUILD/baedald" --listen 127.0.0.1:0 --db "$dir/baedal.db" 2>"$dir/server.log" &
-server_pid=$!
-port=""
-for _ in $(seq 1 100); do
-	port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$dir/server.log")
-	[ -n "$port" ] && break
-	sleep 0.05
-done
-if [ -z "$port" ]; then
-	not_ok "baedald starts"
-	echo "$passed passed, $failed failed"
-	exit 1
-fi
-client="$BUILD/baedal --server 127.0.0.1:$port"
+start_server "$dir/baedal.db"
 
 # 1. compare: rows move while the meals are eaten, then the totals.
 tmux -S "$sock" new-session -d -s live -x 100 -y 30 \
@@ -65,19 +18,19 @@ else
 	not_ok "the run clock ticks"
 fi
 capture live "$dir/mid"
-check "orders show as eating while their meal runs" "$dir/mid" ' eating$'
-check "a sync and an async run on screen" "$dir/mid" '^sync +run [0-9]+ +3 orders +clock [0-9]+\.[0-9]{3} s'
-check "the async run on screen" "$dir/mid" '^async +run'
+check_screen "orders show as eating while their meal runs" "$dir/mid" ' eating$'
+check_screen "a sync and an async run on screen" "$dir/mid" '^sync +run [0-9]+ +3 orders +clock [0-9]+\.[0-9]{3} s'
+check_screen "the async run on screen" "$dir/mid" '^async +run'
 [ "$(grep -cE ' eating$' "$dir/mid")" -ge 3 ] && ok "three or more orders eating at once" || { not_ok "three eating at once"; cat "$dir/mid"; }
-check "a key for the marks" "$dir/mid" '^  \. waiting  ~ cooking  = eating  # collected$'
+check_screen "a key for the marks" "$dir/mid" '^  \. waiting  ~ cooking  = eating  # collected$'
 [ "$(tmux -S "$sock" display -p -t live '#{cursor_flag}')" = 0 ] && ok "cursor hidden while drawing" || not_ok "cursor hidden while drawing"
 if wait_for live 'EXIT='; then ok "the client ends"; else not_ok "the client ends"; fi
 capture live "$dir/final"
-check "exit code 0" "$dir/final" '^EXIT=0$'
-check "the totals table" "$dir/final" '^mode +orders +elapsed +ideal +overhead +speed-up$'
-check "sync took the sum: 3.5 s" "$dir/final" '^sync +3 +3\.5[0-9]{2} s +3\.500 s +\+[0-9]+\.[0-9]{3} ms +1\.00x$'
-check "async took the longest: 1.5 s" "$dir/final" '^async +3 +1\.5[0-9]{2} s +1\.500 s +\+[0-9]+\.[0-9]{3} ms +2\.[0-9]{2}x$'
-check "every order collected" "$dir/final" ' collected$'
+check_screen "exit code 0" "$dir/final" '^EXIT=0$'
+check_screen "the totals table" "$dir/final" '^mode +orders +elapsed +ideal +overhead +speed-up$'
+check_screen "sync took the sum: 3.5 s" "$dir/final" '^sync +3 +3\.5[0-9]{2} s +3\.500 s +\+[0-9]+\.[0-9]{3} ms +1\.00x$'
+check_screen "async took the longest: 1.5 s" "$dir/final" '^async +3 +1\.5[0-9]{2} s +1\.500 s +\+[0-9]+\.[0-9]{3} ms +2\.[0-9]{2}x$'
+check_screen "every order collected" "$dir/final" ' collected$'
 [ "$(grep -cE '^sync +run' "$dir/final")" = 1 ] && ok "redrawn in place, not scrolled" || { not_ok "redrawn in place"; cat "$dir/final"; }
 [ "$(tmux -S "$sock" display -p -t live '#{cursor_flag}')" = 1 ] && ok "cursor restored at the end" || not_ok "cursor restored at the end"
 
@@ -88,8 +41,8 @@ wait_for intr 'eating' >/dev/null
 tmux -S "$sock" send-keys -t intr C-c
 if wait_for intr 'EXIT='; then ok "Ctrl-C ends the client"; else not_ok "Ctrl-C ends the client"; fi
 capture intr "$dir/intr"
-check "exit code 130 after Ctrl-C" "$dir/intr" '^EXIT=130$'
-check "it says how to reattach" "$dir/intr" 'attach [0-9a-f]{32}'
+check_screen "exit code 130 after Ctrl-C" "$dir/intr" '^EXIT=130$'
+check_screen "it says how to reattach" "$dir/intr" 'attach [0-9a-f]{32}'
 [ "$(tmux -S "$sock" display -p -t intr '#{cursor_flag}')" = 1 ] && ok "cursor restored after Ctrl-C" || not_ok "cursor restored after Ctrl-C"
 
 # 3. NO_COLOR: no colour codes, the same rows.
@@ -98,7 +51,7 @@ tmux -S "$sock" new-session -d -s plain -x 100 -y 30 \
 wait_for plain 'EXIT=' >/dev/null
 tmux -S "$sock" capture-pane -p -e -t plain >"$dir/plain"
 if grep -q "$(printf '\033')\[[0-9;]*3[0-7]m" "$dir/plain"; then not_ok "NO_COLOR: no colours"; else ok "NO_COLOR: no colours"; fi
-check "NO_COLOR: still the live rows" "$dir/plain" '^  A .* collected$'
+check_screen "NO_COLOR: still the live rows" "$dir/plain" '^  A .* collected$'
 
 # 4. compare --cook in an 80-column window: the runs take turns; while
 # async cooks B and C on the loop, A's and B's short meals come due, so the
@@ -107,22 +60,22 @@ tmux -S "$sock" new-session -d -s cook -x 80 -y 30 \
 	"TERM=xterm-256color $client compare --cook A:10ms:50ms B:300ms:50ms C:300ms:400ms; echo EXIT=\$?; sleep 60"
 if wait_for cook ' cooking$'; then ok "compare --cook: an order shown cooking"; else not_ok "compare --cook: an order shown cooking"; fi
 if wait_for cook '\^\^'; then ok "compare --cook: the held loop marked on the axis"; else not_ok "compare --cook: the held loop marked on the axis"; fi
-check "compare --cook: the key says what ^ is" "$dir/wait" '# collected  \^ a cook held the loop$'
+check_screen "compare --cook: the key says what ^ is" "$dir/wait" '# collected  \^ a cook held the loop$'
 if wait_for cook 'EXIT='; then ok "compare --cook: the client ends"; else not_ok "compare --cook: the client ends"; fi
 capture cook "$dir/cook"
-check "compare --cook: exit code 0" "$dir/cook" '^EXIT=0$'
+check_screen "compare --cook: exit code 0" "$dir/cook" '^EXIT=0$'
 for mode in sync async offload; do
-	check "compare --cook: the $mode run on screen" "$dir/cook" "^$mode +run [0-9]+ +3 orders +clock [0-9]+\.[0-9]{3} s +done$"
+	check_screen "compare --cook: the $mode run on screen" "$dir/cook" "^$mode +run [0-9]+ +3 orders +clock [0-9]+\.[0-9]{3} s +done$"
 done
-check "compare --cook: cooking, then eating, then collected" "$dir/cook" '^  C +300ms:400ms +\[[. ]*~+=+#'
-check "compare --cook: the cook columns" "$dir/cook" '^mode +orders +elapsed +ideal +overhead +vs sync +cook +blocked +caused$'
-check "compare --cook: sync is the baseline, 1.00x" "$dir/cook" '^sync +3 +[0-9]+\.[0-9]{3} s +1\.110 s +[-+][0-9]+ ms +1\.00x +610 ms +0 ms +0 ms$'
-check "compare --cook: async held the loop and made meals late" "$dir/cook" '^async +3 +[0-9]+\.[0-9]{3} s +1\.010 s +[-+][0-9]+ ms +[0-9.]+x +610 ms +([6-9][0-9]{2}|[0-9]{4,}) ms +[1-9][0-9]* ms$'
-check "compare --cook: offload left the loop free" "$dir/cook" '^offload +3 +[0-9]+\.[0-9]{3} s +.* 610 ms +0 ms +0 ms$'
-check "compare --cook: what vs sync means" "$dir/cook" '^vs sync: how many times sooner than the sync run each run ended\.$'
-check "compare --cook: what async cost" "$dir/cook" "^async's cooks held the loop [0-9]+ ms: meals due then ended up to [1-9][0-9]* ms late\.$"
-check "compare --cook: what offload cost" "$dir/cook" '^offload cooked on worker threads: the loop stayed free, no meal was late\.$'
-check "compare --cook: the runs took turns" "$dir/cook" "^The runs took turns on the server, so that no run's cooking slowed another's\.$"
+check_screen "compare --cook: cooking, then eating, then collected" "$dir/cook" '^  C +300ms:400ms +\[[. ]*~+=+#'
+check_screen "compare --cook: the cook columns" "$dir/cook" '^mode +orders +elapsed +ideal +overhead +vs sync +cook +blocked +caused$'
+check_screen "compare --cook: sync is the baseline, 1.00x" "$dir/cook" '^sync +3 +[0-9]+\.[0-9]{3} s +1\.110 s +[-+][0-9]+ ms +1\.00x +610 ms +0 ms +0 ms$'
+check_screen "compare --cook: async held the loop and made meals late" "$dir/cook" '^async +3 +[0-9]+\.[0-9]{3} s +1\.010 s +[-+][0-9]+ ms +[0-9.]+x +610 ms +([6-9][0-9]{2}|[0-9]{4,}) ms +[1-9][0-9]* ms$'
+check_screen "compare --cook: offload left the loop free" "$dir/cook" '^offload +3 +[0-9]+\.[0-9]{3} s +.* 610 ms +0 ms +0 ms$'
+check_screen "compare --cook: what vs sync means" "$dir/cook" '^vs sync: how many times sooner than the sync run each run ended\.$'
+check_screen "compare --cook: what async cost" "$dir/cook" "^async's cooks held the loop [0-9]+ ms: meals due then ended up to [1-9][0-9]* ms late\.$"
+check_screen "compare --cook: what offload cost" "$dir/cook" '^offload cooked on worker threads: the loop stayed free, no meal was late\.$'
+check_screen "compare --cook: the runs took turns" "$dir/cook" "^The runs took turns on the server, so that no run's cooking slowed another's\.$"
 tmux -S "$sock" capture-pane -p -J -t cook >"$dir/joined"
 if grep -v "^session " "$dir/joined" | awk 'length($0) > 79 { bad = 1 } END { exit !bad }'; then
 	not_ok "compare --cook: every line fits 80 columns"; cat "$dir/joined"
@@ -146,5 +99,4 @@ else
 	ok "resize: no piece of the old frame"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

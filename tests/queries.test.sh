@@ -7,33 +7,13 @@
 #   sh tests/queries.test.sh [BUILD_DIR]
 set -u
 BUILD=${1:-build}
-passed=0
-failed=0
-dir=$(mktemp -d)
-server_pid=""
+. "$(dirname "$0")/lib.sh"
 
-cleanup() {
-	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null
-		wait "$server_pid" 2>/dev/null
-	fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-not_ok() { failed=$((failed + 1)); echo "FAIL: $1"; }
-# check NAME CONDITION...: the condition (a test(1) expression) holds.
-check() {
+# check_that NAME CONDITION...: the condition (a test(1) expression) holds.
+check_that() {
 	name=$1
 	shift
 	if [ "$@" ] 2>/dev/null; then ok "$name"; else not_ok "$name ($*)"; fi
-}
-finish() {
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-	exit $?
 }
 db="$dir/baedal.db"
 # csv SQL: the query's rows, fields separated by commas, no header.
@@ -43,32 +23,18 @@ field() { head -n 1 | cut -d, -f"$1"; }
 # ge A B: A >= B as decimal numbers (an empty A is not).
 ge() { [ -n "$1" ] && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
 
-"$BUILD/baedald" --listen 127.0.0.1:0 --db "$db" 2>"$dir/server.log" &
-server_pid=$!
-port=""
-for _ in $(seq 1 600); do
-	port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$dir/server.log")
-	[ -n "$port" ] && break
-	sleep 0.05
-done
-if [ -z "$port" ]; then
-	not_ok "baedald starts"
-	cat "$dir/server.log"
-	finish
-fi
-client="$BUILD/baedal --server 127.0.0.1:$port --plain"
+start_server "$db"
+client="$client --plain"
 # Runs 1 (sync) and 2 (async), then 3, 4, 5 (sync, async, offload).
 $client compare A:30ms B:30ms C:40ms >"$dir/out1" 2>&1
-check "compare ends with 0" "$?" -eq 0
+check_that "compare ends with 0" "$?" -eq 0
 $client compare --cook A:10ms:30ms B:10ms:30ms C:10ms:40ms >"$dir/out2" 2>&1
-check "compare --cook ends with 0" "$?" -eq 0
-kill "$server_pid"
-wait "$server_pid"
-server_pid=""
+check_that "compare --cook ends with 0" "$?" -eq 0
+stop_server
 
 sed -n '/^## Querying the results/,/^## /p' README.md |
 	sed -n "s/^    sqlite3 -header -column baedal\.db '\(.*\)'\$/\1/p" >"$dir/queries"
-check "README has a query for each question" "$(grep -c 'from comparison\|from order_timeline\|from in_flight' "$dir/queries")" -ge 3
+check_that "README has a query for each question" "$(grep -c 'from comparison\|from order_timeline\|from in_flight' "$dir/queries")" -ge 3
 
 # Every README query runs as written and prints its header.
 while IFS= read -r sql; do
@@ -87,40 +53,40 @@ q_flight=$(grep 'from in_flight' "$dir/queries" | head -n 1)
 
 # comparison: one row per compare; the lesson's sync takes the sum of
 # the meals (100 ms), async the longest (40 ms).
-check "one comparison row per compare" "$(csv "select count(*) from comparison")" -eq 2
+check_that "one comparison row per compare" "$(csv "select count(*) from comparison")" -eq 2
 row=$(csv "$q_compare" | head -n 1)
-check "the compare's group id: 12 hex digits" \
+check_that "the compare's group id: 12 hex digits" \
 	"$(echo "$row" | field 1 | grep -cE '^[0-9a-f]{12}$')" -eq 1
-check "sync_ms >= 100" "$(ge "$(echo "$row" | field 2)" 100 && echo y)" = y
-check "async_ms >= 40" "$(ge "$(echo "$row" | field 3)" 40 && echo y)" = y
-check "no offload in a compare without --cook" "$(echo "$row" | field 4)" = ""
-check "async_speedup > 1" "$(ge "$(echo "$row" | field 5)" 1.01 && echo y)" = y
-check "the compare's runs in its row" "$(csv "select sync_run || ' ' || async_run from comparison
+check_that "sync_ms >= 100" "$(ge "$(echo "$row" | field 2)" 100 && echo y)" = y
+check_that "async_ms >= 40" "$(ge "$(echo "$row" | field 3)" 40 && echo y)" = y
+check_that "no offload in a compare without --cook" "$(echo "$row" | field 4)" = ""
+check_that "async_speedup > 1" "$(ge "$(echo "$row" | field 5)" 1.01 && echo y)" = y
+check_that "the compare's runs in its row" "$(csv "select sync_run || ' ' || async_run from comparison
 	where offload_run is null")" = "1 2"
-check "--cook's three runs in one row" "$(csv "select sync_run || ' ' || async_run || ' ' ||
+check_that "--cook's three runs in one row" "$(csv "select sync_run || ' ' || async_run || ' ' ||
 	offload_run from comparison where offload_run is not null")" = "3 4 5"
-check "offload_speedup of --cook's row" \
+check_that "offload_speedup of --cook's row" \
 	"$(csv "select offload_speedup > 0 from comparison where offload_run = 5")" = 1
 
 # order_timeline: in sync, C waited for A and B (60 ms), longest.
 rows=$(csv "$q_waited")
-check "the order that waited longest comes first: C" "$(echo "$rows" | field 2)" = C
-check "C waited >= 60 ms in sync" "$(ge "$(echo "$rows" | field 3)" 60 && echo y)" = y
-check "then B, then A" "$(echo "$rows" | cut -d, -f2 | tr -d '\n')" = CBA
-check "B waited >= 30 ms" "$(ge "$(echo "$rows" | sed -n 2p | field 3)" 30 && echo y)" = y
+check_that "the order that waited longest comes first: C" "$(echo "$rows" | field 2)" = C
+check_that "C waited >= 60 ms in sync" "$(ge "$(echo "$rows" | field 3)" 60 && echo y)" = y
+check_that "then B, then A" "$(echo "$rows" | cut -d, -f2 | tr -d '\n')" = CBA
+check_that "B waited >= 30 ms" "$(ge "$(echo "$rows" | sed -n 2p | field 3)" 30 && echo y)" = y
 
 # in_flight: async has all three at once, sync one at a time.
-check "in_flight reaches 3 in async" \
+check_that "in_flight reaches 3 in async" \
 	"$(csv "select max(in_flight) from ($q_flight)")" -eq 3
-check "in_flight stays at 1 in sync" \
+check_that "in_flight stays at 1 in sync" \
 	"$(csv "select max(in_flight) from in_flight where run_id = 1")" -eq 1
-check "in_flight ends at 0" \
+check_that "in_flight ends at 0" \
 	"$(csv "select group_concat(in_flight) from (select in_flight from in_flight
 	        where run_id in (1, 2) and t_ms = (select max(t_ms) from in_flight as l
 	        where l.run_id = in_flight.run_id))")" = "0,0"
 
 # Figures are ms rounded to whole microseconds.
-check "three decimals at most" "$(csv "select count(*) from order_timeline
+check_that "three decimals at most" "$(csv "select count(*) from order_timeline
 	where abs(waited_ms * 1000 - round(waited_ms * 1000)) > 1e-6
 	   or abs(late_ms * 1000 - round(late_ms * 1000)) > 1e-6")" -eq 0
 
