@@ -24,7 +24,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # Debian packages the build, the demo and the tests need.
-DEPS_PKGS = gcc make pkg-config libevent-dev libsqlite3-dev libcmocka-dev sqlite3 tmux
+DEPS_PKGS = gcc make pkg-config libevent-dev libsqlite3-dev libcmocka-dev sqlite3 tmux mandoc
 
 COMMON_SRC = $(sort $(wildcard common/*.c))
 SERVER_SRC = $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
