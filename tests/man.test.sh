@@ -8,19 +8,7 @@
 set -u
 BUILD=${1:-build}
 MAN=docs/man
-passed=0
-failed=0
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-trap 'exit 1' INT TERM
-
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-not_ok() { failed=$((failed + 1)); echo "FAIL: $1"; }
-finish() {
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-	exit $?
-}
+. "$(dirname "$0")/lib.sh"
 
 # help_flags FILE: the flags a --help text names (--long and -x), sorted.
 help_flags() {

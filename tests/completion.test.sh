@@ -1,0 +1,102 @@
+#!/bin/sh
+# contrib/completion/baedal.bash driven as bash drives it: COMP_LINE,
+# COMP_POINT, COMP_WORDS and COMP_CWORD set for a command line, _baedal
+# called, COMPREPLY read. Its commands and flags are the ones `baedal
+# --help` prints, and `attach` and `runs` offer the session ids of a real
+# database. Ends "N passed, N failed".
+#   sh tests/completion.test.sh [BUILD_DIR]
+if [ -z "${BASH_VERSION:-}" ]; then
+	exec bash "$0" "$@"
+fi
+set -u
+BUILD=${1:-build}
+. "$(dirname "$0")/lib.sh"
+COMPLETION=contrib/completion/baedal.bash
+
+# shellcheck source=../contrib/completion/baedal.bash
+. "$COMPLETION"
+
+# comp LINE: the completions of LINE with the cursor at its end, sorted,
+# on one line.
+comp() {
+	COMP_LINE=$1
+	COMP_POINT=${#1}
+	# bash splits COMP_WORDS at COMP_WORDBREAKS, colons included.
+	local IFS=$' \t\n'
+	read -ra COMP_WORDS <<<"${1//:/ : }"
+	[[ $1 == *' ' ]] && COMP_WORDS+=("")
+	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+	COMPREPLY=()
+	_baedal baedal "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]:-}"
+	printf '%s\n' "${COMPREPLY[@]}" | sed '/^$/d' | sort | tr '\n' ' ' | sed 's/ $//'
+}
+# expect NAME LINE WANT: LINE completes to exactly WANT (sorted, spaced).
+expect() {
+	local got
+	got=$(comp "$2")
+	if [[ $got == "$3" ]]; then ok "$1"; else not_ok "$1: '$2' gave '$got', want '$3'"; fi
+}
+
+if complete -p baedal 2>/dev/null | grep -q -- '-F _baedal'; then
+	ok "the file registers _baedal for baedal"
+else
+	not_ok "the file registers _baedal for baedal"
+fi
+
+# Against --help: the commands of its "commands:" list, and its flags
+# (every flag some context offers).
+"$BUILD/baedal" --help >"$dir/help"
+help_cmds=$(sed -n '/^commands:/,/^$/p' "$dir/help" | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p' |
+	sort -u | tr '\n' ' ' | sed 's/ $//')
+help_flags=$(grep -oE -- '--[a-z][a-z0-9-]*' "$dir/help" | sort -u | tr '\n' ' ' | sed 's/ $//')
+expect "commands: those of --help" "baedal " "$help_cmds"
+offered=$(for ctx in "" "compare " "demo " "attach x " "runs x " "run async " "gen async "; do
+	comp "baedal $ctx--" | tr ' ' '\n'
+	echo
+done | sed '/^$/d' | sort -u | tr '\n' ' ' | sed 's/ $//')
+if [[ $offered == "$help_flags" ]]; then
+	ok "flags: those of --help"
+else
+	not_ok "flags: offered '$offered', --help has '$help_flags'"
+fi
+
+expect "a command's prefix" "baedal r" "run runs"
+expect "modes after run" "baedal run " "async offload sync"
+expect "a mode's prefix" "baedal gen o" "offload"
+expect "nothing after the mode" "baedal run async " ""
+expect "global flags do not count as the command" "baedal --json --no-color run a" "async"
+expect "an address is one word, its colon too" "baedal --server 127.0.0.1:7878 run " "async offload sync"
+expect "orders are one word each" "baedal run sync A:1s B:2s " ""
+expect "--cook for compare" "baedal compare --c" "--cook"
+expect "--cook as demo's only argument" "baedal demo " "--cook"
+expect "no --cook for run" "baedal run --c" ""
+expect "no completion of --server's value" "baedal --server " ""
+expect "no completion of --since's value" "baedal attach abc --since " ""
+
+touch "$dir/token.one" "$dir/token.two"
+expect "--token-file completes file names" "baedal --token-file $dir/token." \
+	"$dir/token.one $dir/token.two"
+
+# Session ids: none without a database; with one, those of its runs,
+# newest first, and --since once the id is given.
+BAEDAL_DB="$dir/none.db" expect "no database: no ids" "baedal attach " ""
+start_server "$dir/baedal.db"
+ids=""
+for _ in 1 2; do
+	$client --plain run async A:1ms >/dev/null 2>"$dir/err"
+	ids="$ids $(sed -n 's/^session \([0-9a-f]\{32\}\).*/\1/p' "$dir/err")"
+done
+set -- $ids
+if [[ $# -eq 2 && $1 != "$2" ]]; then ok "two runs, two sessions"; else not_ok "two runs, two sessions: '$ids'"; cat "$dir/err"; fi
+want=$(printf '%s\n' "$@" | sort | tr '\n' ' ' | sed 's/ $//')
+export BAEDAL_DB="$dir/baedal.db"
+expect "attach offers the database's session ids" "baedal attach " "$want"
+expect "runs offers them too" "baedal --plain runs " "$want"
+expect "an id's prefix" "baedal attach ${2:0:12}" "$2"
+expect "--since after the id" "baedal attach $1 " "--since"
+newest=$(_baedal_sessions | head -n 1)
+if [[ $newest == "$2" ]]; then ok "the newest session first"; else not_ok "the newest session first: '$newest', want '$2'"; fi
+stop_server
+(cd "$dir" && unset BAEDAL_DB && _baedal_sessions) >"$dir/cwd_ids"
+if [[ $(wc -l <"$dir/cwd_ids") -eq 2 ]]; then ok "./baedal.db without BAEDAL_DB"; else not_ok "./baedal.db without BAEDAL_DB"; fi
+finish
