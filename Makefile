@@ -4,6 +4,10 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BINDIR   = $(DESTDIR)$(PREFIX)/bin
+MANDIR   = $(DESTDIR)$(PREFIX)/share/man
+UNITDIR  = $(DESTDIR)$(PREFIX)/lib/systemd/system
+COMPDIR  = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+DOCDIR   = $(DESTDIR)$(PREFIX)/share/doc/baedal
 VERSION  = 1.0.0
 
 CC      ?= cc
@@ -126,12 +130,23 @@ valgrind: deps
 	@BAEDAL_WRAP="valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	  sh tests/run.sh $(BUILD)
 
+# The binaries, their man pages, the systemd unit (its ExecStart pointing
+# at $(PREFIX)/bin, not at DESTDIR), the bash completion and an example
+# environment file for the unit. uninstall removes exactly these.
 install: all
-	install -d $(BINDIR)
+	install -d $(BINDIR) $(MANDIR)/man1 $(MANDIR)/man8 $(UNITDIR) $(COMPDIR) $(DOCDIR)
 	install -m 755 $(BUILD)/baedald $(BUILD)/baedal $(BINDIR)/
+	install -m 644 docs/man/baedal.1 $(MANDIR)/man1/
+	install -m 644 docs/man/baedald.8 $(MANDIR)/man8/
+	sed 's|@BINDIR@|$(PREFIX)/bin|' contrib/systemd/baedald.service.in >$(UNITDIR)/baedald.service
+	chmod 644 $(UNITDIR)/baedald.service
+	install -m 644 contrib/completion/baedal.bash $(COMPDIR)/baedal
+	install -m 644 contrib/systemd/baedald.env $(DOCDIR)/
 
 uninstall:
-	rm -f $(BINDIR)/baedald $(BINDIR)/baedal
+	rm -f $(BINDIR)/baedald $(BINDIR)/baedal $(MANDIR)/man1/baedal.1 $(MANDIR)/man8/baedald.8 \
+	  $(UNITDIR)/baedald.service $(COMPDIR)/baedal $(DOCDIR)/baedald.env
+	if [ -d $(DOCDIR) ]; then rmdir $(DOCDIR); fi
 
 clean:
 	rm -rf build build-asan build-fuzz build-bench
