@@ -35,9 +35,10 @@ SERVER_SRC = $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
 CLIENT_SRC = $(filter-out client/main.c,$(sort $(wildcard client/*.c)))
 UNIT_SRC   = $(sort $(wildcard tests/test_*.c))
 SCHEMA     = $(sort $(wildcard schema/*.sql))
+WEB        = $(sort $(wildcard server/web/*.html server/web/*.css server/web/*.js))
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
-SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/schema_sql.o
+SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/schema_sql.o $(BUILD)/web_assets.o
 CLIENT_OBJ = $(CLIENT_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT_OBJ = $(BUILD)/tests/support.o
@@ -60,6 +61,13 @@ $(BUILD)/schema_sql.c: $(SCHEMA) server/embed_schema.sh | $(BUILD)
 	sh server/embed_schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/schema_sql.o: $(BUILD)/schema_sql.c server/migrations.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# So is the web page: its HTML, CSS and JavaScript.
+$(BUILD)/web_assets.c: $(WEB) server/web/embed_web.sh | $(BUILD)
+	sh server/web/embed_web.sh $(WEB) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/web_assets.o: $(BUILD)/web_assets.c server/http_page.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_SUPPORT_OBJ) $(SERVER_OBJ) $(CLIENT_OBJ) $(COMMON_OBJ)
@@ -152,4 +160,4 @@ clean:
 	rm -rf build build-asan build-fuzz build-bench
 
 # Optional parts keep their targets beside their files.
-include $(sort $(wildcard docker/*.mk bench/*.mk tests/fuzz/*.mk))
+include $(sort $(wildcard docker/*.mk bench/*.mk tests/*.mk tests/fuzz/*.mk))

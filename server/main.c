@@ -9,6 +9,7 @@
 
 #include "common/duration.h"
 #include "common/protocol.h"
+#include "server/http.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -20,6 +21,9 @@ static const char usage[] =
 	"\n"
 	"  -l, --listen HOST:PORT    address to listen on (default 127.0.0.1:7878;\n"
 	"                            port 0 picks a free port; env BAEDAL_LISTEN)\n"
+	"      --http HOST:PORT      the web view, its events and exports (default\n"
+	"                            127.0.0.1:7879; off: none; env BAEDAL_HTTP;\n"
+	"                            docs/http.md)\n"
 	"  -d, --db PATH             SQLite database (default baedal.db; env BAEDAL_DB),\n"
 	"                            locked: one baedald at a time\n"
 	"      --log-level LEVEL     error, warn, info (default) or debug\n"
@@ -50,11 +54,12 @@ static const char usage[] =
 
 enum { OPT_LOG_LEVEL = 256, OPT_MAX_MEAL, OPT_MAX_ORDERS, OPT_MAX_INFLIGHT, OPT_MAX_CONNS,
        OPT_MAX_SESSIONS, OPT_SESSION_TTL, OPT_IDLE_TIMEOUT, OPT_TOKEN, OPT_TOKEN_FILE,
-       OPT_WORKERS, OPT_MAX_COOK, OPT_MAX_INLINE_COOK };
+       OPT_WORKERS, OPT_MAX_COOK, OPT_MAX_INLINE_COOK, OPT_HTTP };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, 'l' },
 	{ "db", required_argument, NULL, 'd' },
+	{ "http", required_argument, NULL, OPT_HTTP },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "max-meal", required_argument, NULL, OPT_MAX_MEAL },
 	{ "max-orders", required_argument, NULL, OPT_MAX_ORDERS },
@@ -195,6 +200,10 @@ static int parse_option(int opt, struct server_config *cfg)
 	switch (opt) {
 	case 'l': cfg->listen = optarg; return 0;
 	case 'd': cfg->db_path = optarg; return 0;
+	case OPT_HTTP:
+		cfg->http = optarg;
+		cfg->http_is_default = 0;
+		return 0;
 	case OPT_LOG_LEVEL:
 		if (log_set_level_name(optarg) == 0)
 			return 0;
@@ -258,6 +267,8 @@ int main(int argc, char **argv)
 	struct server_config cfg = {
 		.listen = env_or("BAEDAL_LISTEN", "127.0.0.1:7878"),
 		.db_path = env_or("BAEDAL_DB", "baedal.db"),
+		.http = env_or("BAEDAL_HTTP", HTTP_DEFAULT),
+		.http_is_default = getenv("BAEDAL_HTTP") == NULL || !*getenv("BAEDAL_HTTP"),
 		.max_meal_us = 10ull * 60 * 1000000,
 		.max_orders = 1000000,
 		.max_inflight = 2000000,

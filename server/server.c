@@ -11,6 +11,7 @@
 
 #include "server/clock.h"
 #include "server/conn.h"
+#include "server/http.h"
 #include "server/listen_addr.h"
 #include "server/log.h"
 #include "server/run_life.h"
@@ -119,6 +120,7 @@ static void server_stop(struct server *srv)
 {
 	srv->stopping = 1;
 	evconnlistener_disable(srv->listener);
+	http_stop(srv);
 	run_hooks_hold(srv);
 	run_life_interrupt_all(srv);
 	/* BYE once the interrupted runs' ends are stored and their DONE lines
@@ -223,6 +225,7 @@ static void server_teardown(struct server *srv)
 		conn_kill(srv->conns);
 	if (srv->reaper)
 		conn_reap(srv);
+	http_free(srv);
 	session_free_all(srv);
 	if (srv->listener)
 		evconnlistener_free(srv->listener);
@@ -263,6 +266,8 @@ static int server_start(struct server *srv)
 		log_error("%s", err);
 		return -1;
 	}
+	if (http_start(srv) < 0)
+		return -1;
 	return server_listen(srv);
 }
 

@@ -14,6 +14,8 @@ struct session;
 
 struct server_config {
 	const char *listen;          /* HOST:PORT */
+	const char *http;            /* HOST:PORT of the web side, or "off" */
+	int http_is_default;         /* not chosen: if taken, the server goes on without */
 	const char *db_path;
 	uint64_t max_meal_us;
 	uint32_t max_orders;         /* per run */
@@ -39,6 +41,7 @@ struct server {
 	struct event_base *base;
 	struct store *store;
 	struct evconnlistener *listener;
+	struct http *http;           /* the web side (http.h), or NULL */
 	struct event *sig_term, *sig_int, *sig_hup, *accept_retry, *stop_timer, *reaper;
 	struct timers timers;
 	struct run_hooks hooks;

@@ -8,6 +8,7 @@
 
 #include "server/clock.h"
 #include "server/conn.h"
+#include "server/http_sse.h"
 #include "server/log.h"
 #include "server/run.h"
 #include "server/server.h"
@@ -136,6 +137,7 @@ void session_free(struct session *s)
 	*pp = s->next;
 	srv->nsessions--;
 	event_del(&s->expiry);
+	http_sse_session_gone(s);
 	for (size_t i = 0; i < s->nruns; i++)
 		run_free(s->runs[i]);
 	free(s->runs);
@@ -286,6 +288,8 @@ void session_publish_done(struct session *s, uint64_t seq, const char *line, siz
 	}
 	if (s->conn)
 		conn_send_done(s->conn, line, len);
+	if (s->sse)
+		http_sse_publish_done(s, line, len);
 }
 
 /* Formats ev for c, if c takes a live event now (conn_take_event). */
@@ -317,6 +321,8 @@ void session_publish_event(struct session *s, const struct proto_event *ev, int 
 	}
 	if (s->conn)
 		session_send_event(s->conn, ev, gen_name);
+	if (s->sse)
+		http_sse_publish_event(s, ev, gen_name);
 }
 
 void session_replay(struct session *s, uint64_t since)

@@ -12,6 +12,7 @@
 struct server;
 struct conn;
 struct run;
+struct http_sse;
 
 #define SESSION_REPLAY_MAX 4096   /* lines kept for ATTACH, per session */
 #define SESSION_HISTORY_MAX 64    /* finished runs kept for RUNS */
@@ -41,6 +42,7 @@ struct session {
 	char id[PROTO_SESSION_HEX + 1];
 	struct server *srv;
 	struct conn *conn;            /* attached connection, or NULL */
+	struct http_sse *sse;         /* event streams watching it (http_sse.h) */
 	uint64_t seq;                 /* last seq given out */
 	int stored;                   /* its row is queued in the store */
 	uint32_t active;              /* runs not yet closed (run_life.h counts them) */

@@ -1,0 +1,337 @@
+#include "server/http.h"
+
+#include <errno.h>
+#include <sys/queue.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "server/export.h"
+#include "server/health.h"
+#include "server/http_api.h"
+#include "server/http_export.h"
+#include "server/http_page.h"
+#include "server/http_sse.h"
+#include "server/http_submit.h"
+#include "server/listen_addr.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/store_read.h"
+
+/* ---- routes ------------------------------------------------------------- */
+
+static void http_metrics(struct http_req *hr)
+{
+	struct evbuffer *body = evbuffer_new();
+	if (!body) {
+		http_reply_error(hr->req, "busy", "out of memory");
+		return;
+	}
+	health_write_metrics(body, hr->srv);
+	http_reply(hr->req, 200, "text/plain; version=0.0.4; charset=utf-8", body);
+	evbuffer_free(body);
+}
+
+/* A pattern matches a path segment by segment: '#' a run id (digits),
+ * '*' any one segment; every other character itself. */
+struct http_route {
+	enum evhttp_cmd_type method;
+	const char *pattern;
+	void (*handle)(struct http_req *hr);
+	int open;       /* served without the token: compiled-in files, no data */
+};
+
+static const struct http_route http_routes[] = {
+	{ EVHTTP_REQ_GET, "/", http_page_index, 0 },
+	{ EVHTTP_REQ_GET, "/s/*", http_page_index, 0 },
+	{ EVHTTP_REQ_GET, "/static/*", http_page_asset, 1 },
+	{ EVHTTP_REQ_GET, "/events", http_sse_handle, 0 },
+	{ EVHTTP_REQ_GET, "/api/runs", http_api_runs, 0 },
+	{ EVHTTP_REQ_POST, "/api/runs", http_submit_run, 0 },
+	{ EVHTTP_REQ_POST, "/api/sessions", http_submit_session, 0 },
+	{ EVHTTP_REQ_GET, "/api/runs/#", http_api_run, 0 },
+	{ EVHTTP_REQ_GET, "/api/runs/#/timeline.svg", http_export_svg, 0 },
+	{ EVHTTP_REQ_GET, "/api/runs/#/trace.json", http_export_trace, 0 },
+	{ EVHTTP_REQ_GET, "/metrics", http_metrics, 0 },
+};
+
+#define HTTP_SEGMENT_MAX 128
+
+/* Whether path matches pattern; fills hr's id and arg (into seg). */
+static int http_match(const char *pattern, const char *path, struct http_req *hr,
+                      char seg[HTTP_SEGMENT_MAX])
+{
+	while (*pattern) {
+		size_t n = strcspn(path, "/");
+		if (*pattern == '#' || *pattern == '*') {
+			if (n == 0 || n >= HTTP_SEGMENT_MAX)
+				return 0;
+			if (*pattern == '#') {
+				if (n > 18 || strspn(path, "0123456789") != n)
+					return 0;
+				hr->id = strtoull(path, NULL, 10);
+			} else {
+				memcpy(seg, path, n);
+				seg[n] = '\0';
+				hr->arg = seg;
+			}
+			pattern++;
+			path += n;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return 0;
+	}
+	return *path == '\0';
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+int http_error_status(const char *code)
+{
+	static const struct { const char *code; int status; } map[] = {
+		{ "auth_required", 401 }, { "bad_token", 401 }, { "not_found", 404 },
+		{ "no_session", 404 }, { "no_run", 404 }, { "method", 405 },
+		{ "session_attached", 409 }, { "too_large", 413 }, { "busy", 503 },
+		{ "storage", 503 },
+	};
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+		if (strcmp(map[i].code, code) == 0)
+			return map[i].status;
+	}
+	return 400;
+}
+
+static const char *http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 503: return "Service Unavailable";
+	}
+	return "Error";
+}
+
+void http_reply(struct evhttp_request *req, int status, const char *type, struct evbuffer *body)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Content-Type", type);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_send_reply(req, status, http_reason(status), body);
+}
+
+void http_reply_error(struct evhttp_request *req, const char *code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	struct evbuffer *body = evbuffer_new();
+	if (!body) {
+		evhttp_send_error(req, 503, NULL);
+		return;
+	}
+	evbuffer_add_printf(body, "{\"error\":");
+	export_json_string(body, code);
+	evbuffer_add_printf(body, ",\"message\":");
+	export_json_string(body, msg);
+	evbuffer_add(body, "}\n", 2);
+	int status = http_error_status(code);
+	if (status == 401)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+		                  "Bearer realm=\"baedal\"");
+	http_reply(req, status, "application/json", body);
+	evbuffer_free(body);
+}
+
+const char *http_query(const struct http_req *hr, const char *key)
+{
+	return evhttp_find_header(&hr->query, key);
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+/* Every byte of the longer string is compared, whatever differs first. */
+static int http_token_equal(const char *given, const char *want)
+{
+	size_t gl = strlen(given), wl = strlen(want), n = gl > wl ? gl : wl;
+	unsigned char diff = (unsigned char)(gl != wl);
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)((i < gl ? given[i] : 0) ^ (i < wl ? want[i] : 0));
+	return diff == 0;
+}
+
+/* The token from "Authorization: Bearer X", else from ?token=X (what an
+ * EventSource, which sends no headers of its own, can carry). */
+static int http_authorized(const struct http_req *hr)
+{
+	const char *want = hr->srv->cfg->token;
+	if (!want)
+		return 1;
+	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(hr->req),
+	                                      "Authorization");
+	if (auth && strncmp(auth, "Bearer ", 7) == 0)
+		return http_token_equal(auth + 7, want);
+	const char *q = http_query(hr, "token");
+	return q && http_token_equal(q, want);
+}
+
+static void http_route(struct http_req *hr, const char *path)
+{
+	char seg[HTTP_SEGMENT_MAX];
+	enum evhttp_cmd_type method = evhttp_request_get_command(hr->req);
+	int path_known = 0;
+	const struct http_route *found = NULL;
+	for (size_t i = 0; i < sizeof http_routes / sizeof http_routes[0] && !found; i++) {
+		const struct http_route *r = &http_routes[i];
+		if (!http_match(r->pattern, path, hr, seg))
+			continue;
+		path_known = 1;
+		if (r->method == method || (method == EVHTTP_REQ_HEAD && r->method == EVHTTP_REQ_GET))
+			found = r;
+	}
+	if ((!found || !found->open) && !http_authorized(hr)) {
+		log_warn("http: a request with a missing or wrong token");
+		http_reply_error(hr->req, "auth_required", "send the server's token: "
+		                 "Authorization: Bearer <token>, or ?token=<token>");
+	} else if (found) {
+		found->handle(hr);
+	} else if (path_known)
+		http_reply_error(hr->req, "method", "%s does not take this method", path);
+	else
+		http_reply_error(hr->req, "not_found", "no such page: %s (see docs/http.md)", path);
+}
+
+static void http_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct http_req hr = { .req = req, .srv = arg };
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+
+	TAILQ_INIT(&hr.query);
+	if (!path || (query && evhttp_parse_query_str(query, &hr.query) < 0)) {
+		http_reply_error(req, "bad_args", "the request's URL does not parse");
+	} else if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > HTTP_BODY_MAX) {
+		http_reply_error(req, "too_large", "a request's body is at most %u bytes",
+		                 HTTP_BODY_MAX);
+	} else {
+		http_route(&hr, path);
+	}
+	evhttp_clear_headers(&hr.query);
+}
+
+/* Connections are client I/O, served first like the TCP side's. */
+static struct bufferevent *http_bev_cb(struct event_base *base, void *arg)
+{
+	(void)arg;
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev)
+		bufferevent_priority_set(bev, PRIO_IO);
+	return bev;
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+static int http_bind(struct server *srv, struct http *h, int fallback)
+{
+	struct listen_addr la;
+	char err[256];
+	if (listen_addr_parse(srv->cfg->http, &la, err, sizeof err) < 0) {
+		log_error("--http %s: %s", srv->cfg->http, err);
+		return -1;
+	}
+	h->listener = evconnlistener_new_bind(srv->base, NULL, NULL,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
+		(struct sockaddr *)&la.addr, (int)la.len);
+	if (!h->listener) {
+		if (!fallback) {
+			log_error("cannot listen for http on %s: %s", srv->cfg->http, strerror(errno));
+			return -1;
+		}
+		log_warn("cannot listen for http on %s: %s; the web view is off "
+		         "(--http HOST:PORT picks another address)", srv->cfg->http, strerror(errno));
+		return 1;
+	}
+	if (!evhttp_bind_listener(h->eh, h->listener) ||
+	    listen_addr_bound(evconnlistener_get_fd(h->listener), &la) < 0)
+		return -1;
+	if (!la.loopback && !srv->cfg->token)
+		log_warn("http %s is not a loopback address and no token is set: anyone who "
+		         "reaches it can see every run and submit orders (see --token-file)", la.text);
+	log_info("http on %s", la.text);
+	return 0;
+}
+
+int http_start(struct server *srv)
+{
+	const char *spec = srv->cfg->http;
+	if (!spec || strcmp(spec, "off") == 0)
+		return 0;
+	struct http *h = calloc(1, sizeof *h);
+	if (!h || !(h->eh = evhttp_new(srv->base))) {
+		free(h);
+		log_error("cannot set up http");
+		return -1;
+	}
+	srv->http = h;
+	uint64_t us = srv->cfg->idle_timeout_us;
+	struct timeval idle = { .tv_sec = (time_t)(us / 1000000u),
+	                        .tv_usec = (suseconds_t)(us % 1000000u) };
+	evhttp_set_timeout_tv(h->eh, &idle);
+	/* evhttp answers a body over its own limit by itself; up to it, the
+	 * request reaches http_request_cb, whose limit answers in JSON. */
+	evhttp_set_max_body_size(h->eh, HTTP_BODY_MAX * 4);
+	evhttp_set_max_headers_size(h->eh, HTTP_HEADERS_MAX);
+	evhttp_set_allowed_methods(h->eh, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+	                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+	                           EVHTTP_REQ_PATCH);
+	evhttp_set_bevcb(h->eh, http_bev_cb, NULL);
+	evhttp_set_gencb(h->eh, http_request_cb, srv);
+	if (http_sse_init(srv) < 0)
+		return -1;
+	int rc = http_bind(srv, h, srv->cfg->http_is_default);
+	if (rc > 0) {
+		http_free(srv);
+		return 0;
+	}
+	return rc;
+}
+
+void http_stop(struct server *srv)
+{
+	if (!srv->http)
+		return;
+	evconnlistener_disable(srv->http->listener);
+	http_sse_stop(srv);
+}
+
+void http_free(struct server *srv)
+{
+	struct http *h = srv->http;
+	if (!h)
+		return;
+	http_export_free_all(srv);
+	http_submit_free_all(srv);
+	http_sse_free_all(srv);
+	store_read_close(h->reader);
+	/* evhttp_free frees the bound listener too. */
+	evhttp_free(h->eh);
+	free(h);
+	srv->http = NULL;
+}

@@ -1,0 +1,383 @@
+#include "server/http_sse.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "server/export.h"
+#include "server/http.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/session.h"
+
+struct http_sse {
+	struct server *srv;
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	struct session *session;        /* NULL once it is gone */
+	uint64_t dropped;               /* live events not sent since the last lagged */
+	struct http_sse *s_prev, *s_next;   /* the session's streams */
+	struct http_sse *prev, *next;       /* every stream */
+};
+
+static size_t sse_out_len(const struct http_sse *st)
+{
+	return evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(
+		st->evcon)));
+}
+
+/* Sends buf (drained) as one chunk: flushed as soon as the socket takes it. */
+static void sse_send(struct http_sse *st, struct evbuffer *buf)
+{
+	evhttp_send_reply_chunk(st->req, buf);
+}
+
+static void sse_unlink(struct http_sse *st)
+{
+	struct http *h = st->srv->http;
+	if (st->session) {
+		if (st->s_prev)
+			st->s_prev->s_next = st->s_next;
+		else
+			st->session->sse = st->s_next;
+		if (st->s_next)
+			st->s_next->s_prev = st->s_prev;
+		st->session = NULL;
+	}
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		h->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	h->nstreams--;
+}
+
+/* The connection is going (the client left, or a write failed). */
+static void sse_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_sse *st = arg;
+	(void)evcon;
+	sse_unlink(st);
+	free(st);
+}
+
+/* Ends the reply (the client may reconnect) and forgets the stream. */
+static void sse_end(struct http_sse *st)
+{
+	evhttp_connection_set_closecb(st->evcon, NULL, NULL);
+	evhttp_send_reply_end(st->req);
+	sse_unlink(st);
+	free(st);
+}
+
+/* A reader past the cap holds too much: its connection goes. */
+static void sse_kill(struct http_sse *st)
+{
+	log_debug("closing an event stream whose unread output passed %u bytes", HTTP_SSE_OUT_CAP);
+	evhttp_connection_free(st->evcon);   /* calls sse_close_cb */
+}
+
+static void sse_send_lagged(struct http_sse *st, const char *key, uint64_t n)
+{
+	struct evbuffer *buf = evbuffer_new();
+	if (!buf)
+		return;
+	evbuffer_add_printf(buf, "event: lagged\ndata: {\"%s\":%" PRIu64 "}\n\n", key, n);
+	sse_send(st, buf);
+	evbuffer_free(buf);
+}
+
+static void sse_add_event(struct evbuffer *buf, const struct proto_event *ev, int gen_name)
+{
+	char name[PROTO_NAME_MAX + 1];
+	if (!gen_name || proto_gen_name(name, sizeof name, ev->name, ev->order) < 0)
+		snprintf(name, sizeof name, "%s", ev->name);
+	evbuffer_add_printf(buf, "id: %" PRIu64 "\nevent: ev\ndata: {\"seq\":%" PRIu64 ",\"run\":%"
+	                    PRIu64 ",\"order\":%" PRIu32 ",\"name\":", ev->seq, ev->seq, ev->run,
+	                    ev->order);
+	export_json_string(buf, name);
+	evbuffer_add_printf(buf, ",\"step\":\"%s\",\"t\":%" PRIu64 "}\n\n", proto_step_name(ev->step),
+	                    ev->t_us);
+}
+
+/* A DONE line's key=value pairs as one JSON object, whatever its keys:
+ * numbers as numbers, "-" as null, the rest as strings. */
+static void sse_add_done(struct evbuffer *buf, const char *line, size_t len)
+{
+	char text[SESSION_LINE_MAX + 1], *save = NULL;
+	const char *seq = "0";
+	if (len > SESSION_LINE_MAX)
+		len = SESSION_LINE_MAX;
+	memcpy(text, line, len);
+	text[len] = '\0';
+	text[strcspn(text, "\r\n")] = '\0';
+	struct evbuffer *data = evbuffer_new();
+	if (!data)
+		return;
+	int first = 1;
+	for (char *tok = strtok_r(text, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '=');
+		if (!eq)
+			continue;
+		*eq++ = '\0';
+		if (strcmp(tok, "seq") == 0)
+			seq = eq;
+		evbuffer_add_printf(data, "%s\"%s\":", first ? "{" : ",", tok);
+		first = 0;
+		if (strcmp(eq, "-") == 0)
+			evbuffer_add(data, "null", 4);
+		else if (*eq && strspn(eq, "0123456789") == strlen(eq) && strlen(eq) < 19)
+			evbuffer_add_printf(data, "%s", eq);
+		else
+			export_json_string(data, eq);
+	}
+	evbuffer_add(data, first ? "{}" : "}", first ? 2 : 1);
+	evbuffer_add_printf(buf, "id: %s\nevent: done\ndata: ", seq);
+	evbuffer_add_buffer(buf, data);
+	evbuffer_add(buf, "\n\n", 2);
+	evbuffer_free(data);
+}
+
+/* Whether a live event may go out now: else it is counted. */
+static int sse_take_event(struct http_sse *st)
+{
+	if (sse_out_len(st) > HTTP_SSE_OUT_HIGH) {
+		st->dropped++;
+		return 0;
+	}
+	if (st->dropped) {
+		sse_send_lagged(st, "dropped", st->dropped);
+		st->dropped = 0;
+	}
+	return 1;
+}
+
+static void sse_event_to(struct http_sse *st, const struct proto_event *ev, int gen_name)
+{
+	struct evbuffer *buf;
+	if (!sse_take_event(st) || !(buf = evbuffer_new()))
+		return;
+	sse_add_event(buf, ev, gen_name);
+	sse_send(st, buf);
+	evbuffer_free(buf);
+}
+
+/* A done is never dropped; the count of the events that were goes first,
+ * so that a reader knows every event of the run was sent or counted. */
+static void sse_done_to(struct http_sse *st, const char *line, size_t len)
+{
+	if (sse_out_len(st) > HTTP_SSE_OUT_CAP) {
+		sse_kill(st);
+		return;
+	}
+	if (st->dropped) {
+		sse_send_lagged(st, "dropped", st->dropped);
+		st->dropped = 0;
+	}
+	struct evbuffer *buf = evbuffer_new();
+	if (!buf)
+		return;
+	sse_add_done(buf, line, len);
+	sse_send(st, buf);
+	evbuffer_free(buf);
+}
+
+void http_sse_publish_event(struct session *s, const struct proto_event *ev, int gen_name)
+{
+	for (struct http_sse *st = s->sse; st; st = st->s_next)
+		sse_event_to(st, ev, gen_name);
+}
+
+void http_sse_publish_done(struct session *s, const char *line, size_t len)
+{
+	struct http_sse *next;
+	for (struct http_sse *st = s->sse; st; st = next) {
+		next = st->s_next;
+		sse_done_to(st, line, len);
+	}
+}
+
+void http_sse_session_gone(struct session *s)
+{
+	while (s->sse)
+		sse_end(s->sse);
+}
+
+/* What the session still holds after since, after a lagged event with
+ * the count of what it no longer holds (the database has all of it). */
+static void sse_replay(struct http_sse *st, struct session *s, uint64_t since)
+{
+	uint64_t asked = since < s->seq ? s->seq - since : 0, kept = 0;
+	for (size_t i = 0; i < s->replay_len; i++)
+		kept += s->replay[(s->replay_head + i) % s->replay_cap].seq > since;
+	if (asked > kept)
+		sse_send_lagged(st, "missed", asked - kept);
+	/* The ring holds less than HTTP_SSE_OUT_CAP: no done here closes st. */
+	for (size_t i = 0; i < s->replay_len; i++) {
+		const struct replay_line *l = &s->replay[(s->replay_head + i) % s->replay_cap];
+		if (l->seq <= since)
+			continue;
+		if (l->len == 0)
+			sse_event_to(st, &l->u.ev, l->gen_name);
+		else
+			sse_done_to(st, l->u.text, l->len);
+	}
+}
+
+/* Last-Event-ID, the header a browser sends when it reconnects, or
+ * ?last_event_id= (a script's): 0 when neither is given, -1 if malformed. */
+static int sse_since(const struct http_req *hr, uint64_t *since)
+{
+	const char *v = evhttp_find_header(evhttp_request_get_input_headers(hr->req),
+	                                   "Last-Event-ID");
+	if (!v)
+		v = http_query(hr, "last_event_id");
+	*since = 0;
+	if (!v)
+		return 0;
+	size_t n = strlen(v);
+	if (n == 0 || n > 19 || strspn(v, "0123456789") != n)
+		return -1;
+	*since = strtoull(v, NULL, 10);
+	return 0;
+}
+
+/* The session named by ?session=, or NULL after an error reply. */
+static struct session *sse_session(const struct http_req *hr)
+{
+	const char *id = http_query(hr, "session");
+	if (!id || !proto_session_valid(id, strlen(id))) {
+		http_reply_error(hr->req, "bad_session", "?session= must be a session id: 32 hex digits");
+		return NULL;
+	}
+	char lower[PROTO_SESSION_HEX + 1];
+	for (size_t i = 0; i <= PROTO_SESSION_HEX; i++)
+		lower[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] - 'A' + 'a' : id[i]);
+	struct session *s = session_find(hr->srv, lower);
+	if (!s)
+		http_reply_error(hr->req, "no_session", "no session has that id (it may have expired; "
+		                 "its runs are still in the database: GET /api/runs?session=)");
+	return s;
+}
+
+static void sse_link(struct http_sse *st, struct session *s)
+{
+	struct http *h = st->srv->http;
+	st->session = s;
+	st->s_next = s->sse;
+	if (s->sse)
+		s->sse->s_prev = st;
+	s->sse = st;
+	st->next = h->streams;
+	if (h->streams)
+		h->streams->prev = st;
+	h->streams = st;
+	h->nstreams++;
+}
+
+void http_sse_handle(struct http_req *hr)
+{
+	struct http *h = hr->srv->http;
+	uint64_t since;
+	struct session *s = sse_session(hr);
+	if (!s)
+		return;
+	if (sse_since(hr, &since) < 0 || since > s->seq) {
+		http_reply_error(hr->req, "bad_seq", "Last-Event-ID must be a seq the session gave "
+		                 "out, at most %" PRIu64, s->seq);
+		return;
+	}
+	struct http_sse *st = h->nstreams < HTTP_SSE_MAX ? calloc(1, sizeof *st) : NULL;
+	if (!st) {
+		http_reply_error(hr->req, "busy", "%zu event streams are open; try again", h->nstreams);
+		return;
+	}
+	st->srv = hr->srv;
+	st->req = hr->req;
+	st->evcon = evhttp_request_get_connection(hr->req);
+	sse_link(st, s);
+	struct evkeyvalq *out = evhttp_request_get_output_headers(hr->req);
+	evhttp_add_header(out, "Content-Type", "text/event-stream");
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	evhttp_add_header(out, "X-Accel-Buffering", "no");
+	evhttp_add_header(out, "Connection", "close");
+	evhttp_send_reply_start(hr->req, 200, "OK");
+	evhttp_connection_set_closecb(st->evcon, sse_close_cb, st);
+	/* A stream is long and its client says nothing: no read timeout. A
+	 * client that stops reading is cut off by the write timeout (the idle
+	 * timeout) or by HTTP_SSE_OUT_CAP, whichever comes first. */
+	uint64_t us = hr->srv->cfg->idle_timeout_us;
+	struct timeval idle = { .tv_sec = (time_t)(us / 1000000u),
+	                        .tv_usec = (suseconds_t)(us % 1000000u) };
+	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(st->evcon), NULL, &idle);
+	struct evbuffer *buf = evbuffer_new();
+	if (buf) {
+		evbuffer_add_printf(buf, "retry: 2000\n: session %s seq %" PRIu64 "\n\n", s->id, s->seq);
+		sse_send(st, buf);
+		evbuffer_free(buf);
+	}
+	sse_replay(st, s, since);
+}
+
+/* A comment now and then: proxies and browsers keep an idle stream open,
+ * and a client that left is found out by the write. */
+static void sse_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct http_sse *next;
+	(void)fd;
+	(void)what;
+	for (struct http_sse *st = srv->http->streams; st; st = next) {
+		next = st->next;
+		if (st->dropped && sse_out_len(st) <= HTTP_SSE_OUT_HIGH) {
+			sse_send_lagged(st, "dropped", st->dropped);
+			st->dropped = 0;
+		}
+		struct evbuffer *buf = evbuffer_new();
+		if (!buf)
+			continue;
+		evbuffer_add(buf, ": heartbeat\n\n", 13);
+		sse_send(st, buf);
+		evbuffer_free(buf);
+	}
+}
+
+int http_sse_init(struct server *srv)
+{
+	struct http *h = srv->http;
+	h->heartbeat = event_new(srv->base, -1, EV_PERSIST, sse_heartbeat_cb, srv);
+	if (!h->heartbeat)
+		return -1;
+	struct timeval tv = { .tv_sec = HTTP_SSE_HEARTBEAT_S };
+	event_add(h->heartbeat, &tv);
+	return 0;
+}
+
+void http_sse_stop(struct server *srv)
+{
+	struct http *h = srv->http;
+	while (h->streams)
+		sse_end(h->streams);
+	if (h->heartbeat)
+		event_del(h->heartbeat);
+}
+
+void http_sse_free_all(struct server *srv)
+{
+	struct http *h = srv->http;
+	while (h->streams) {
+		struct http_sse *st = h->streams;
+		evhttp_connection_set_closecb(st->evcon, NULL, NULL);
+		sse_unlink(st);
+		free(st);
+	}
+	if (h->heartbeat)
+		event_free(h->heartbeat);
+	h->heartbeat = NULL;
+}
