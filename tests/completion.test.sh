@@ -70,6 +70,8 @@ expect "orders are one word each" "baedal run sync A:1s B:2s " ""
 expect "--cook for compare" "baedal compare --c" "--cook"
 expect "--cook as demo's only argument" "baedal demo " "--cook"
 expect "no --cook for run" "baedal run --c" ""
+expect "no second --cook" "baedal demo --cook " ""
+expect "no second --since" "baedal attach abc --since 3 " ""
 expect "no completion of --server's value" "baedal --server " ""
 expect "no completion of --since's value" "baedal attach abc --since " ""
 

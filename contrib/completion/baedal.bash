@@ -41,9 +41,10 @@ _baedal()
 		;;
 	esac
 
-	local i w cmd="" nargs=0
+	local i w cmd="" nargs=0 seen=" "
 	for ((i = 1; i < ${#words[@]} - 1; i++)); do
 		w=${words[i]}
+		seen+="${w%%=*} "
 		case $w in
 		--server | --token-file | --since) ((i++)) ;;
 		-*) ;;
@@ -51,11 +52,13 @@ _baedal()
 		esac
 	done
 
+	# A command's own flag, unless it is on the line already.
 	local own=""
 	case $cmd in
 	compare | demo) own="--cook" ;;
 	attach) own="--since" ;;
 	esac
+	[[ $seen == *" $own "* ]] && own=""
 	if [[ $cur == -* ]]; then
 		mapfile -t COMPREPLY < <(compgen -W "$global $own" -- "$cur")
 		return 0
