@@ -514,6 +514,7 @@ static const struct {
 	{ "RUNS", CMD_RUNS, parse_runs },
 	{ "AUTH", CMD_AUTH, parse_auth },
 	{ "WATCH", CMD_WATCH, parse_watch },
+	{ "STATS", CMD_STATS, expect_end },
 };
 
 const char *const proto_usage[] = {
@@ -522,6 +523,7 @@ const char *const proto_usage[] = {
 	"ATTACH <session> [<seq>]",
 	"RUNS [<session>]",
 	"WATCH events|ends",
+	"STATS",
 	"AUTH <token>",
 	"PING",
 	"HELP",

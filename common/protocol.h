@@ -28,7 +28,8 @@ const char *proto_status_name(enum run_status s);   /* "running", ... */
 /* ---- client -> server ---------------------------------------------- */
 
 enum cmd_kind {
-	CMD_PING, CMD_HELP, CMD_QUIT, CMD_RUN, CMD_GEN, CMD_ATTACH, CMD_RUNS, CMD_AUTH, CMD_WATCH
+	CMD_PING, CMD_HELP, CMD_QUIT, CMD_RUN, CMD_GEN, CMD_ATTACH, CMD_RUNS, CMD_AUTH, CMD_WATCH,
+	CMD_STATS
 };
 
 struct order_spec {

@@ -9,6 +9,7 @@
 #include "common/protocol.h"
 #include "server/clock.h"
 #include "server/conn.h"
+#include "server/health.h"
 #include "server/log.h"
 #include "server/run.h"
 #include "server/run_life.h"
@@ -230,7 +231,18 @@ static int command_allowed(const struct conn *c)
 	       parsed.kind == CMD_HELP || parsed.kind == CMD_QUIT;
 }
 
-void command_handle_line(struct conn *c, const char *line, size_t len)
+static void command_stats_send(void *arg, const char *line, int len)
+{
+	conn_send_reply(arg, line, (size_t)len);
+}
+
+static void command_stats(struct conn *c)
+{
+	health_write_stats(c->srv, command_stats_send, c);
+	command_reply(c, "OK stats");
+}
+
+static void command_dispatch(struct conn *c, const char *line, size_t len)
 {
 	struct proto_error err;
 	if (proto_parse_command(line, len, &c->srv->limits, &parsed, &err) < 0) {
@@ -251,7 +263,7 @@ void command_handle_line(struct conn *c, const char *line, size_t len)
 	case CMD_HELP:
 		for (size_t i = 0; proto_usage[i]; i++)
 			command_reply(c, "USAGE %s", proto_usage[i]);
-		command_reply(c, "OK commands=RUN,GEN,ATTACH,RUNS,WATCH,AUTH,PING,HELP,QUIT "
+		command_reply(c, "OK commands=RUN,GEN,ATTACH,RUNS,WATCH,STATS,AUTH,PING,HELP,QUIT "
 		                 "doc=docs/protocol.md");
 		break;
 	case CMD_QUIT:
@@ -277,5 +289,16 @@ void command_handle_line(struct conn *c, const char *line, size_t len)
 		c->ends_only = !parsed.watch_events;
 		command_reply(c, parsed.watch_events ? "OK watch=events" : "OK watch=ends");
 		break;
+	case CMD_STATS:
+		command_stats(c);
+		break;
 	}
+}
+
+/* A line is one callback's work: one that holds the loop is a stall. */
+void command_handle_line(struct conn *c, const char *line, size_t len)
+{
+	uint64_t began = clock_mono_us();
+	command_dispatch(c, line, len);
+	health_note_hold(c->srv->health, began, clock_mono_us(), CAUSE_LINE, c->session, 0, 0);
 }

@@ -9,6 +9,7 @@
 
 #include "common/duration.h"
 #include "common/protocol.h"
+#include "server/health.h"
 #include "server/http.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -49,12 +50,15 @@ static const char usage[] =
 	"      --max-inline-cook DURATION  most cooking one async run may do on the\n"
 	"                            event loop, which blocks every client while it\n"
 	"                            lasts (default 1s)\n"
+	"      --warn-stall DURATION  a callback that holds the event loop this long\n"
+	"                            is a stall: logged, counted, stored, told to\n"
+	"                            the sessions it delayed (default 100ms)\n"
 	"  -h, --help                this help\n"
 	"  -V, --version             the version\n";
 
 enum { OPT_LOG_LEVEL = 256, OPT_MAX_MEAL, OPT_MAX_ORDERS, OPT_MAX_INFLIGHT, OPT_MAX_CONNS,
        OPT_MAX_SESSIONS, OPT_SESSION_TTL, OPT_IDLE_TIMEOUT, OPT_TOKEN, OPT_TOKEN_FILE,
-       OPT_WORKERS, OPT_MAX_COOK, OPT_MAX_INLINE_COOK, OPT_HTTP };
+       OPT_WORKERS, OPT_MAX_COOK, OPT_MAX_INLINE_COOK, OPT_WARN_STALL, OPT_HTTP };
 
 static const struct option options[] = {
 	{ "listen", required_argument, NULL, 'l' },
@@ -73,6 +77,7 @@ static const struct option options[] = {
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "max-cook", required_argument, NULL, OPT_MAX_COOK },
 	{ "max-inline-cook", required_argument, NULL, OPT_MAX_INLINE_COOK },
+	{ "warn-stall", required_argument, NULL, OPT_WARN_STALL },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -193,6 +198,18 @@ static int parse_cooking_option(int opt, struct server_config *cfg)
 	return 0;
 }
 
+/* Zero would make every callback measured a stall, a line in the log each. */
+static int parse_warn_stall(const char *text, uint64_t *out)
+{
+	if (parse_timeout("warn-stall", text, out) < 0)
+		return -1;
+	if (*out == 0) {
+		fprintf(stderr, "baedald: --warn-stall: must be more than 0 (e.g. 100ms)\n");
+		return -1;
+	}
+	return 0;
+}
+
 /* Returns 0 to run, 1 to exit successfully (help, version), -1 on error. */
 static int parse_option(int opt, struct server_config *cfg)
 {
@@ -247,6 +264,7 @@ static int parse_option(int opt, struct server_config *cfg)
 	case OPT_WORKERS:
 	case OPT_MAX_COOK:
 	case OPT_MAX_INLINE_COOK: return parse_cooking_option(opt, cfg);
+	case OPT_WARN_STALL: return parse_warn_stall(optarg, &cfg->warn_stall_us);
 	case 'h': fputs(usage, stdout); return 1;
 	case 'V': printf("baedald %s\n", BAEDAL_VERSION); return 1;
 	default:
@@ -279,6 +297,7 @@ int main(int argc, char **argv)
 		.token = env_or("BAEDAL_TOKEN", NULL),
 		.max_cook_us = 10ull * 1000000,
 		.max_inline_cook_us = 1000000,
+		.warn_stall_us = HEALTH_DEFAULT_WARN_STALL_US,
 	};
 	if (cfg.token && check_token(cfg.token, "BAEDAL_TOKEN") < 0)
 		return 2;

@@ -23,6 +23,7 @@ struct pool {
 	pthread_cond_t finished;    /* a job left JOB_RUNNING */
 	struct job_list queue, done;
 	unsigned in_flight, capacity;
+	unsigned queued;            /* jobs in queue */
 	int stop;
 	int held;                   /* workers take no new job (shutdown) */
 	int efd;                    /* written when done goes from empty to not */
@@ -86,6 +87,7 @@ static void *worker_main(void *arg)
 		if (p->stop)
 			break;
 		struct pool_job *j = list_pop(&p->queue);
+		p->queued--;
 		j->state = JOB_RUNNING;
 		w->current = j;
 		pthread_mutex_unlock(&p->mu);
@@ -185,10 +187,22 @@ int pool_submit(struct pool *p, struct pool_job *job)
 	job->cancel = 0;
 	job->state = JOB_QUEUED;
 	p->in_flight++;
+	p->queued++;
 	list_push(&p->queue, job);
 	pthread_cond_signal(&p->work);
 	pthread_mutex_unlock(&p->mu);
 	return 0;
+}
+
+void pool_gauges(const struct pool *p, unsigned *queued, unsigned *running)
+{
+	pthread_mutex_t *mu = (pthread_mutex_t *)&p->mu;
+	pthread_mutex_lock(mu);
+	*queued = p->queued;
+	*running = 0;
+	for (unsigned i = 0; i < p->nworkers; i++)
+		*running += p->workers[i].current != NULL;
+	pthread_mutex_unlock(mu);
 }
 
 unsigned pool_in_flight(const struct pool *p)
@@ -215,8 +229,9 @@ void pool_cancel(struct pool *p, struct pool_job *job)
 		while (job->state == JOB_RUNNING)
 			pthread_cond_wait(&p->finished, &p->mu);
 	}
-	if ((job->state == JOB_QUEUED && list_remove(&p->queue, job)) ||
-	    (job->state == JOB_FINISHED && list_remove(&p->done, job))) {
+	int queued = job->state == JOB_QUEUED && list_remove(&p->queue, job);
+	if (queued || (job->state == JOB_FINISHED && list_remove(&p->done, job))) {
+		p->queued -= (unsigned)queued;
 		job->state = JOB_IDLE;
 		p->in_flight--;
 	}

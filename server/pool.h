@@ -38,6 +38,8 @@ unsigned pool_workers(const struct pool *p);
 
 /* Queues job (its work and arg set). 0, or -1 when the queue is full. */
 int pool_submit(struct pool *p, struct pool_job *job);
+/* Jobs queued and not started, and workers running one now. */
+void pool_gauges(const struct pool *p, unsigned *queued, unsigned *running);
 /* Jobs submitted and not yet handed back (queued, running or finished). */
 unsigned pool_in_flight(const struct pool *p);
 

@@ -7,6 +7,7 @@
 
 #include "server/clock.h"
 #include "server/cook.h"
+#include "server/health.h"
 #include "server/log.h"
 #include "server/run_life.h"
 #include "server/server.h"
@@ -37,7 +38,10 @@ static void order_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	uint64_t now = timer_wait_out(o->deadline_us);
-	note_lateness(o->run->hooks->ctx, o, now);
+	struct server *srv = o->run->hooks->ctx;
+	if (now >= o->deadline_us)
+		health_note_timer(srv->health, o->run->owner, o->deadline_us, now);
+	note_lateness(srv, o, now);
 	run_order_wake_at(o, now);
 }
 
@@ -70,9 +74,16 @@ static void run_resume_cb(evutil_socket_t fd, short what, void *arg)
 
 static void run_start_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct run *r = arg;
+	struct server *srv = r->hooks->ctx;
 	(void)fd;
 	(void)what;
-	run_start(arg);
+	uint64_t began = clock_mono_us();
+	/* The run may end in its start: read what the stall names first. */
+	struct session *owner = r->owner;
+	uint64_t id = r->id;
+	run_start(r);
+	health_note_hold(srv->health, began, clock_mono_us(), CAUSE_START, owner, id, 0);
 }
 
 /* Calls cb(r) from the loop at priority prio, on the run's resume event:
@@ -96,6 +107,7 @@ void run_hooks_start_soon(struct server *srv, struct run *r)
 	 * active; libevent takes at most its dispatch limit of these in one
 	 * pass, then serves I/O and the timers that came due meanwhile. */
 	run_call_later(srv, r, run_start_cb, PRIO_IDLE);
+	health_wake(srv->health);
 }
 
 static void hook_pause(void *ctx, struct run *r)
@@ -111,9 +123,12 @@ static void hook_pause(void *ctx, struct run *r)
 static void hook_cook_inline(void *ctx, struct order *o, uint64_t cook_us)
 {
 	struct server *srv = ctx;
+	uint64_t began = clock_mono_us();
 	cook(cook_us, NULL);
 	srv->cooker = o->run;
 	srv->cook_end_us = clock_mono_us();
+	health_note_hold(srv->health, began, srv->cook_end_us, CAUSE_COOK, o->run->owner,
+	                 o->run->id, o->idx);
 }
 
 static void order_wake_cb(evutil_socket_t fd, short what, void *arg)
@@ -132,7 +147,10 @@ static void hook_cook_submit(void *ctx, struct order *o, struct pool_job *job)
 	 * anyway, the order is cooked here rather than lost. */
 	log_warn("the worker pool is full: order %u of run %llu is cooked on the loop", o->idx,
 	         (unsigned long long)o->run->id);
+	uint64_t began = clock_mono_us();
 	cook(job->in_us, NULL);
+	health_note_hold(srv->health, began, clock_mono_us(), CAUSE_COOK, o->run->owner,
+	                 o->run->id, o->idx);
 	event_assign(&o->timer, srv->base, -1, 0, order_wake_cb, o);
 	event_priority_set(&o->timer, PRIO_TIMER);
 	event_active(&o->timer, EV_TIMEOUT, 0);
@@ -176,6 +194,7 @@ static void hook_finish(void *ctx, struct run *r)
 		event_del(&r->resume);
 	if (srv->cooker == r)
 		srv->cooker = NULL;
+	health_note_run_end(srv->health, r);
 	run_life_ended(srv, r);
 }
 

@@ -12,6 +12,7 @@
 #include "server/clock.h"
 #include "server/conn.h"
 #include "server/http.h"
+#include "server/health.h"
 #include "server/listen_addr.h"
 #include "server/log.h"
 #include "server/run_life.h"
@@ -229,6 +230,7 @@ static void server_teardown(struct server *srv)
 	session_free_all(srv);
 	if (srv->listener)
 		evconnlistener_free(srv->listener);
+	health_free(srv->health);
 	struct event *evs[] = { srv->sig_term, srv->sig_int, srv->sig_hup, srv->accept_retry,
 	                        srv->stop_timer, srv->reaper };
 	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++) {
@@ -266,6 +268,11 @@ static int server_start(struct server *srv)
 		log_error("%s", err);
 		return -1;
 	}
+	srv->health = health_new(srv, srv->cfg->warn_stall_us);
+	if (!srv->health) {
+		log_error("cannot start measuring the event loop: out of memory");
+		return -1;
+	}
 	if (http_start(srv) < 0)
 		return -1;
 	return server_listen(srv);
@@ -283,7 +290,7 @@ int server_main(const struct server_config *cfg)
 	server_raise_fd_limit();
 	int rc = server_start(&srv);
 	if (rc == 0)
-		event_base_dispatch(srv.base);
+		health_run_loop(srv.health, srv.base);
 	server_teardown(&srv);
 	if (rc == 0)
 		log_info("stopped; the database is flushed");

@@ -10,6 +10,7 @@
 #include "server/timer.h"
 
 struct conn;
+struct health;
 struct session;
 
 struct server_config {
@@ -28,6 +29,7 @@ struct server_config {
 	unsigned workers;            /* cooking threads; 0: one per CPU */
 	uint64_t max_cook_us;        /* one order's cook */
 	uint64_t max_inline_cook_us; /* an async run's cooking, all on the loop */
+	uint64_t warn_stall_us;      /* a callback holding the loop this long is a stall */
 };
 
 /* Event priorities: client I/O first, so a million order timers never
@@ -46,6 +48,7 @@ struct server {
 	struct timers timers;
 	struct run_hooks hooks;
 	struct pool *pool;           /* cooking threads */
+	struct health *health;       /* the loop's own measurements (health.h) */
 	uint64_t pool_cooks;         /* cooks of accepted runs bound for the pool */
 	uint64_t pool_capacity;
 	struct run *cooker;          /* the run that last cooked on the loop */

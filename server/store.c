@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "server/clock.h"
 #include "server/log.h"
 #include "server/migrations.h"
 #include "server/store_file.h"
@@ -53,6 +54,7 @@ struct store {
 	bool fail_pending;
 	uint64_t fail_lo, fail_hi;
 	char fail_err[STORE_ERR_LEN];
+	struct store_commits commits;
 
 	/* The loop's own. */
 	uint64_t loop_hi;           /* highest seq whose outcome the loop has seen */
@@ -287,9 +289,12 @@ static void store_wake(struct store *s)
 	(void)n;
 }
 
-static void store_publish(struct store *s, const struct store_tx *tx)
+static void store_publish(struct store *s, const struct store_tx *tx, uint64_t took_us)
 {
 	pthread_mutex_lock(&s->pub_mu);
+	s->commits.commits++;
+	s->commits.rows += tx->rows;
+	histogram_record(&s->commits.time, took_us);
 	s->pub_hi = tx->hi;
 	if (tx->err[0] != '\0') {
 		if (!s->fail_pending) {
@@ -319,9 +324,10 @@ static void store_drain(struct store *s)
 		/* Group commit: whatever arrives meanwhile is the next batch. */
 		while (s->q.taken < last) {
 			struct store_tx tx;
+			uint64_t began = clock_mono_us();
 			store_writer_tx(&s->w, &s->q, last, &tx);
 			store_queue_done(&s->q, tx.rows);
-			store_publish(s, &tx);
+			store_publish(s, &tx, clock_mono_us() - began);
 		}
 	}
 }
@@ -595,6 +601,28 @@ void store_add_event(struct store *s, uint64_t run_id, uint32_t idx, enum proto_
 	r->u.event.t_us = t_us;
 	r->u.event.wall_us = wall_us;
 	store_push(s, 1);
+}
+
+void store_add_stall(struct store *s, const struct store_stall *st)
+{
+	struct store_rec *r = store_rec_begin(s, REC_STALL, st->run, st->order, 0);
+	r->u.stall.wall_us = st->wall_us;
+	r->u.stall.duration_us = st->duration_us;
+	store_copy_text(r->u.stall.cause, st->cause);
+	store_push(s, 1);
+}
+
+void store_progress(const struct store *s, uint64_t *queued, uint64_t *durable)
+{
+	*queued = store_queue_last(&s->q);
+	*durable = s->loop_hi;
+}
+
+void store_read_commits(struct store *s, struct store_commits *out)
+{
+	pthread_mutex_lock(&s->pub_mu);
+	*out = s->commits;
+	pthread_mutex_unlock(&s->pub_mu);
 }
 
 void store_end_run(struct store *s, uint64_t run_id, const struct store_end *end)

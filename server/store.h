@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "../common/protocol.h"
+#include "server/histogram.h"
 
 struct event_base;
 struct store;
@@ -66,6 +67,30 @@ struct store_end {
 	int64_t wall_us;
 };
 void store_end_run(struct store *s, uint64_t run_id, const struct store_end *end);
+
+/* A stall of the event loop (health.h): when it began (wall clock), how
+ * long it held the loop, its cause, and the run and order it worked on
+ * (0: none). */
+struct store_stall {
+	int64_t wall_us;
+	uint64_t duration_us;
+	const char *cause;
+	uint64_t run;
+	uint32_t order;
+};
+void store_add_stall(struct store *s, const struct store_stall *st);
+
+/* The last record queued and the last one known committed (or failed):
+ * records are numbered 1, 2, ... in the order they were queued. */
+void store_progress(const struct store *s, uint64_t *queued, uint64_t *durable);
+
+/* The writer's transactions so far: how many, the rows they wrote, and
+ * their times from BEGIN to COMMIT. */
+struct store_commits {
+	uint64_t commits, rows;
+	struct histogram time;
+};
+void store_read_commits(struct store *s, struct store_commits *out);
 
 /* Calls cb(arg, ok, err) on the loop once every record queued before this
  * call is committed (ok = 1), or its batch failed (ok = 0, err says why). */

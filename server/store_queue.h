@@ -16,7 +16,8 @@
 #define STORE_ID_BYTES 16      /* a session id, decoded from its 32 hex digits */
 #define STORE_TEXT_MAX 32      /* a name or prefix: NUL-padded, unterminated when full */
 
-enum store_rec_kind { REC_SESSION, REC_RUN, REC_ORDER, REC_GEN, REC_EVENT, REC_END, REC_GROUP };
+enum store_rec_kind { REC_SESSION, REC_RUN, REC_ORDER, REC_GEN, REC_EVENT, REC_END, REC_GROUP,
+                     REC_STALL };
 
 /* One cache line: names are kept unterminated and session ids as raw
  * bytes so that even a run or a generated batch fits in 64 bytes. */
@@ -36,6 +37,7 @@ struct store_rec {
 		struct { uint64_t lo_us, hi_us; char prefix[STORE_TEXT_MAX]; } gen;
 		struct { uint64_t t_us; int64_t wall_us; } event;
 		struct { char id[STORE_TEXT_MAX]; } group;
+		struct { int64_t wall_us; uint64_t duration_us; char cause[STORE_TEXT_MAX]; } stall;
 		struct { int64_t elapsed_us, wall_us; uint64_t cook_us, blocked_us, caused_us; } end;
 	} u;
 };

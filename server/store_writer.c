@@ -26,6 +26,8 @@ static const char *const store_sql[ST_COUNT] = {
 	             " VALUES (?, ?, ?, ?, ?)",
 	[ST_END] = "UPDATE runs SET status = ?2, elapsed_us = ?3, finished_us = ?4, cook_us = ?5,"
 	           " blocked_us = ?6, caused_us = ?7 WHERE run_id = ?1",
+	[ST_STALL] = "INSERT INTO stalls (started_us, duration_us, cause, run_id, idx)"
+	             " VALUES (?1, ?2, ?3, ?4, ?5)",
 };
 
 /* ST_EVENT's statement with STORE_EVENT_BATCH rows of values. */
@@ -256,6 +258,25 @@ static int store_write_end(struct store_writer *w, const struct store_rec *r, st
 	return store_step(w, ST_END, r->run_id, tx);
 }
 
+static int store_write_stall(struct store_writer *w, const struct store_rec *r,
+                             struct store_tx *tx)
+{
+	sqlite3_stmt *st = w->st[ST_STALL];
+	sqlite3_bind_int64(st, 1, r->u.stall.wall_us);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)r->u.stall.duration_us);
+	sqlite3_bind_text(st, 3, r->u.stall.cause, (int)strnlen(r->u.stall.cause, STORE_TEXT_MAX),
+	                  SQLITE_STATIC);
+	if (r->run_id)
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)r->run_id);
+	else
+		sqlite3_bind_null(st, 4);
+	if (r->n)
+		sqlite3_bind_int64(st, 5, r->n);
+	else
+		sqlite3_bind_null(st, 5);
+	return store_step(w, ST_STALL, r->run_id, tx);
+}
+
 /* n: how many of a generated record's orders fit this transaction. */
 static int store_write_rec(struct store_writer *w, const struct store_rec *r, uint32_t n,
                            struct store_tx *tx)
@@ -277,6 +298,8 @@ static int store_write_rec(struct store_writer *w, const struct store_rec *r, ui
 		return store_write_end(w, r, tx);
 	case REC_GROUP:
 		return store_write_group(w, r, tx);
+	case REC_STALL:
+		return store_write_stall(w, r, tx);
 	}
 	return 0;
 }

@@ -269,18 +269,23 @@ int support_send(struct test_conn *c, const char *text)
 	return 0;
 }
 
+int support_see_stalls;
+
 int support_take_line(struct test_conn *c, char *line, size_t cap)
 {
-	char *nl = memchr(c->buf, '\n', c->len);
-	if (!nl)
-		return -1;
-	size_t n = (size_t)(nl - c->buf);
-	size_t copy = n < cap - 1 ? n : cap - 1;
-	memcpy(line, c->buf, copy);
-	line[copy] = '\0';
-	memmove(c->buf, nl + 1, c->len - n - 1);
-	c->len -= n + 1;
-	return 0;
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->len);
+		if (!nl)
+			return -1;
+		size_t n = (size_t)(nl - c->buf);
+		size_t copy = n < cap - 1 ? n : cap - 1;
+		memcpy(line, c->buf, copy);
+		line[copy] = '\0';
+		memmove(c->buf, nl + 1, c->len - n - 1);
+		c->len -= n + 1;
+		if (support_see_stalls || strncmp(line, "STALL ", 6) != 0)
+			return 0;
+	}
 }
 
 int support_recv(struct test_conn *c)

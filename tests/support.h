@@ -83,6 +83,10 @@ const char *support_read_outcome(int rc);
  * taken out (0) if there is one (-1). */
 int support_recv(struct test_conn *c);
 int support_take_line(struct test_conn *c, char *line, size_t cap);
+/* A STALL notice may come between any two lines on a busy machine (a
+ * callback held the loop past --warn-stall); both functions above skip
+ * them, as a client may, unless this is set. */
+extern int support_see_stalls;
 void support_close(struct test_conn *c);
 
 /* Assertions for cmocka tests, each waiting up to SUPPORT_WAIT_MS and

