@@ -1,0 +1,344 @@
+/* End-to-end tests of the web side against a real baedald, with raw HTTP
+ * from the test: the JSON API and its errors, the token, the event
+ * stream's order and resume, and a stream that never reads. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tests/support.h"
+
+/* The server's HTTP port, from its "http on HOST:PORT" log line (logged
+ * before "listening on", which support_server_start waits for). */
+static int http_port(const struct test_server *srv)
+{
+	char *log = support_read_file(srv->log);
+	const char *at = log ? strstr(log, "http on 127.0.0.1:") : NULL;
+	int port = at ? atoi(at + strlen("http on 127.0.0.1:")) : -1;
+	free(log);
+	if (port <= 0)
+		fail_msg("no \"http on\" line in %s", srv->log);
+	return port;
+}
+
+struct reply {
+	int status;
+	char body[65536];
+};
+
+/* One request on a connection of its own; the reply read to its end. */
+static void http_do(int port, const char *method, const char *path, const char *headers,
+                    const char *body, struct reply *r)
+{
+	struct test_conn c;
+	static char req[200000];
+	if (support_connect(&c, port) < 0)
+		fail_msg("cannot connect to port %d", port);
+	snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+	         "%sContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n%s",
+	         method, path, headers ? headers : "", body ? strlen(body) : 0, body ? body : "");
+	assert_int_equal(support_send(&c, req), 0);
+	static char all[1 << 20];
+	size_t len = 0;
+	long long deadline = support_now_ms() + SUPPORT_WAIT_MS;
+	while (len < sizeof all - 1 && support_now_ms() < deadline) {
+		struct pollfd pfd = { .fd = c.fd, .events = POLLIN };
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		ssize_t n = recv(c.fd, all + len, sizeof all - 1 - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	support_close(&c);
+	all[len] = '\0';
+	r->status = 0;
+	sscanf(all, "HTTP/1.1 %d", &r->status);
+	const char *b = strstr(all, "\r\n\r\n");
+	snprintf(r->body, sizeof r->body, "%s", b ? b + 4 : "");
+}
+
+/* A JSON string field's value (no escapes in what these tests read). */
+static void json_str(const char *body, const char *key, char *out, size_t cap)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\":\"", key);
+	const char *p = strstr(body, pat);
+	if (!p)
+		fail_msg("no %s in %s", key, body);
+	p += strlen(pat);
+	size_t n = strcspn(p, "\"");
+	snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
+}
+
+static void new_session(int port, char *id, size_t cap)
+{
+	static struct reply r;
+	http_do(port, "POST", "/api/sessions", NULL, "", &r);
+	assert_int_equal(r.status, 201);
+	json_str(r.body, "session", id, cap);
+	assert_int_equal(strlen(id), 32);
+}
+
+/* An event stream's next event: its id (0: none), name and data. */
+struct sse_event {
+	long long id;
+	char event[32];
+	char data[1024];
+};
+
+static void sse_open(struct test_conn *c, int port, const char *path, const char *headers)
+{
+	char req[1024], line[4096];
+	if (support_connect(c, port) < 0)
+		fail_msg("cannot connect to port %d", port);
+	snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", path,
+	         headers ? headers : "");
+	assert_int_equal(support_send(c, req), 0);
+	support_expect_prefix(c, "HTTP/1.1 200", NULL, 0);
+	/* Headers, then chunked framing: chunk sizes are lines of hex digits. */
+	do {
+		if (support_read_line(c, line, sizeof line, SUPPORT_WAIT_MS) != SUPPORT_LINE)
+			fail_msg("the event stream's headers did not end");
+	} while (strcmp(line, "\r") != 0 && line[0]);
+}
+
+static int sse_next(struct test_conn *c, struct sse_event *ev, int timeout_ms)
+{
+	char line[4096];
+	memset(ev, 0, sizeof *ev);
+	for (;;) {
+		int rc = support_read_line(c, line, sizeof line, timeout_ms);
+		if (rc != SUPPORT_LINE)
+			return rc;
+		line[strcspn(line, "\r")] = '\0';
+		if (strncmp(line, "id: ", 4) == 0)
+			ev->id = atoll(line + 4);
+		else if (strncmp(line, "event: ", 7) == 0)
+			snprintf(ev->event, sizeof ev->event, "%.31s", line + 7);
+		else if (strncmp(line, "data: ", 6) == 0)
+			snprintf(ev->data, sizeof ev->data, "%.1023s", line + 6);
+		else if (line[0] == '\0' && ev->event[0])
+			return SUPPORT_LINE;
+	}
+}
+
+static void post_run(int port, const char *form, int want_status, char *body, size_t cap)
+{
+	static struct reply r;
+	http_do(port, "POST", "/api/runs", NULL, form, &r);
+	if (r.status != want_status)
+		fail_msg("POST %s: %d %s (wanted %d)", form, r.status, r.body, want_status);
+	if (body)
+		snprintf(body, cap, "%.*s", (int)cap - 1, r.body);
+}
+
+static int start(struct support_e2e *e, const char *flag1, const char *flag2)
+{
+	return support_server_start(&e->srv, e->db, "--http", "127.0.0.1:0", flag1, flag2, NULL);
+}
+
+/* A run's steps arrive in order, ids strictly increasing, its done last;
+ * a second stream resuming after id 5 gets exactly the ones after it. */
+static void test_sse_order_and_resume(void **state)
+{
+	struct support_e2e *e = *state;
+	struct test_conn c, c2;
+	struct sse_event ev;
+	char sid[64], path[128], form[256];
+	assert_int_equal(start(e, NULL, NULL), 0);
+	int port = http_port(&e->srv);
+	new_session(port, sid, sizeof sid);
+	snprintf(path, sizeof path, "/events?session=%s", sid);
+	sse_open(&c, port, path, NULL);
+	snprintf(form, sizeof form, "session=%s&mode=async&orders=A:30ms+B:30ms+C:40ms", sid);
+	post_run(port, form, 201, NULL, 0);
+	long long last = 0;
+	int steps[4] = { 0 };   /* per order: delivered, eaten, collected seen */
+	for (;;) {
+		if (sse_next(&c, &ev, SUPPORT_WAIT_MS) != SUPPORT_LINE)
+			fail_msg("the stream ended before the run's done");
+		if (strcmp(ev.event, "ev") != 0)
+			break;
+		assert_true(ev.id == last + 1);
+		last = ev.id;
+		const char *o = strstr(ev.data, "\"order\":");
+		assert_non_null(o);
+		int order = atoi(o + 8);
+		assert_true(order >= 1 && order <= 3);
+		const char *want[] = { "\"step\":\"delivered\"", "\"step\":\"eaten\"",
+		                       "\"step\":\"collected\"" };
+		assert_true(steps[order] < 3);
+		if (!strstr(ev.data, want[steps[order]]))
+			fail_msg("order %d: %s out of order", order, ev.data);
+		steps[order]++;
+	}
+	assert_string_equal(ev.event, "done");
+	assert_int_equal(ev.id, 10);
+	assert_non_null(strstr(ev.data, "\"status\":\"done\""));
+	assert_int_equal(steps[1] + steps[2] + steps[3], 9);
+
+	sse_open(&c2, port, path, "Last-Event-ID: 5\r\n");
+	for (long long want = 6; want <= 10; want++) {
+		assert_int_equal(sse_next(&c2, &ev, SUPPORT_WAIT_MS), SUPPORT_LINE);
+		assert_int_equal(ev.id, want);
+	}
+	assert_string_equal(ev.event, "done");
+	/* Nothing more: no event repeated, none made up. */
+	assert_int_equal(sse_next(&c2, &ev, 300), SUPPORT_TIMEOUT);
+	support_close(&c);
+	support_close(&c2);
+}
+
+/* Every error has its status and a JSON body with the protocol's code. */
+static void test_error_statuses(void **state)
+{
+	struct support_e2e *e = *state;
+	static struct reply r;
+	static char big[40000];
+	char sid[64], form[256], body[4096], hello[256];
+	assert_int_equal(start(e, "--max-inflight", "3"), 0);
+	int port = http_port(&e->srv);
+
+	post_run(port, "mode=async&orders=A:3x", 400, body, sizeof body);
+	assert_non_null(strstr(body, "\"error\":\"bad_duration\""));
+	post_run(port, "mode=fast&orders=A:3s", 400, body, sizeof body);
+	assert_non_null(strstr(body, "\"error\":\"bad_mode\""));
+	post_run(port, "mode=async&orders=A:1ms%0APING", 400, body, sizeof body);
+	assert_non_null(strstr(body, "\"error\":\"bad_args\""));
+	post_run(port, "mode=async&orders=A:10ms+B:10ms+C:10ms+D:10ms", 503, body, sizeof body);
+	assert_non_null(strstr(body, "\"error\":\"busy\""));
+	http_do(port, "GET", "/nowhere", NULL, NULL, &r);
+	assert_int_equal(r.status, 404);
+	assert_non_null(strstr(r.body, "\"error\":\"not_found\""));
+	http_do(port, "GET", "/api/runs/999", NULL, NULL, &r);
+	assert_int_equal(r.status, 404);
+	http_do(port, "GET", "/api/runs/999/trace.json", NULL, NULL, &r);
+	assert_int_equal(r.status, 404);
+	http_do(port, "DELETE", "/api/runs", NULL, NULL, &r);
+	assert_int_equal(r.status, 405);
+	assert_non_null(strstr(r.body, "\"error\":\"method\""));
+	memset(big, 'A', sizeof big - 1);
+	memcpy(big, "orders=", 7);
+	http_do(port, "POST", "/api/runs", NULL, big, &r);
+	assert_int_equal(r.status, 413);
+	assert_non_null(strstr(r.body, "\"error\":\"too_large\""));
+	http_do(port, "GET", "/events?session=nothex", NULL, NULL, &r);
+	assert_int_equal(r.status, 400);
+	http_do(port, "GET", "/events?session=0123456789abcdef0123456789abcdef", NULL, NULL, &r);
+	assert_int_equal(r.status, 404);
+	/* A session a terminal holds is not taken from it. */
+	support_connect_greeted(&e->c, e->srv.port, hello, sizeof hello);
+	const char *at = strstr(hello, "session=");
+	assert_non_null(at);
+	snprintf(sid, sizeof sid, "%.32s", at + 8);
+	snprintf(form, sizeof form, "session=%s&mode=async&orders=A:1ms", sid);
+	post_run(port, form, 409, body, sizeof body);
+	assert_non_null(strstr(body, "\"error\":\"session_attached\""));
+	snprintf(form, sizeof form, "/events?session=%s&last_event_id=5", sid);
+	http_do(port, "GET", form, NULL, NULL, &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.body, "\"error\":\"bad_seq\""));
+}
+
+/* With a token, every request but the page's static files needs it; a
+ * wrong one gets 401 and nothing else. */
+static void test_token(void **state)
+{
+	struct support_e2e *e = *state;
+	static struct reply r;
+	assert_int_equal(start(e, "--token", "s3cret"), 0);
+	int port = http_port(&e->srv);
+	http_do(port, "GET", "/api/runs", NULL, NULL, &r);
+	assert_int_equal(r.status, 401);
+	assert_non_null(strstr(r.body, "\"error\":\"auth_required\""));
+	assert_null(strstr(r.body, "\"runs\""));
+	http_do(port, "GET", "/api/runs", "Authorization: Bearer wrong\r\n", NULL, &r);
+	assert_int_equal(r.status, 401);
+	http_do(port, "GET", "/", NULL, NULL, &r);
+	assert_int_equal(r.status, 401);
+	http_do(port, "GET", "/api/runs", "Authorization: Bearer s3cret\r\n", NULL, &r);
+	assert_int_equal(r.status, 200);
+	http_do(port, "GET", "/api/runs?token=s3cret", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	http_do(port, "GET", "/static/app.js", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	/* A run submitted through the web side passes the protocol's AUTH. */
+	http_do(port, "POST", "/api/runs", "Authorization: Bearer s3cret\r\n",
+	        "mode=sync&orders=A:1ms", &r);
+	assert_int_equal(r.status, 201);
+}
+
+static void test_no_token(void **state)
+{
+	struct support_e2e *e = *state;
+	static struct reply r;
+	assert_int_equal(start(e, NULL, NULL), 0);
+	int port = http_port(&e->srv);
+	http_do(port, "GET", "/api/runs", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	http_do(port, "GET", "/", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "<!doctype html>"));
+}
+
+/* A stream whose client never reads: the server drops its live events
+ * past its budget instead of buffering a large run's lines, and once
+ * read it says how many with a lagged event before the run's done. */
+static void test_sse_never_read_is_bounded(void **state)
+{
+	struct support_e2e *e = *state;
+	static struct reply r;
+	struct test_conn c;
+	char sid[64], path[128], form[256], line[4096];
+	assert_int_equal(start(e, NULL, NULL), 0);
+	int port = http_port(&e->srv);
+	new_session(port, sid, sizeof sid);
+	snprintf(path, sizeof path, "/events?session=%s", sid);
+	sse_open(&c, port, path, NULL);
+	int small = 4096;
+	setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	/* 300 000 events of about 110 bytes: 33 MB if all were kept. */
+	snprintf(form, sizeof form, "session=%s&kind=gen&mode=async&count=100000&meal=1ms..20ms",
+	         sid);
+	post_run(port, form, 201, NULL, 0);
+	snprintf(path, sizeof path, "/api/runs?session=%s", sid);
+	long long deadline = support_now_ms() + SUPPORT_WAIT_MS * 3;
+	do {
+		usleep(100000);
+		http_do(port, "GET", path, NULL, NULL, &r);
+	} while (!strstr(r.body, "\"status\":\"done\"") && support_now_ms() < deadline);
+	assert_non_null(strstr(r.body, "\"status\":\"done\""));
+	size_t bytes = 0;
+	int lagged = 0, done = 0;
+	while (!done && support_read_line(&c, line, sizeof line, SUPPORT_WAIT_MS) == SUPPORT_LINE) {
+		bytes += strlen(line) + 1;
+		lagged |= strncmp(line, "event: lagged", 13) == 0 && !done;
+		done = strncmp(line, "event: done", 11) == 0;
+	}
+	assert_true(done);
+	assert_true(lagged);
+	if (bytes > (12u << 20))
+		fail_msg("the stream held %zu bytes for a client that did not read", bytes);
+	support_close(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		SUPPORT_E2E_TEST(test_sse_order_and_resume),
+		SUPPORT_E2E_TEST(test_error_statuses),
+		SUPPORT_E2E_TEST(test_token),
+		SUPPORT_E2E_TEST(test_no_token),
+		SUPPORT_E2E_TEST(test_sse_never_read_is_bounded),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
