@@ -136,6 +136,32 @@ sed -n '/^commands:/,/^$/p' "$dir/baedal.help" | sed -n 's/^  \([a-z][a-z-]*\) .
 page_items "$MAN/baedal.1" COMMANDS Cm >"$dir/p"
 same "baedal: COMMANDS describes exactly the commands of --help" "$dir/h" "$dir/p"
 
+# examples PAGE PROG: the PROG command lines of the page's literal displays.
+examples() {
+	awk -v p="$2" '/^\.Bd -literal/ { on = 1; next } /^\.Ed/ { on = 0 } on && $1 == p' "$1" |
+		sed 's/\\e$//'
+}
+# The examples are commands the programs take: the client's, sent to a
+# port nothing listens on, fail to connect (1), not on usage (2); the
+# server's, with --help after them, parse every flag and exit 0.
+examples "$MAN/baedal.1" baedal >"$dir/ex"
+while read -r _ args; do
+	# shellcheck disable=SC2086 # the example's words
+	"$BUILD/baedal" --server 127.0.0.1:1 $args >/dev/null 2>"$dir/ex.err" </dev/null
+	rc=$?
+	if [ "$rc" -ne 2 ]; then ok "baedal example parses: $args"; else
+		not_ok "baedal example parses: $args: $(cat "$dir/ex.err")"; fi
+done <"$dir/ex"
+examples "$MAN/baedald.8" baedald >"$dir/ex"
+while read -r _ args; do
+	# shellcheck disable=SC2086 # the example's words
+	if "$BUILD/baedald" $args --help >/dev/null 2>"$dir/ex.err"; then
+		ok "baedald example parses: ${args:-(no flags)}"
+	else
+		not_ok "baedald example parses: $args: $(cat "$dir/ex.err")"
+	fi
+done <"$dir/ex"
+
 if [ -s "$dir/baedald.help" ]; then
 	check_defaults "$dir/baedald.help" "$MAN/baedald.8" >"$dir/defaults"
 	cat "$dir/defaults"

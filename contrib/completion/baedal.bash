@@ -36,7 +36,7 @@ _baedal()
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return 0
 		;;
-	--server | --since)
+	--server | --since | --riders | --deadline)
 		return 0
 		;;
 	esac
@@ -46,19 +46,23 @@ _baedal()
 		w=${words[i]}
 		seen+="${w%%=*} "
 		case $w in
-		--server | --token-file | --since) ((i++)) ;;
+		--server | --token-file | --since | --riders | --deadline) ((i++)) ;;
 		-*) ;;
 		*) if [[ -z $cmd ]]; then cmd=$w; else ((nargs++)); fi ;;
 		esac
 	done
 
-	# A command's own flag, unless it is on the line already.
-	local own=""
+	# A command's own flags, but those on the line already.
+	local own="" f
 	case $cmd in
-	compare | demo) own="--cook" ;;
+	compare) own="--cook --riders --deadline" ;;
+	run | gen) own="--riders --deadline" ;;
+	demo) own="--cook" ;;
 	attach) own="--since" ;;
 	esac
-	[[ $seen == *" $own "* ]] && own=""
+	for f in $own; do
+		[[ $seen == *" $f "* ]] && own=${own/$f/}
+	done
 	if [[ $cur == -* ]]; then
 		mapfile -t COMPREPLY < <(compgen -W "$global $own" -- "$cur")
 		return 0
