@@ -1,7 +1,7 @@
 # The benchmark: baedal beside Python asyncio, Node and Go (bench/README.md).
 # `make bench` (about 10 minutes) and `make bench-quick` (a smoke run, < 1 minute).
 
-BENCH_BIN = $(BUILD)/bench/loadgen $(BUILD)/bench/peer-go
+BENCH_BIN = $(BUILD)/bench/loadgen $(BUILD)/bench/peer-go $(BUILD)/bench/nohealth/baedald
 # command:Debian package, for what the suite runs besides the build's own deps.
 BENCH_TOOLS = go:golang-go gnuplot:gnuplot-nox /usr/bin/time:time node:nodejs python3:python3
 
@@ -32,6 +32,12 @@ bench-deps: deps
 
 $(BUILD)/bench/loadgen: bench/loadgen.c | $(BUILD)/bench
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $<
+
+# The server with its loop-health measurement compiled out, to measure
+# what the measurement costs: the same sources, its own objects.
+$(BUILD)/bench/nohealth/baedald: $(SERVER_SRC) server/main.c $(COMMON_SRC) $(SCHEMA) $(WEB) \
+		$(wildcard */*.h)
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/bench/nohealth CPPFLAGS=-DBAEDAL_NO_HEALTH $@
 
 # Its own build cache under build/, so a fresh clone needs no writable $$HOME.
 $(BUILD)/bench/peer-go: bench/peers/go/main.go | $(BUILD)/bench

@@ -1,7 +1,7 @@
 """The baedal benchmark: the real server and client beside the same workload
 in Python asyncio, Node and Go, measured minutes apart on one machine.
 
-usage: python3 bench/bench.py [--quick] [--build DIR] [--out FILE]
+usage: python3 bench/bench.py [--quick] [--build DIR] [--out FILE] [--readme FILE]
 
 Every server it starts listens on 127.0.0.1:0 with a fresh database in a
 temporary directory and is stopped by its PID when its measurement ends,
@@ -55,10 +55,11 @@ def log(msg):
 class Server:
     """baedald on port 0 with a fresh database; peak RSS from wait4()."""
 
-    def __init__(self, build, tmp, tag):
+    def __init__(self, build, tmp, tag, binary="baedald", http="127.0.0.1:0"):
         self.db = os.path.join(tmp, tag + ".db")
         self.errpath = os.path.join(tmp, tag + ".log")
-        cmd = [os.path.join(build, "baedald"), "--listen", "127.0.0.1:0", "--db", self.db]
+        cmd = [os.path.join(build, binary), "--listen", "127.0.0.1:0", "--http", http,
+               "--db", self.db]
         note(cmd)
         self.err = open(self.errpath, "w")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.err)
@@ -160,6 +161,8 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--out", default="bench/results/latest.md")
     ap.add_argument("--from-json", help="render a saved run again instead of measuring")
+    ap.add_argument("--readme", default="README.md",
+                    help="the file whose bench block gets the figures (full runs only)")
     args = ap.parse_args()
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, on_signal)
@@ -179,6 +182,9 @@ def main():
     with open(args.out, "w") as f:
         f.write(md)
     print(md)
+    if not run["cfg"]["quick"] and args.readme:
+        if not report.update_readme(args.readme, run["machine"], run["cfg"], res):
+            log("no bench markers in " + args.readme + ": not updated")
     plot = report.plot(res, os.path.join(os.path.dirname(args.out),
                                          "scaling-quick" if run["cfg"]["quick"] else "scaling"))
     if plot:

@@ -18,9 +18,9 @@ class Ctx:
         self.client = os.path.join(build, "baedal")
         self.nserver = 0
 
-    def server(self):
+    def server(self, **kw):
         self.nserver += 1
-        return self.server_cls(self.build, self.tmp, "s%d" % self.nserver)
+        return self.server_cls(self.build, self.tmp, "s%d" % self.nserver, **kw)
 
 
 def config(quick):
@@ -84,15 +84,29 @@ def db_figures(db):
             "p99_timer_late_ms": timer[0] / 1e3 if timer else None}
 
 
-def gen(ctx, n, lo_us, hi_us, watched):
+# The features each measured on versus off (feature_costs): what "off"
+# means for each. On, every baedal run has them all: the HTTP listener
+# (on port 0, nobody connected), the loop-health measurement (compiled in)
+# and riders= as many as the run has orders (the limit is checked for
+# every order, never reached, so the makespan is still the meal's).
+FEATURES = {
+    "http": {"http": "off"},
+    "health": {"binary": os.path.join("bench", "nohealth", "baedald")},
+    "riders": {"riders": False},
+}
+
+
+def gen(ctx, n, lo_us, hi_us, watched, riders=True, figures=True, **server):
     """Target 2 (and the scaling curve): one GEN run on a fresh server, its
     events read as fast as they come (watched) or not sent at all (WATCH
-    ends: the client waits for DONE); every figure after it is committed."""
-    srv = ctx.server()
+    ends: the client waits for DONE); every figure after it is committed.
+    figures=False skips the rows' lateness, for runs that need the
+    makespan alone."""
+    srv = ctx.server(**server)
     try:
         meal = "%dus" % lo_us if lo_us == hi_us else "%dus..%dus" % (lo_us, hi_us)
-        text = ctx.run_cmd([ctx.loadgen, "one" if watched else "ends", srv.addr,
-                            "GEN async %d %s" % (n, meal)], 600)
+        line = "GEN async %d %s" % (n, meal) + (" riders=%d" % n if riders else "")
+        text = ctx.run_cmd([ctx.loadgen, "one" if watched else "ends", srv.addr, line], 600)
         d = json.loads(text)
         # DONE is sent once the run's end and all its events are committed;
         # the run starts once its OK is sent: DONE's arrival less OK's and
@@ -100,7 +114,8 @@ def gen(ctx, n, lo_us, hi_us, watched):
         res = {"ok": d["ok"], "makespan_s": d["elapsed_us"] / 1e6,
                "commit_lag_s": max(0.0, d["done_s"] - d["ok_s"] - d["elapsed_us"] / 1e6),
                "ok_s": d["ok_s"], "streamed": d["events"], "dropped": d["dropped"]}
-        res.update(db_figures(srv.db))
+        if figures:
+            res.update(db_figures(srv.db))
     finally:
         srv.stop()
     res["rss_mb"] = srv.maxrss_kb / 1024 if srv.maxrss_kb else None
@@ -227,11 +242,27 @@ def scaling(ctx, cfg, res):
                     peer(ctx, name, n, lo, hi, cfg["peer_timeout"]))
 
 
+def feature_costs(ctx, cfg):
+    """Each feature's cost on the big run's makespan (WATCH ends): all on,
+    then each one off alone, back to back in every repetition, so that
+    every pair is measured seconds apart."""
+    n = cfg["big_n"]
+    res = {}
+    for rep in range(cfg["runs"]):
+        ctx.log("run %d/%d: features on and off, N=%d" % (rep + 1, cfg["runs"], n))
+        res.setdefault("on", []).append(gen(ctx, n, 1000000, 1000000, False, figures=False))
+        for name, off in FEATURES.items():
+            res.setdefault(name, []).append(
+                gen(ctx, n, 1000000, 1000000, False, figures=False, **off))
+    return res
+
+
 def run_all(ctx, cfg):
     res = {"scaling": {}}
     ctx.log("target 1: the lesson, %d runs" % cfg["runs"])
     res["lesson"] = lesson(ctx, cfg)
     scaling(ctx, cfg, res["scaling"])
+    res["features"] = feature_costs(ctx, cfg)
     ctx.log("target 3: %d connections" % cfg["conns"])
     res["conns"] = conns(ctx, cfg)
     ctx.log("target 4: one watcher of %d orders" % cfg["watch_n"])

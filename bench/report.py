@@ -72,6 +72,74 @@ def verdict(st, limit, higher_is_better=False):
     return "NOT met (by %.3g)" % abs(med - limit)
 
 
+def paired(a_runs, b_runs, f):
+    """f(a, b) for the runs of two programs made in the same repetition
+    (the i-th of each), where both have the figures."""
+    out = []
+    for a, b in zip(a_runs, b_runs):
+        try:
+            out.append(f(a, b))
+        except (KeyError, TypeError, ZeroDivisionError):
+            pass
+    return stat(out)
+
+
+def fmt_pct(st):
+    if st is None:
+        return "-"
+    med, lo, hi = st
+    if lo == hi:
+        return "%+.1f %%" % med
+    return "%+.1f %% (%+.1f–%+.1f)" % (med, lo, hi)
+
+
+PEER_NAMES = [p for p in PROGRAMS if not p.startswith("baedal")]
+
+
+def best_peer_factor(sc, key, ideal_s, rep):
+    """The best peer's overhead over baedal's (makespan less the ideal) in
+    repetition rep."""
+    base = sc[("baedal", key)][rep]["makespan_s"] - ideal_s
+    peer = min(sc[(p, key)][rep]["makespan_s"] for p in PEER_NAMES) - ideal_s
+    return peer / base
+
+
+def ratio_rows(cfg, res):
+    """The targets as ratios to a baseline measured in the same run:
+    baedal unwatched for the watched client, the best peer for overhead,
+    the same server with one feature off for each feature's cost."""
+    sc = res["scaling"]
+    key = "%d 1s" % cfg["big_n"]
+    ends, watched = sc.get(("baedal", key), []), sc.get(("baedal-watched", key), [])
+    pre = "%s × 1 s" % cfg["big_n"]
+    rows = []
+    st = paired(watched, ends, lambda w, e: 100.0 * (w["makespan_s"] / e["makespan_s"] - 1))
+    rows.append((pre + ", every event read vs WATCH ends: makespan", fmt_pct(st), "≤ +10 %",
+                 verdict(st, 10)))
+    st = paired(watched, ends, lambda w, e: w["p99_late_ms"] / e["p99_late_ms"])
+    rows.append((pre + ", the same: p99 lateness, × the unwatched p99", fmt(st, 2), "≤ 1.25",
+                 verdict(st, 1.25)))
+    for runs, how in ((ends, "WATCH ends"), (watched, "every event read")):
+        st = stat([r["rss_mb"] for r in runs])
+        rows.append((pre + ", %s: server peak RSS MB" % how, fmt(st, 0), "≤ 200",
+                     verdict(st, 200)))
+    st = stat([r["ok_s"] for r in ends])
+    rows.append(("GEN %d: submit to OK s" % cfg["big_n"], fmt(st), "≤ 0.3", verdict(st, 0.3)))
+    for n in cfg["scale_ns"]:
+        k = "%d 1s" % n
+        reps = range(min(len(sc.get((p, k), [])) for p in PROGRAMS))
+        st = stat([best_peer_factor(sc, k, 1.0, i) for i in reps])
+        rows.append(("%d × 1 s: the best peer's overhead ÷ baedal's" % n, fmt(st, 1), "≥ 10",
+                     verdict(st, 10, higher_is_better=True)))
+    feat = res.get("features", {})
+    for name in (f for f in feat if f != "on"):
+        st = paired(feat["on"], feat[name],
+                    lambda on, off: 100.0 * (on["makespan_s"] / off["makespan_s"] - 1))
+        rows.append(("%s × 1 s, WATCH ends: makespan with %s on vs off" % (cfg["big_n"], name),
+                     fmt_pct(st), "≤ +2 %", verdict(st, 2)))
+    return rows
+
+
 def target_rows(cfg, res):
     rows = []
     for mode in ("sync", "async"):
@@ -162,7 +230,15 @@ def render(machine, cfg, res, commands):
               "load_after"):
         lines.append("- %s: %s" % (k.replace("_", " "), machine.get(k, "?")))
     lines.append("- suite took: %.0f s" % machine["duration_s"])
-    lines += ["", "## Targets", "",
+    lines += ["", "## Targets: ratios to a baseline in the same run", "",
+              "Each ratio is taken between runs of the same repetition, minutes (for a "
+              "feature on and off, seconds) apart; median (min–max) over the repetitions. "
+              "Every baedal run has the HTTP listener on (port 0), the loop-health "
+              "measurement compiled in and `riders=` as many as its orders; \"off\" is "
+              "`--http off`, the server built with `-DBAEDAL_NO_HEALTH`, and no `riders=`.",
+              "", table(["figure", "median (min–max)", "target", "verdict"],
+                        ratio_rows(cfg, res)), "",
+              "## Targets in absolute figures", "",
               table(["#", "figure", "median (min–max)", "target", "verdict"],
                     target_rows(cfg, res)), "",
               "## Beside the peers (same workload, in-process, no network, no storage "
@@ -179,6 +255,27 @@ def render(machine, cfg, res, commands):
         with open(notes) as f:
             lines += [f.read()]
     return "\n".join(lines)
+
+
+README_BEGIN = "<!-- bench: from bench/results/latest.md -->"
+README_END = "<!-- bench: end -->"
+
+
+def update_readme(path, machine, cfg, res):
+    """Puts the ratio table between the README's two markers; False if
+    they are not there."""
+    with open(path) as f:
+        text = f.read()
+    a, b = text.find(README_BEGIN), text.find(README_END)
+    if a < 0 or b < a:
+        return False
+    block = "\n".join([README_BEGIN, "", "%s, %s, load %s before, %s after:" % (
+        machine.get("date", "?"), machine.get("cpu", "?"), machine.get("load_before", "?"),
+        machine.get("load_after", "?")), "", table(["figure", "median (min–max)", "target",
+                                                    "verdict"], ratio_rows(cfg, res)), ""])
+    with open(path, "w") as f:
+        f.write(text[:a] + block + "\n" + text[b:])
+    return True
 
 
 def plot(res, stem):
