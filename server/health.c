@@ -152,9 +152,9 @@ static void health_tell(struct health *h, struct session *s)
 void health_note_timer(struct health *h, struct session *s, uint64_t deadline_us,
                        uint64_t now_us)
 {
-	uint64_t late = now_us > deadline_us ? now_us - deadline_us : 0;
-	histogram_record(&h->timers, late);
-	health_record_lag(h, late, now_us);
+	/* One record an order: the loop's lag is this and the probe's
+	 * histogram merged when it is read. */
+	histogram_record(&h->timers, now_us > deadline_us ? now_us - deadline_us : 0);
 	/* Due before the last stall ended and run only now: it waited for it. */
 	if (h->stalls && s && deadline_us < h->recent[(h->stalls - 1) % HEALTH_RECENT_STALLS].end_us)
 		health_tell(h, s);

@@ -44,9 +44,9 @@ struct health {
 	uint64_t warn_stall_us;
 	uint64_t start_us, cpu_start_us;    /* CLOCK_MONOTONIC, the thread's CPU clock */
 	uint64_t iterations;
-	struct histogram lag;               /* the probe and every order timer */
-	struct histogram timers;            /* order timers alone */
-	struct histogram window[HEALTH_WINDOW_S];   /* lag, one a second */
+	struct histogram lag;               /* the probe and the stalls */
+	struct histogram timers;            /* order timers: the lag is both */
+	struct histogram window[HEALTH_WINDOW_S];   /* the probe's, one a second */
 	uint64_t window_sec[HEALTH_WINDOW_S];
 	struct event *probe;
 	int probing;

@@ -25,7 +25,7 @@ struct metrics_view {
 
 /* Histograms too large for the stack of a callback; the loop answers one
  * request at a time. */
-static struct histogram recent;
+static struct histogram recent, lag;
 
 static void metrics_read(const struct server *srv, struct metrics_view *v)
 {
@@ -34,6 +34,8 @@ static void metrics_read(const struct server *srv, struct metrics_view *v)
 	v->now_us = clock_mono_us();
 	v->uptime_us = v->now_us - h->start_us;
 	v->busy_us = health_busy_us(h);
+	lag = h->lag;
+	histogram_merge(&lag, &h->timers);
 	for (size_t i = 0; i < srv->nbuckets; i++)
 		for (const struct session *s = srv->buckets[i]; s; s = s->next)
 			for (size_t k = 0; k < s->nruns; k++)
@@ -102,7 +104,7 @@ static void prom_loop(struct evbuffer *out, const struct health *h, const struct
 	           "Time the loop was held by those stalls.", (double)h->stalled_us / 1e6);
 	prom_histogram(out, "baedal_loop_lag_seconds",
 	               "How late the loop ran what came due: order timers and a 10 ms probe.",
-	               &h->lag);
+	               &lag);
 	prom_histogram(out, "baedal_timer_lateness_seconds",
 	               "How late each order's timer ran after its deadline.", &h->timers);
 }
@@ -196,9 +198,9 @@ void health_write_stats(const struct server *srv, void (*send)(void *, const cha
 	          v.busy_us, h->iterations, h->stalls, h->stalled_us, h->warn_stall_us);
 	STAT_SEND(send, arg, "STAT lag count=%" PRIu64 " p50=%" PRIu64 " p99=%" PRIu64
 	          " p999=%" PRIu64 " max=%" PRIu64 " recent_count=%" PRIu64 " recent_p50=%" PRIu64
-	          " recent_p99=%" PRIu64 " recent_max=%" PRIu64 "\n", h->lag.count,
-	          histogram_percentile(&h->lag, 0.5), histogram_percentile(&h->lag, 0.99),
-	          histogram_percentile(&h->lag, 0.999), h->lag.max_us, recent.count,
+	          " recent_p99=%" PRIu64 " recent_max=%" PRIu64 "\n", lag.count,
+	          histogram_percentile(&lag, 0.5), histogram_percentile(&lag, 0.99),
+	          histogram_percentile(&lag, 0.999), lag.max_us, recent.count,
 	          histogram_percentile(&recent, 0.5), histogram_percentile(&recent, 0.99),
 	          recent.max_us);
 	STAT_SEND(send, arg, "STAT work sync=%" PRIu64 " async=%" PRIu64 " offload=%" PRIu64
