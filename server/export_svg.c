@@ -140,18 +140,21 @@ static const char svg_style[] =
 void export_svg(struct evbuffer *out, const struct export_svg_run *runs, size_t nruns)
 {
 	struct svg_scale sc = { .span_us = 1 };
-	int height = SVG_AXIS + 24;
+	int rows_bottom = 4;
 	for (size_t i = 0; i < nruns; i++) {
 		int64_t span = export_run_span_us(runs[i].run, svg_latest(&runs[i]));
 		if (span > sc.span_us)
 			sc.span_us = span;
-		height += svg_run_height(&runs[i]);
+		rows_bottom += svg_run_height(&runs[i]);
 	}
+	int height = rows_bottom + SVG_AXIS + 24;
 	sc.tick_us = svg_tick(sc.span_us);
 	evbuffer_add_printf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
 	                    "height=\"%d\" viewBox=\"0 0 %d %d\">\n%s"
 	                    "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
 	                    SVG_WIDTH, height, SVG_WIDTH, height, svg_style);
+	/* The grid first, so that the bars are drawn over it. */
+	svg_axis(out, &sc, 4, rows_bottom);
 	int y = 4;
 	for (size_t i = 0; i < nruns; i++) {
 		const struct export_svg_run *sr = &runs[i];
@@ -168,12 +171,11 @@ void export_svg(struct evbuffer *out, const struct export_svg_run *runs, size_t 
 		}
 		y += 8;
 	}
-	svg_axis(out, &sc, 4, y);
 	evbuffer_add_printf(out, "<g transform=\"translate(%d,%d)\">"
 	                    "<rect class=\"waiting\" width=\"12\" height=\"10\"/><text x=\"16\" y=\"9\">waiting</text>"
 	                    "<rect class=\"cooking\" x=\"80\" width=\"12\" height=\"10\"/><text x=\"96\" y=\"9\">cooking</text>"
 	                    "<rect class=\"blocked\" x=\"160\" width=\"12\" height=\"10\"/><text x=\"176\" y=\"9\">cooking on the loop (blocks everyone)</text>"
-	                    "<rect class=\"eating\" x=\"400\" width=\"12\" height=\"10\"/><text x=\"416\" y=\"9\">eating</text>"
-	                    "<rect class=\"collected\" x=\"470\" width=\"2\" height=\"10\"/><text x=\"478\" y=\"9\">collected</text>"
+	                    "<rect class=\"eating\" x=\"440\" width=\"12\" height=\"10\"/><text x=\"456\" y=\"9\">eating</text>"
+	                    "<rect class=\"collected\" x=\"510\" width=\"2\" height=\"10\"/><text x=\"518\" y=\"9\">collected</text>"
 	                    "</g>\n</svg>\n", SVG_LABEL, y + 22);
 }

@@ -1,0 +1,64 @@
+#!/bin/sh
+# The page in a real browser: headless Chromium loads a session's page
+# while a compare (sync and async, A 2 s, B 2 s, C 3 s) runs, and the
+# rendered DOM must show both runs with every order collected and their
+# totals. The screenshot is kept: <build>/browser/page.png.
+#   sh tests/browser.sh [BUILD_DIR [PICTURES_DIR]]   (make browser-test)
+# With PICTURES_DIR (make pictures), the screenshot and the lesson's SVG
+# timeline from this real run are copied there for the README.
+set -eu
+BUILD=${1:-build}
+pictures=${2:-}
+out="$BUILD/browser"
+rm -rf "$out"
+mkdir -p "$out"
+dir=$(mktemp -d)
+srv_pid=""
+browser_pid=""
+cleanup() {
+	[ -n "$browser_pid" ] && kill "$browser_pid" 2>/dev/null && wait "$browser_pid" 2>/dev/null
+	[ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+"$BUILD/baedald" --listen 127.0.0.1:0 --http 127.0.0.1:0 --db "$dir/baedal.db" 2>"$out/baedald.log" &
+srv_pid=$!
+port=""
+for _ in $(seq 100); do
+	port=$(sed -n 's/.*http on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out/baedald.log")
+	[ -n "$port" ] && break
+	sleep 0.1
+done
+[ -n "$port" ] || { cat "$out/baedald.log"; echo "FAIL: the server did not start"; exit 1; }
+base="http://127.0.0.1:$port"
+
+post() {
+	curl -sS --fail-with-body -X POST "$@"
+}
+session=$(post "$base/api/sessions" | sed -n 's/.*"session":"\([0-9a-f]*\)".*/\1/p')
+[ -n "$session" ] || { echo "FAIL: no session"; exit 1; }
+post -d "session=$session&mode=sync&orders=A:2s+B:2s+C:3s&group=lesson" "$base/api/runs" >/dev/null
+post -d "session=$session&mode=async&orders=A:2s+B:2s+C:3s&group=lesson" "$base/api/runs" >/dev/null
+
+chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-extensions \
+	--user-data-dir="$dir/profile" --remote-debugging-port=0 --window-size=1200,800 \
+	"$base/s/$session" >"$out/chromium.log" 2>&1 &
+browser_pid=$!
+if python3 tests/browser_cdp.py "$dir/profile/DevToolsActivePort" "$out/page.png" 90 \
+	>"$out/dom.json"; then
+	cat "$out/dom.json"
+	echo "screenshot: $out/page.png"
+	if [ -n "$pictures" ]; then
+		mkdir -p "$pictures"
+		cp "$out/page.png" "$pictures/page.png"
+		curl -sS --fail "$base/api/runs/1/timeline.svg" >"$pictures/lesson.svg"
+		echo "pictures: $pictures/page.png $pictures/lesson.svg"
+	fi
+	echo "1 passed, 0 failed"
+else
+	cat "$out/dom.json"
+	echo "FAIL: the page in chromium (log: $out/chromium.log)"
+	echo "0 passed, 1 failed"
+	exit 1
+fi

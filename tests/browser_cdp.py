@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Drives a headless Chromium through the DevTools protocol (the standard
+library only): waits until the page shows what `want` asks, prints the
+rendered runs, saves a screenshot. Used by tests/browser.sh.
+
+usage: browser_cdp.py DEVTOOLS_PORT_FILE SCREENSHOT.png TIMEOUT_S
+"""
+import base64, json, os, socket, struct, sys, time, urllib.request
+
+# What the page shows, read from its DOM.
+PROBE = """JSON.stringify({
+  runs: [...document.querySelectorAll('section.run')].map(s => ({
+    run: s.dataset.run, status: s.dataset.status,
+    orders: [...s.querySelectorAll('.order')].map(o => o.dataset.order + ':' + o.dataset.status)})),
+  totals: [...document.querySelectorAll('#totals tbody tr')].map(
+    tr => [...tr.cells].map(td => td.textContent)),
+  error: document.getElementById('error').textContent})"""
+
+
+class WebSocket:
+    def __init__(self, url):
+        host, _, path = url[len('ws://'):].partition('/')
+        h, _, p = host.partition(':')
+        self.sock = socket.create_connection((h, int(p)), timeout=30)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f'GET /{path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n'
+                           f'Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n'
+                           'Sec-WebSocket-Version: 13\r\n\r\n').encode())
+        head = b''
+        while b'\r\n\r\n' not in head:
+            head += self.sock.recv(1)
+        if b' 101 ' not in head.split(b'\r\n')[0]:
+            raise RuntimeError('no websocket: ' + head.decode(errors='replace'))
+        self.next_id = 0
+
+    def _recv_exact(self, n):
+        buf = b''
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise RuntimeError('devtools closed the connection')
+            buf += chunk
+        return buf
+
+    def send(self, text):
+        data = text.encode()
+        mask = os.urandom(4)
+        n = len(data)
+        head = b'\x81' + (bytes([0x80 | n]) if n < 126 else
+                          struct.pack('!BH', 0x80 | 126, n) if n < 65536 else
+                          struct.pack('!BQ', 0x80 | 127, n))
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def recv(self):
+        message = b''
+        while True:
+            b0, b1 = self._recv_exact(2)
+            n = b1 & 0x7f
+            if n == 126:
+                n = struct.unpack('!H', self._recv_exact(2))[0]
+            elif n == 127:
+                n = struct.unpack('!Q', self._recv_exact(8))[0]
+            message += self._recv_exact(n)
+            if b0 & 0x80:
+                return message.decode()
+
+    def call(self, method, **params):
+        self.next_id += 1
+        self.send(json.dumps({'id': self.next_id, 'method': method, 'params': params}))
+        while True:
+            reply = json.loads(self.recv())
+            if reply.get('id') == self.next_id:
+                if 'error' in reply:
+                    raise RuntimeError(f'{method}: {reply["error"]}')
+                return reply['result']
+
+
+def page_socket(port_file, deadline):
+    while time.time() < deadline:
+        try:
+            port = int(open(port_file).read().split()[0])
+            targets = json.load(urllib.request.urlopen(f'http://127.0.0.1:{port}/json/list'))
+            pages = [t for t in targets if t.get('type') == 'page']
+            if pages:
+                return WebSocket(pages[0]['webSocketDebuggerUrl'])
+        except (OSError, ValueError, IndexError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError('chromium did not open its devtools port')
+
+
+def main():
+    port_file, png, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    deadline = time.time() + timeout
+    ws = page_socket(port_file, deadline)
+    seen_running = done = False
+    state = {}
+    while time.time() < deadline:
+        res = ws.call('Runtime.evaluate', expression=PROBE, returnByValue=True)
+        state = json.loads(res['result'].get('value') or '{}')
+        runs = state.get('runs', [])
+        seen_running |= any(r['status'] == 'running' for r in runs)
+        done = (len(runs) == 2 and all(r['status'] == 'done' for r in runs)
+                and all(o.endswith(':collected') for r in runs for o in r['orders'])
+                and len(state.get('totals', [])) == 2
+                and all(t[3] == 'done' and t[4] != '-' for t in state['totals']))
+        if done:
+            break
+        time.sleep(0.2)
+    shot = ws.call('Page.captureScreenshot', format='png')
+    with open(png, 'wb') as f:
+        f.write(base64.b64decode(shot['data']))
+    print(json.dumps(state, indent=1))
+    print('seen running:', seen_running)
+    if not done:
+        sys.exit('the page did not show both runs done with every order collected')
+    if not seen_running:
+        sys.exit('the page never showed a run running: it was not live')
+
+
+if __name__ == '__main__':
+    main()
