@@ -35,6 +35,7 @@ const char *proto_step_name(enum proto_step s)
 	case STEP_EATEN: return "eaten";
 	case STEP_COLLECTED: return "collected";
 	case STEP_COOKED: return "cooked";
+	case STEP_CANCELLED: return "cancelled";
 	}
 	return "?";
 }
@@ -45,6 +46,8 @@ const char *proto_status_name(enum run_status s)
 	case RUN_RUNNING: return "running";
 	case RUN_DONE: return "done";
 	case RUN_INTERRUPTED: return "interrupted";
+	case RUN_CANCELLED: return "cancelled";
+	case RUN_TIMED_OUT: return "timed_out";
 	}
 	return "?";
 }
@@ -282,6 +285,12 @@ static int check_inline_cooking(struct parser *p)
 	            "run; use offload", got, max);
 }
 
+static int is_option(const char *tok, size_t n, const char *key)
+{
+	size_t k = strlen(key);
+	return n >= k && ci_equal(tok, k, key);
+}
+
 /* group=<id>: the runs a client submits together (compare) share it; it
  * follows the same rules as an order name. */
 static int parse_group(struct parser *p, const char *tok, size_t n)
@@ -295,10 +304,52 @@ static int parse_group(struct parser *p, const char *tok, size_t n)
 	return 0;
 }
 
-static int is_option(const char *tok, size_t n, const char *key)
+/* riders=<n>: at most n orders out at once (async and offload). */
+static int parse_riders(struct parser *p, const char *tok, size_t n)
 {
-	size_t k = strlen(key);
-	return n >= k && ci_equal(tok, k, key);
+	const size_t key = sizeof "riders=" - 1;
+	uint64_t v;
+	if (p->out->mode == MODE_SYNC)
+		return fail(p->err, "bad_riders", "%t: sync delivers one order at a time; riders= is for "
+		            "async and offload", tok, n);
+	if (proto_parse_u64(tok + key, n - key, &v) < 0 || v == 0 || v > UINT32_MAX)
+		return fail(p->err, "bad_riders", "%t: riders= takes a whole number from 1 up", tok, n);
+	p->out->riders = (uint32_t)v;
+	return 0;
+}
+
+/* deadline=<duration>: orders not collected by then are cancelled. */
+static int parse_deadline(struct parser *p, const char *tok, size_t n)
+{
+	const size_t key = sizeof "deadline=" - 1;
+	char max[32];
+	if (duration_parse(tok + key, n - key, &p->out->deadline_us) < 0)
+		return fail(p->err, "bad_deadline", "%t: a deadline is a duration like 250ms, 3s, 1.5s",
+		            tok, n);
+	if (p->out->deadline_us > PROTO_DEADLINE_MAX_US) {
+		duration_format(max, sizeof max, PROTO_DEADLINE_MAX_US);
+		return fail(p->err, "bad_deadline", "%t: a deadline is at most %s", tok, n, max);
+	}
+	return 0;
+}
+
+/* group=, riders= and deadline= after a RUN's orders or GEN's meal, each
+ * at most once, in any order. Returns 1 if tok was one of them (0 if not,
+ * -1 on an error). */
+static int parse_run_option(struct parser *p, const char *tok, size_t n, unsigned *seen)
+{
+	static const char *const keys[] = { "group=", "riders=", "deadline=" };
+	for (unsigned k = 0; k < 3; k++) {
+		if (!is_option(tok, n, keys[k]))
+			continue;
+		if (*seen & (1u << k))
+			return fail(p->err, "bad_args", "%s takes no more arguments, got '%t'", p->word, tok, n);
+		*seen |= 1u << k;
+		int rc = k == 0 ? parse_group(p, tok, n)
+		       : k == 1 ? parse_riders(p, tok, n) : parse_deadline(p, tok, n);
+		return rc < 0 ? -1 : 1;
+	}
+	return 0;
 }
 
 static int parse_run(struct parser *p)
@@ -311,14 +362,17 @@ static int parse_run(struct parser *p)
 
 	if (parse_mode(p) < 0)
 		return -1;
+	unsigned seen = 0;
 	while (next_token(p, &tok, &n)) {
-		if (is_option(tok, n, "group=")) {
-			if (p->out->norders == 0)
-				return fail(p->err, "no_orders", "RUN needs its orders before %t", tok, n);
-			if (parse_group(p, tok, n) < 0)
-				return -1;
-			return expect_end(p) < 0 ? -1 : check_inline_cooking(p);
-		}
+		int opt = parse_run_option(p, tok, n, &seen);
+		if (opt < 0)
+			return -1;
+		if (opt > 0 && p->out->norders == 0)
+			return fail(p->err, "no_orders", "RUN needs its orders before %t", tok, n);
+		if (opt > 0)
+			continue;
+		if (seen)
+			return fail(p->err, "bad_args", "RUN takes no more arguments, got '%t'", tok, n);
 		if (p->out->norders >= max) {
 			snprintf(num, sizeof num, "%" PRIu32, max);
 			return fail(p->err, "too_many_orders", "'%t' is one order too many: a run takes at most %s",
@@ -400,22 +454,24 @@ static int parse_prefix(struct parser *p, const char *tok, size_t n)
 	return 0;
 }
 
-/* prefix= and group=, each at most once, in either order. */
+/* prefix=, group=, riders= and deadline=, each at most once, in any order. */
 static int parse_gen(struct parser *p)
 {
 	const char *tok;
 	size_t n;
 	int prefixed = 0;
+	unsigned seen = 0;
 
 	if (parse_mode(p) < 0 || parse_count(p) < 0 || parse_meal_range(p) < 0)
 		return -1;
 	strcpy(p->out->gen_prefix, "o");
 	while (next_token(p, &tok, &n)) {
-		int group = is_option(tok, n, "group=");
-		if (group && !p->out->group[0]) {
-			if (parse_group(p, tok, n) < 0)
-				return -1;
-		} else if (!group && !prefixed) {
+		int opt = parse_run_option(p, tok, n, &seen);
+		if (opt < 0)
+			return -1;
+		if (opt > 0)
+			continue;
+		if (!prefixed) {
 			if (parse_prefix(p, tok, n) < 0)
 				return -1;
 			prefixed = 1;
@@ -500,6 +556,25 @@ static int parse_watch(struct parser *p)
 	return expect_end(p);
 }
 
+static int parse_run_id(struct parser *p, const char *usage)
+{
+	const char *tok;
+	size_t n;
+	if (!next_token(p, &tok, &n))
+		return fail(p->err, "bad_args", "%s needs a run id: %s", p->word, usage);
+	if (proto_parse_u64(tok, n, &p->out->run_id) < 0 || p->out->run_id == 0)
+		return fail(p->err, "bad_args", "'%t' is not a run id", tok, n);
+	return 0;
+}
+
+/* CANCEL <run>: one of the session's own runs. */
+static int parse_cancel(struct parser *p)
+{
+	if (parse_run_id(p, "CANCEL <run>") < 0)
+		return -1;
+	return expect_end(p);
+}
+
 static const struct {
 	const char *word;
 	enum cmd_kind kind;
@@ -514,12 +589,14 @@ static const struct {
 	{ "RUNS", CMD_RUNS, parse_runs },
 	{ "AUTH", CMD_AUTH, parse_auth },
 	{ "WATCH", CMD_WATCH, parse_watch },
+	{ "CANCEL", CMD_CANCEL, parse_cancel },
 	{ "STATS", CMD_STATS, expect_end },
 };
 
 const char *const proto_usage[] = {
-	"RUN <mode> <name>:[<cook>:]<meal>... [group=<id>]",
-	"GEN <mode> <count> <meal>[..<meal>] [prefix=<name>] [group=<id>]",
+	"RUN <mode> <name>:[<cook>:]<meal>... [group=<id>] [riders=<n>] [deadline=<d>]",
+	"GEN <mode> <count> <meal>[..<meal>] [prefix=<name>] [RUN's options]",
+	"CANCEL <run>",
 	"ATTACH <session> [<seq>]",
 	"RUNS [<session>]",
 	"WATCH events|ends",
@@ -545,6 +622,9 @@ static void cmd_reset(struct cmd *out, enum cmd_kind kind)
 	out->since_seq = 0;
 	out->token[0] = '\0';
 	out->watch_events = 1;
+	out->riders = 0;
+	out->deadline_us = 0;
+	out->run_id = 0;
 }
 
 int proto_parse_command(const char *line, size_t len, const struct proto_limits *lim,

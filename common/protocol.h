@@ -17,9 +17,14 @@
 /* offload: async, with cooking on the server's worker threads instead of
  * on its event loop. */
 enum proto_mode { MODE_SYNC = 0, MODE_ASYNC = 1, MODE_OFFLOAD = 2 };
-/* cooked comes first, and only for orders that have a cook. */
-enum proto_step { STEP_DELIVERED = 0, STEP_EATEN = 1, STEP_COLLECTED = 2, STEP_COOKED = 3 };
-enum run_status { RUN_RUNNING = 0, RUN_DONE = 1, RUN_INTERRUPTED = 2 };
+/* cooked comes first, and only for orders that have a cook; cancelled
+ * comes instead of eaten and collected, for an order its run gave up on
+ * (its deadline passed, or CANCEL). */
+enum proto_step { STEP_DELIVERED = 0, STEP_EATEN = 1, STEP_COLLECTED = 2, STEP_COOKED = 3,
+                  STEP_CANCELLED = 4 };
+/* cancelled: by CANCEL; timed_out: its deadline passed first. */
+enum run_status { RUN_RUNNING = 0, RUN_DONE = 1, RUN_INTERRUPTED = 2, RUN_CANCELLED = 3,
+                  RUN_TIMED_OUT = 4 };
 
 const char *proto_mode_name(enum proto_mode m);     /* "sync", "async", "offload" */
 const char *proto_step_name(enum proto_step s);     /* "delivered", ... */
@@ -29,8 +34,11 @@ const char *proto_status_name(enum run_status s);   /* "running", ... */
 
 enum cmd_kind {
 	CMD_PING, CMD_HELP, CMD_QUIT, CMD_RUN, CMD_GEN, CMD_ATTACH, CMD_RUNS, CMD_AUTH, CMD_WATCH,
-	CMD_STATS
+	CMD_CANCEL, CMD_STATS
 };
+
+/* A run's deadline is at most a day. */
+#define PROTO_DEADLINE_MAX_US (86400ULL * 1000000ULL)
 
 struct order_spec {
 	char name[PROTO_NAME_MAX + 1];
@@ -55,6 +63,9 @@ struct cmd {
 	uint64_t gen_lo_us, gen_hi_us;              /* GEN: lo == hi for one meal */
 	char gen_prefix[PROTO_NAME_MAX + 1];        /* GEN: "o" by default */
 	char group[PROTO_NAME_MAX + 1];             /* RUN, GEN: group=; empty: none */
+	uint32_t riders;                            /* RUN, GEN: riders=; 0: no limit */
+	uint64_t deadline_us;                       /* RUN, GEN: deadline=; 0: none */
+	uint64_t run_id;                            /* CANCEL */
 	char session[PROTO_SESSION_HEX + 1];        /* ATTACH, RUNS (empty: own) */
 	uint64_t since_seq;                         /* ATTACH */
 	char token[PROTO_TOKEN_MAX + 1];            /* AUTH */
@@ -111,6 +122,12 @@ struct proto_done {             /* a DONE line (seq unused) or a RUNINFO line */
 	 * cooks' CPU time, how long its cooks held the event loop, and the
 	 * worst lateness of any timer that came due while they did. */
 	uint64_t cook_us, blocked_us, caused_us;
+	/* riders= and deadline= as the run was given them (0: none, not
+	 * sent); a run that ended cancelled or timed out also tells how many
+	 * of its orders were collected and how many cancelled. */
+	uint32_t riders;
+	uint64_t deadline_us;
+	uint32_t collected, cancelled;
 };
 
 /* What ATTACH adds to a run's RUNINFO line, so that a client can draw the

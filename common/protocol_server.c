@@ -90,10 +90,12 @@ static int field_mode(const char *s, size_t len, enum proto_mode *out)
 
 static int field_status(const char *s, size_t len, enum run_status *out)
 {
-	static const char *const names[] = { "running", "done", "interrupted" };
-	static const enum run_status values[] = { RUN_RUNNING, RUN_DONE, RUN_INTERRUPTED };
+	static const char *const names[] = { "running", "done", "interrupted", "cancelled",
+	                                     "timed_out" };
+	static const enum run_status values[] = { RUN_RUNNING, RUN_DONE, RUN_INTERRUPTED,
+	                                          RUN_CANCELLED, RUN_TIMED_OUT };
 	int i;
-	if (field_enum(s, len, "status", names, 3, &i) < 0)
+	if (field_enum(s, len, "status", names, 5, &i) < 0)
 		return -1;
 	*out = values[i];
 	return 0;
@@ -101,11 +103,12 @@ static int field_status(const char *s, size_t len, enum run_status *out)
 
 static int field_step(const char *s, size_t len, enum proto_step *out)
 {
-	static const char *const names[] = { "delivered", "eaten", "collected", "cooked" };
+	static const char *const names[] = { "delivered", "eaten", "collected", "cooked",
+	                                     "cancelled" };
 	static const enum proto_step values[] = { STEP_DELIVERED, STEP_EATEN, STEP_COLLECTED,
-	                                           STEP_COOKED };
+	                                           STEP_COOKED, STEP_CANCELLED };
 	int i;
-	if (field_enum(s, len, "step", names, 4, &i) < 0)
+	if (field_enum(s, len, "step", names, 5, &i) < 0)
 		return -1;
 	*out = values[i];
 	return 0;
@@ -186,16 +189,35 @@ static int parse_ev(const char *s, size_t len, struct server_line *out)
 	return 0;
 }
 
+/* riders=, deadline=, collected= and cancelled=: each optional, and
+ * well-formed if present. */
+static int parse_limits(const char *s, size_t len, struct proto_done *d)
+{
+	static const char *const keys[] = { "riders", "collected", "cancelled" };
+	uint32_t *dest[] = { &d->riders, &d->collected, &d->cancelled };
+	const char *v;
+	size_t n;
+	for (size_t k = 0; k < 3; k++)
+		if (proto_find_field(s, len, keys[k], &v, &n) == 0 && field_u32(s, len, keys[k], dest[k]) < 0)
+			return -1;
+	if (proto_find_field(s, len, "deadline", &v, &n) == 0 &&
+	    field_u64(s, len, "deadline", &d->deadline_us) < 0)
+		return -1;
+	return 0;
+}
+
 /* The keys DONE and RUNINFO share. */
 static int parse_run_fields(const char *s, size_t len, struct proto_done *d)
 {
 	d->sum_us = d->max_us = d->seq = 0;
 	d->cook_us = d->blocked_us = d->caused_us = 0;
+	d->riders = d->collected = d->cancelled = 0;
+	d->deadline_us = 0;
 	if (field_u64(s, len, "run", &d->run) < 0 || field_mode(s, len, &d->mode) < 0 ||
 	    field_u32(s, len, "orders", &d->orders) < 0 || field_status(s, len, &d->status) < 0 ||
 	    field_elapsed(s, len, &d->elapsed_us) < 0 || field_u64(s, len, "ideal", &d->ideal_us) < 0)
 		return -1;
-	return 0;
+	return parse_limits(s, len, d);
 }
 
 /* cook=, blocked= and caused=: all three, or none (a run without cooks). */
@@ -434,17 +456,34 @@ static void elapsed_text(char *buf, size_t cap, int64_t us)
 		snprintf(buf, cap, "%" PRId64, us);
 }
 
+/* The optional keys of a run: riders= and deadline= if it has them, and
+ * collected= and cancelled= if it gave up on some of its orders. */
+static void limits_text(char *buf, size_t cap, const struct proto_done *d)
+{
+	int n = 0;
+	buf[0] = '\0';
+	if (d->riders)
+		n += snprintf(buf + n, cap - (size_t)n, " riders=%" PRIu32, d->riders);
+	if (d->deadline_us)
+		n += snprintf(buf + n, cap - (size_t)n, " deadline=%" PRIu64, d->deadline_us);
+	if (d->status == RUN_CANCELLED || d->status == RUN_TIMED_OUT)
+		snprintf(buf + n, cap - (size_t)n, " collected=%" PRIu32 " cancelled=%" PRIu32,
+		         d->collected, d->cancelled);
+}
+
 int proto_format_done(char *buf, size_t cap, const struct proto_done *d)
 {
-	char elapsed[24], cooking[80] = "";
+	char elapsed[24], cooking[80] = "", limits[96];
 	elapsed_text(elapsed, sizeof elapsed, d->elapsed_us);
 	if (d->cook_us || d->blocked_us || d->caused_us)
 		snprintf(cooking, sizeof cooking, " cook=%" PRIu64 " blocked=%" PRIu64 " caused=%" PRIu64,
 		         d->cook_us, d->blocked_us, d->caused_us);
+	limits_text(limits, sizeof limits, d);
 	return emit(buf, cap, "DONE seq=%" PRIu64 " run=%" PRIu64 " mode=%s orders=%" PRIu32
-	            " status=%s elapsed=%s ideal=%" PRIu64 " sum=%" PRIu64 " max=%" PRIu64 "%s\n",
+	            " status=%s elapsed=%s ideal=%" PRIu64 " sum=%" PRIu64 " max=%" PRIu64 "%s%s\n",
 	            d->seq, d->run, proto_mode_name(d->mode), d->orders,
-	            proto_status_name(d->status), elapsed, d->ideal_us, d->sum_us, d->max_us, cooking);
+	            proto_status_name(d->status), elapsed, d->ideal_us, d->sum_us, d->max_us, cooking,
+	            limits);
 }
 
 int proto_format_runinfo(char *buf, size_t cap, const struct proto_done *d)
@@ -460,9 +499,10 @@ int proto_format_runinfo(char *buf, size_t cap, const struct proto_done *d)
 int proto_format_runstate(char *buf, size_t cap, const struct proto_done *d,
                           const struct proto_runstate *st)
 {
-	char elapsed[24], age[24], cooking[80] = "", gen[80] = "";
+	char elapsed[24], age[24], cooking[80] = "", gen[80] = "", limits[96];
 	elapsed_text(elapsed, sizeof elapsed, d->elapsed_us);
 	elapsed_text(age, sizeof age, st->age_us);
+	limits_text(limits, sizeof limits, d);
 	if (d->cook_us || d->blocked_us || d->caused_us)
 		snprintf(cooking, sizeof cooking, " cook=%" PRIu64 " blocked=%" PRIu64 " caused=%" PRIu64,
 		         d->cook_us, d->blocked_us, d->caused_us);
@@ -471,10 +511,10 @@ int proto_format_runstate(char *buf, size_t cap, const struct proto_done *d,
 		         st->gen_hi_us, PROTO_NAME_MAX, st->gen_prefix);
 	return emit(buf, cap, "RUNINFO run=%" PRIu64 " mode=%s orders=%" PRIu32
 	            " status=%s elapsed=%s ideal=%" PRIu64 " sum=%" PRIu64 " max=%" PRIu64
-	            " age=%s history=%s%s%s\n",
+	            " age=%s history=%s%s%s%s\n",
 	            d->run, proto_mode_name(d->mode), d->orders, proto_status_name(d->status),
 	            elapsed, d->ideal_us, d->sum_us, d->max_us, age,
-	            st->partial ? "partial" : "full", cooking, gen);
+	            st->partial ? "partial" : "full", cooking, gen, limits);
 }
 
 int proto_format_order(char *buf, size_t cap, const struct proto_order *o)

@@ -55,6 +55,10 @@ static void command_submit(struct conn *c, struct run *r)
 {
 	if (r)
 		memcpy(r->group, parsed.group, sizeof r->group);
+	if (r && run_set_limits(r, parsed.riders, parsed.deadline_us) < 0) {
+		run_free(r);
+		r = NULL;
+	}
 	if (run_life_submit(c, r) < 0)
 		command_reply(c, "ERR busy out of memory");
 }
@@ -111,12 +115,8 @@ static void command_describe_runs(struct conn *c, const struct session *s)
 	uint64_t now = clock_mono_us();
 	for (size_t i = 0; i < s->nruns; i++) {
 		const struct run *r = s->runs[i];
-		struct proto_done d = {
-			.run = r->id, .mode = r->mode, .orders = r->norders, .status = r->status,
-			.elapsed_us = r->status == RUN_DONE ? (int64_t)r->elapsed_us : -1,
-			.ideal_us = run_ideal_us(r), .sum_us = r->sum_us, .max_us = r->max_us,
-			.cook_us = r->cook_us, .blocked_us = r->blocked_us, .caused_us = r->caused_us,
-		};
+		struct proto_done d;
+		run_life_describe(r, &d);
 		struct proto_runstate st = {
 			.age_us = r->start_us ? (int64_t)(now - r->start_us) : -1,
 			.partial = command_run_partial(s, r), .gen = r->names == NULL,
@@ -182,17 +182,26 @@ static void command_runs(struct conn *c)
 	char line[PROTO_MAX_LINE];
 	unsigned listed = 0;
 	for (size_t i = s->nruns; i-- > 0 && listed < SESSION_HISTORY_MAX; listed++) {
-		const struct run *r = s->runs[i];
-		struct proto_done d = {
-			.run = r->id, .mode = r->mode, .orders = r->norders, .status = r->status,
-			.elapsed_us = r->status == RUN_DONE ? (int64_t)r->elapsed_us : -1,
-			.ideal_us = run_ideal_us(r), .sum_us = r->sum_us, .max_us = r->max_us,
-		};
+		struct proto_done d;
+		run_life_describe(s->runs[i], &d);
 		int n = proto_format_runinfo(line, sizeof line, &d);
 		if (n > 0)
 			conn_send_reply(c, line, (size_t)n);
 	}
 	command_reply(c, "OK runs=%u", listed);
+}
+
+/* CANCEL: answered once the run has ended; its DONE follows when its
+ * end is stored. */
+static void command_cancel(struct conn *c)
+{
+	const char *code;
+	char why[160];
+	if (run_life_cancel(c->srv, c->session, parsed.run_id, &code, why, sizeof why) < 0) {
+		command_reply(c, "ERR %s %s", code, why);
+		return;
+	}
+	command_reply(c, "OK cancelled run=%llu", (unsigned long long)parsed.run_id);
 }
 
 /* Compares every byte of the longer string, whatever differs first, so
@@ -263,7 +272,8 @@ static void command_dispatch(struct conn *c, const char *line, size_t len)
 	case CMD_HELP:
 		for (size_t i = 0; proto_usage[i]; i++)
 			command_reply(c, "USAGE %s", proto_usage[i]);
-		command_reply(c, "OK commands=RUN,GEN,ATTACH,RUNS,WATCH,STATS,AUTH,PING,HELP,QUIT "
+		command_reply(c, "OK commands=RUN,GEN,CANCEL,ATTACH,RUNS,WATCH,STATS,AUTH,PING,"
+		                 "HELP,QUIT "
 		                 "doc=docs/protocol.md");
 		break;
 	case CMD_QUIT:
@@ -284,6 +294,9 @@ static void command_dispatch(struct conn *c, const char *line, size_t len)
 		break;
 	case CMD_AUTH:
 		command_auth(c);
+		break;
+	case CMD_CANCEL:
+		command_cancel(c);
 		break;
 	case CMD_WATCH:
 		c->ends_only = !parsed.watch_events;

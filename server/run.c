@@ -39,48 +39,123 @@ static void run_add_meal(struct run *r, uint32_t i, uint64_t meal_us)
 		r->max_us = meal_us;
 }
 
-/* Offload's ideal: each cook goes to the worker free first, in order;
- * an order's meal starts when its cook ends. */
-static uint64_t run_ideal_offload(const struct run *r)
+/* When each order is ready for its meal: async cooks one after another
+ * on the loop; offload gives each cook, in order, to the worker free
+ * first. Without cooks, all at 0. */
+static void run_ready_times(const struct run *r, uint64_t *ready)
 {
 	enum { MAX_WORKERS = 256 };
-	uint64_t free_at[MAX_WORKERS] = { 0 }, ideal = 0;
+	uint64_t free_at[MAX_WORKERS] = { 0 }, t = 0;
 	unsigned w = r->hooks->workers;
 	if (w == 0)
 		w = 1;
 	if (w > MAX_WORKERS)
 		w = MAX_WORKERS;
 	for (uint32_t i = 0; i < r->norders; i++) {
-		uint64_t ready = 0;
-		if (r->cooks[i].cook_us) {
+		uint64_t cook = r->cooks ? r->cooks[i].cook_us : 0;
+		ready[i] = 0;
+		if (r->mode == MODE_ASYNC) {
+			t += cook;
+			ready[i] = t;
+		} else if (cook) {
 			unsigned first = 0;
 			for (unsigned k = 1; k < w; k++)
 				if (free_at[k] < free_at[first])
 					first = k;
-			free_at[first] += r->cooks[i].cook_us;
-			ready = free_at[first];
+			free_at[first] += cook;
+			ready[i] = free_at[first];
 		}
-		if (ready + r->orders[i].meal_us > ideal)
-			ideal = ready + r->orders[i].meal_us;
 	}
-	return ideal;
 }
 
-static uint64_t run_compute_ideal(const struct run *r)
+/* A min-heap of the riders' free times: the root is the rider free first. */
+static void heap_sift_down(uint64_t *h, uint32_t n)
 {
-	if (!r->cooks)
-		return r->mode == MODE_SYNC ? r->sum_us : r->max_us;
-	if (r->mode == MODE_SYNC)
-		return r->sum_us + r->cook_us;
-	if (r->mode == MODE_OFFLOAD)
-		return run_ideal_offload(r);
-	uint64_t t = 0, ideal = 0;      /* async: the loop cooks them in turn */
-	for (uint32_t i = 0; i < r->norders; i++) {
-		t += r->cooks[i].cook_us;
-		if (t + r->orders[i].meal_us > ideal)
-			ideal = t + r->orders[i].meal_us;
+	uint32_t i = 0;
+	for (;;) {
+		uint32_t l = 2 * i + 1, m = i;
+		if (l < n && h[l] < h[m])
+			m = l;
+		if (l + 1 < n && h[l + 1] < h[m])
+			m = l + 1;
+		if (m == i)
+			return;
+		uint64_t t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
 	}
-	return ideal;
+}
+
+static const uint64_t *sort_ready;
+
+static int ready_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	if (sort_ready[x] != sort_ready[y])
+		return sort_ready[x] < sort_ready[y] ? -1 : 1;
+	return x < y ? -1 : 1;
+}
+
+/* List scheduling: each order, in the order it is ready (then in its
+ * own order), to the rider free first; its meal starts when both are. */
+static int run_ideal_riders(const struct run *r, const uint64_t *ready, uint64_t *ideal)
+{
+	uint32_t k = r->riders < r->norders ? r->riders : r->norders;
+	uint64_t *heap = calloc(k, sizeof *heap);
+	uint32_t *by_ready = ready ? malloc(r->norders * sizeof *by_ready) : NULL;
+	if (!heap || (ready && !by_ready)) {
+		free(heap);
+		free(by_ready);
+		return -1;
+	}
+	if (by_ready) {
+		for (uint32_t i = 0; i < r->norders; i++)
+			by_ready[i] = i;
+		sort_ready = ready;
+		qsort(by_ready, r->norders, sizeof *by_ready, ready_cmp);
+	}
+	*ideal = 0;
+	for (uint32_t j = 0; j < r->norders; j++) {
+		uint32_t i = by_ready ? by_ready[j] : j;
+		uint64_t start = ready && ready[i] > heap[0] ? ready[i] : heap[0];
+		heap[0] = start + r->orders[i].meal_us;
+		if (heap[0] > *ideal)
+			*ideal = heap[0];
+		heap_sift_down(heap, k);
+	}
+	free(heap);
+	free(by_ready);
+	return 0;
+}
+
+static int run_compute_ideal(struct run *r)
+{
+	if (r->mode == MODE_SYNC) {
+		r->ideal_us = r->sum_us + r->cook_us;
+		return 0;
+	}
+	if (!r->cooks && !r->riders) {
+		r->ideal_us = r->max_us;
+		return 0;
+	}
+	uint64_t *ready = NULL;
+	if (r->cooks) {
+		if (!(ready = malloc(r->norders * sizeof *ready)))
+			return -1;
+		run_ready_times(r, ready);
+	}
+	int rc = 0;
+	if (r->riders) {
+		rc = run_ideal_riders(r, ready, &r->ideal_us);
+	} else {
+		r->ideal_us = 0;
+		for (uint32_t i = 0; i < r->norders; i++)
+			if (ready[i] + r->orders[i].meal_us > r->ideal_us)
+				r->ideal_us = ready[i] + r->orders[i].meal_us;
+	}
+	free(ready);
+	return rc;
 }
 
 /* The cooks of a run that has any; none, no array. */
@@ -130,7 +205,10 @@ struct run *run_new_explicit(uint64_t id, enum proto_mode mode, const struct ord
 		r->specs[i].cook_us = specs[i].cook_us;
 		run_add_meal(r, i, specs[i].meal_us);
 	}
-	r->ideal_us = run_compute_ideal(r);
+	if (run_compute_ideal(r) < 0) {
+		run_free(r);
+		return NULL;
+	}
 	return r;
 }
 
@@ -146,8 +224,15 @@ struct run *run_new_generated(uint64_t id, enum proto_mode mode, uint32_t n, uin
 	r->gen_hi_us = hi_us;
 	for (uint32_t i = 0; i < n; i++)
 		run_add_meal(r, i, proto_gen_meal(i + 1, n, lo_us, hi_us));
-	r->ideal_us = run_compute_ideal(r);
+	run_compute_ideal(r);   /* without riders or cooks: no allocation */
 	return r;
+}
+
+int run_set_limits(struct run *r, uint32_t riders, uint64_t deadline_us)
+{
+	r->deadline_us = deadline_us;
+	r->riders = r->mode == MODE_SYNC ? 0 : riders;   /* sync has one order out anyway */
+	return run_compute_ideal(r);
 }
 
 uint64_t run_ideal_us(const struct run *r)
@@ -183,10 +268,49 @@ static int order_cook_inline(struct run *r, struct order *o, const struct order_
 	return 1;
 }
 
-/* The order itself, written the way the lesson reads: cooked, delivered,
- * then it waits its meal without blocking anything, then eaten and
- * collected. now is the clock at each entry (start, timer, cook's end):
- * a parameter, so it is fresh after every yield. */
+/* A free rider for o, or o joins the end of the queue: 1 if it has one. */
+static int run_take_rider(struct run *r, struct order *o)
+{
+	if (r->riders_out < r->riders && !r->wait_head) {
+		r->riders_out++;
+		return 1;
+	}
+	o->wait_next = 0;
+	o->queued = 1;
+	if (r->wait_tail)
+		r->orders[r->wait_tail - 1].wait_next = o->idx;
+	else
+		r->wait_head = o->idx;
+	r->wait_tail = o->idx;
+	return 0;
+}
+
+static void order_step(struct order *o, uint64_t now);
+
+/* A collected order's rider goes straight to the order first in the
+ * queue, which resumes now: O(1) a hand-over, nothing polls. */
+static void run_release_rider(struct run *r, uint64_t now)
+{
+	if (!r->riders)
+		return;
+	if (!r->wait_head) {
+		r->riders_out--;
+		return;
+	}
+	struct order *next = &r->orders[r->wait_head - 1];
+	r->wait_head = next->wait_next;
+	if (!r->wait_head)
+		r->wait_tail = 0;
+	next->queued = 0;
+	order_step(next, now);
+}
+
+/* The order itself, written the way the lesson reads: cooked, a rider
+ * (a wait that yields, like the meal), delivered, then it waits its meal
+ * without blocking anything, then eaten and collected, and its rider
+ * free for the next. now is the clock at each entry (start, timer,
+ * cook's end, a rider handed over): a parameter, so it is fresh after
+ * every yield. */
 static void order_step(struct order *o, uint64_t now)
 {
 	struct run *r = o->run;
@@ -205,6 +329,8 @@ static void order_step(struct order *o, uint64_t now)
 		}
 		run_emit(r, o, STEP_COOKED, now);
 	}
+	if (r->riders && !run_take_rider(r, o))
+		CO_YIELD(&o->co);       /* until a collected order hands its rider over */
 	run_emit(r, o, STEP_DELIVERED, now);
 	o->deadline_us = now + o->meal_us;
 	/* A timer may wake us early (a coarse or cached clock); sleep again
@@ -223,6 +349,7 @@ static void order_step(struct order *o, uint64_t now)
 	CO_END(&o->co);
 
 	r->finished++;
+	run_release_rider(r, now);
 	if (r->waiting)
 		run_step(r);
 }
@@ -235,6 +362,8 @@ static void run_start_order(struct run *r)
 static void run_end(struct run *r, enum run_status status)
 {
 	r->status = status;
+	if (r->deadline_us)
+		r->hooks->disarm_run(r->hooks->ctx, r);
 	free(r->orders);
 	r->orders = NULL;
 	free(r->cooks);
@@ -292,6 +421,9 @@ static void run_check_armed(struct run *r)
 void run_start(struct run *r)
 {
 	r->start_us = run_now(r);
+	if (r->deadline_us &&
+	    r->hooks->arm_run(r->hooks->ctx, r, r->start_us, r->start_us + r->deadline_us) < 0)
+		r->arm_failed = 1;
 	run_step(r);
 	run_check_armed(r);
 }
@@ -315,19 +447,64 @@ void run_order_wake_at(struct order *o, uint64_t now_us)
 	run_check_armed(r);
 }
 
+/* Takes back every order not collected yet: its timer or its cook, none
+ * for one still waiting for a rider or not started; with cancel_at, each
+ * gets a cancelled step then. Its coroutine ends: it never resumes. */
+static void run_stop_orders(struct run *r, const uint64_t *cancel_at)
+{
+	for (uint32_t i = 0; i < r->norders; i++) {
+		struct order *o = &r->orders[i];
+		if (CO_ENDED(&o->co))
+			continue;
+		if (i < r->started && !o->queued) {
+			r->hooks->disarm(r->hooks->ctx, o);
+			if (r->cooks && r->cooks[i].cook_us)
+				r->hooks->cook_cancel(r->hooks->ctx, &r->cooks[i].job);
+		}
+		if (cancel_at)
+			run_emit(r, o, STEP_CANCELLED, *cancel_at);
+		o->co.line = -1;
+	}
+	r->wait_head = r->wait_tail = 0;
+	r->co.line = -1;
+}
+
 void run_interrupt(struct run *r)
 {
 	if (r->status != RUN_RUNNING)
 		return;
-	for (uint32_t i = 0; i < r->started; i++) {
-		if (CO_ENDED(&r->orders[i].co))
-			continue;
-		r->hooks->disarm(r->hooks->ctx, &r->orders[i]);
-		if (r->cooks && r->cooks[i].cook_us)
-			r->hooks->cook_cancel(r->hooks->ctx, &r->cooks[i].job);
-	}
-	r->co.line = -1;
+	run_stop_orders(r, NULL);
 	run_end(r, RUN_INTERRUPTED);
+}
+
+void run_cancel(struct run *r, enum run_status status)
+{
+	if (r->status != RUN_RUNNING)
+		return;
+	uint64_t now = run_now(r);
+	if (!r->start_us)
+		r->start_us = now;      /* cancelled before its start: its t = 0 is now */
+	run_stop_orders(r, &now);
+	r->elapsed_us = now - r->start_us;
+	run_end(r, status);
+}
+
+void run_deadline(struct run *r)
+{
+	if (r->status != RUN_RUNNING)
+		return;
+	uint64_t now = run_now(r);
+	/* Early (a coarse clock): wait again for the rest. */
+	if (now < r->start_us + r->deadline_us) {
+		if (r->hooks->arm_run(r->hooks->ctx, r, now, r->start_us + r->deadline_us) == 0)
+			return;
+	}
+	run_cancel(r, RUN_TIMED_OUT);
+}
+
+uint32_t run_collected(const struct run *r)
+{
+	return r->finished;
 }
 
 void run_free(struct run *r)

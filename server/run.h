@@ -36,6 +36,10 @@ struct run_hooks {
 	void (*cook_submit)(void *ctx, struct order *o, struct pool_job *job);
 	void (*cook_cancel)(void *ctx, struct pool_job *job);
 	unsigned workers;           /* of the pool, for offload's ideal time */
+	/* Call run_deadline(r) at or after deadline_us (never before it);
+	 * disarm_run takes it back. -1 if it could not be set. */
+	int (*arm_run)(void *ctx, struct run *r, uint64_t now_us, uint64_t deadline_us);
+	void (*disarm_run)(void *ctx, struct run *r);
 	void (*emit)(void *ctx, struct run *r, uint32_t idx, enum proto_step step, uint64_t t_us);
 	/* The run ended (done or interrupted); its orders are already freed. */
 	void (*finish)(void *ctx, struct run *r);
@@ -47,7 +51,9 @@ struct order {
 	uint32_t idx;               /* 1-based */
 	struct run *run;
 	uint64_t meal_us;
-	uint64_t deadline_us;       /* delivered + meal, CLOCK_MONOTONIC */
+	uint64_t deadline_us;       /* delivered + meal, CLOCK_MONOTONIC; 0: not delivered */
+	uint32_t wait_next;         /* the next order waiting for a rider (1-based; 0: none) */
+	uint8_t queued;             /* waiting for a rider: no timer, no cook */
 	struct event timer;         /* event_assign'ed by the server's hooks */
 };
 
@@ -91,6 +97,15 @@ struct run {
 	/* RUN's meals and cooks as given, kept past its end (its orders are
 	 * freed then) for ATTACH to describe it; NULL for GEN. */
 	struct run_spec { uint64_t meal_us, cook_us; } *specs;
+	/* Riders: at most riders orders between delivered and collected at
+	 * once (0: no limit); the others wait in a FIFO, in the order they
+	 * asked, each handed the rider of the order collected before it. */
+	uint32_t riders;
+	uint32_t riders_out;
+	uint32_t wait_head, wait_tail;      /* 1-based order indexes; 0: none */
+	/* Orders not collected by start + deadline are cancelled (0: none). */
+	uint64_t deadline_us;
+	struct event deadline_timer;        /* the server's hooks' */
 	uint64_t first_seq;         /* the seq of its first line; 0: none yet */
 	char gen_prefix[PROTO_NAME_MAX + 1];
 	char group[PROTO_NAME_MAX + 1];     /* RUN/GEN's group=; empty: none */
@@ -114,6 +129,11 @@ struct run *run_new_generated(uint64_t id, enum proto_mode mode, uint32_t n, uin
                               uint64_t hi_us, const char *prefix, const struct run_hooks *hooks,
                               void *owner);
 
+/* Gives a new run its riders (0: no limit) and its deadline (0: none),
+ * before it starts; its ideal time then counts the riders. 0, or -1 if
+ * memory runs out. */
+int run_set_limits(struct run *r, uint32_t riders, uint64_t deadline_us);
+
 /* How many of these orders a run of this mode cooks on the worker pool:
  * those with a cook, unless async, which cooks on the loop. The server
  * admits a run by it before making it. */
@@ -129,8 +149,17 @@ void run_order_wake(struct order *o);
 void run_order_wake_at(struct order *o, uint64_t now_us);
 /* Ends a running run now: disarms its orders, status interrupted. */
 void run_interrupt(struct run *r);
+/* Ends a running run now, status cancelled (CANCEL) or timed_out (its
+ * deadline): every order not collected yet gets a cancelled step, its
+ * timer or cook taken back; it is never eaten or collected. */
+void run_cancel(struct run *r, enum run_status status);
+/* The run's deadline timer fired. */
+void run_deadline(struct run *r);
+/* Orders collected, once the run ended. */
+uint32_t run_collected(const struct run *r);
 
-/* The ideal elapsed time. Without cooks: the sum of meals (sync) or the
+/* The ideal elapsed time. With riders, list scheduling: each order, once
+ * ready (cooked), to the rider free first. Without cooks: the sum of meals (sync) or the
  * longest (async, offload). With cooks: sync adds them all; async cooks
  * one after another on the loop, each order's meal starting after its
  * own cook; offload cooks on the pool's workers, first come first served. */

@@ -118,6 +118,34 @@ static void hook_pause(void *ctx, struct run *r)
 	run_call_later(ctx, r, run_resume_cb, PRIO_IDLE);
 }
 
+/* ---- a run's deadline --------------------------------------------------- */
+
+static void run_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct run *r = arg;
+	(void)fd;
+	(void)what;
+	timer_wait_out(r->start_us + r->deadline_us);
+	run_deadline(r);
+}
+
+/* One timer a run, not one an order: when it fires, the run cancels
+ * whatever is not collected. */
+static int hook_arm_run(void *ctx, struct run *r, uint64_t now_us, uint64_t deadline_us)
+{
+	struct server *srv = ctx;
+	event_assign(&r->deadline_timer, srv->base, -1, 0, run_deadline_cb, r);
+	event_priority_set(&r->deadline_timer, PRIO_TIMER);
+	return timer_arm(&srv->timers, &r->deadline_timer, now_us, deadline_us, r->deadline_us);
+}
+
+static void hook_disarm_run(void *ctx, struct run *r)
+{
+	(void)ctx;
+	if (event_initialized(&r->deadline_timer))
+		event_del(&r->deadline_timer);
+}
+
 /* ---- cooking ------------------------------------------------------------ */
 
 static void hook_cook_inline(void *ctx, struct order *o, uint64_t cook_us)
@@ -210,7 +238,8 @@ int run_hooks_start(struct server *srv)
 	srv->hooks = (struct run_hooks){
 		.now_us = hook_now, .arm = hook_arm, .disarm = hook_disarm, .yield = hook_yield,
 		.pause = hook_pause, .cook_inline = hook_cook_inline, .cook_submit = hook_cook_submit,
-		.cook_cancel = hook_cook_cancel, .emit = hook_emit, .finish = hook_finish,
+		.cook_cancel = hook_cook_cancel, .arm_run = hook_arm_run, .disarm_run = hook_disarm_run,
+		.emit = hook_emit, .finish = hook_finish,
 		.workers = workers, .ctx = srv,
 	};
 	srv->pool_capacity = POOL_CAPACITY;

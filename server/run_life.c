@@ -47,15 +47,35 @@ static void run_life_release(struct server *srv, struct run *r)
 	srv->pool_cooks -= r->pool_cooks;
 }
 
+int64_t run_life_elapsed(const struct run *r)
+{
+	if (r->status == RUN_RUNNING || r->status == RUN_INTERRUPTED)
+		return -1;
+	return (int64_t)r->elapsed_us;
+}
+
+void run_life_describe(const struct run *r, struct proto_done *d)
+{
+	*d = (struct proto_done){
+		.run = r->id, .mode = r->mode, .orders = r->norders, .status = r->status,
+		.elapsed_us = run_life_elapsed(r), .ideal_us = run_ideal_us(r), .sum_us = r->sum_us,
+		.max_us = r->max_us, .cook_us = r->cook_us, .blocked_us = r->blocked_us,
+		.caused_us = r->caused_us, .riders = r->riders, .deadline_us = r->deadline_us,
+		.collected = run_collected(r), .cancelled = r->norders - run_collected(r),
+	};
+}
+
 static void run_life_queue_end(struct server *srv, struct run *r)
 {
 	if (r->end_queued)
 		return;
 	r->end_queued = 1;
 	store_end_run(srv->store, r->id, &(struct store_end){
-		.status = r->status, .elapsed_us = r->status == RUN_DONE ? (int64_t)r->elapsed_us : -1,
+		.status = r->status, .elapsed_us = run_life_elapsed(r),
 		.cook_us = r->cook_us, .blocked_us = r->blocked_us, .caused_us = r->caused_us,
-		.wall_us = clock_wall_us() });
+		.wall_us = clock_wall_us(),
+		.cancelled = r->status == RUN_CANCELLED || r->status == RUN_TIMED_OUT
+		             ? r->norders - run_collected(r) : 0 });
 }
 
 /* The run's last line is out (or it never started): the session has one
@@ -99,8 +119,8 @@ static void run_life_queue_records(struct server *srv, struct session *s, struct
 	}
 	store_add_run(srv->store, r->id, s->id, r->mode, r->norders, r->sum_us, r->max_us,
 	              run_ideal_us(r), wall);
-	if (r->group[0])
-		store_add_group(srv->store, r->id, r->group);
+	if (r->group[0] || r->riders || r->deadline_us)
+		store_add_group(srv->store, r->id, r->group, r->riders, r->deadline_us);
 	if (r->names) {
 		for (uint32_t i = 0; i < r->norders; i++)
 			store_add_order(srv->store, r->id, i + 1, r->names[i],
@@ -151,13 +171,16 @@ static void run_life_committed(void *arg, int ok, const char *err)
 	} else {
 		if (!ok)
 			log_error("run %llu not stored: %s", (unsigned long long)r->id, err);
+		else if (r->status == RUN_CANCELLED)
+			err = "the run was cancelled before it started";
 		else
 			err = "the server is shutting down";
 		if (c)
 			conn_run_acked(c, r, 0, err);
 		/* Part of it may have reached the disk: it must not stay
 		 * "running" there. */
-		r->status = RUN_INTERRUPTED;
+		if (r->status == RUN_RUNNING)
+			r->status = RUN_INTERRUPTED;
 		run_life_queue_end(srv, r);
 		run_life_release(srv, r);
 		session_remove_run(s, r);
@@ -175,16 +198,12 @@ static void run_life_end_stored(void *arg, int ok, const char *err)
 	struct run *r = arg;
 	struct session *s = r->owner;
 	char line[SESSION_LINE_MAX];
-	int done = r->status == RUN_DONE;
+	struct proto_done d;
 
 	if (!ok)
 		log_error("run %llu: its end was not stored: %s", (unsigned long long)r->id, err);
-	struct proto_done d = {
-		.seq = session_next_seq(s), .run = r->id, .mode = r->mode, .orders = r->norders,
-		.status = r->status, .elapsed_us = done ? (int64_t)r->elapsed_us : -1,
-		.ideal_us = run_ideal_us(r), .sum_us = r->sum_us, .max_us = r->max_us,
-		.cook_us = r->cook_us, .blocked_us = r->blocked_us, .caused_us = r->caused_us,
-	};
+	run_life_describe(r, &d);
+	d.seq = session_next_seq(s);
 	int n = proto_format_done(line, sizeof line, &d);
 	/* The client that watches the run hears of the failure on the run's
 	 * own closing line (a new key at its end). */
@@ -227,4 +246,49 @@ void run_life_interrupt_all(struct server *srv)
 				run_life_interrupt(srv, s->runs[i]);
 		}
 	}
+}
+
+/* The session that holds run_id, if any. */
+static struct session *run_life_holder(struct server *srv, uint64_t run_id)
+{
+	for (size_t b = 0; b < srv->nbuckets; b++) {
+		for (struct session *s = srv->buckets[b]; s; s = s->next) {
+			for (size_t i = 0; i < s->nruns; i++)
+				if (s->runs[i]->id == run_id)
+					return s;
+		}
+	}
+	return NULL;
+}
+
+int run_life_cancel(struct server *srv, struct session *s, uint64_t run_id, const char **code,
+                    char *err, size_t cap)
+{
+	struct session *holder = run_life_holder(srv, run_id);
+	struct run *r = NULL;
+	if (holder != s) {
+		*code = holder ? "not_your_run" : "no_run";
+		snprintf(err, cap, holder ? "run %llu belongs to another session"
+		                          : "no run %llu is held by the server",
+		         (unsigned long long)run_id);
+		return -1;
+	}
+	for (size_t i = 0; i < s->nruns && !r; i++)
+		if (s->runs[i]->id == run_id)
+			r = s->runs[i];
+	if (r->status != RUN_RUNNING) {
+		*code = "run_ended";
+		snprintf(err, cap, "run %llu has already ended: %s", (unsigned long long)run_id,
+		         proto_status_name(r->status));
+		return -1;
+	}
+	if (r->stage == RUN_LIVE) {
+		run_cancel(r, RUN_CANCELLED);    /* ends through run_life_ended */
+		return 0;
+	}
+	/* Not committed yet: its commit's callback answers ERR, never starts it. */
+	r->status = RUN_CANCELLED;
+	run_life_queue_end(srv, r);
+	run_life_release(srv, r);
+	return 0;
 }

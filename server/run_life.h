@@ -11,6 +11,7 @@
 struct conn;
 struct run;
 struct server;
+struct session;
 
 /* Whether a run of n orders (cooks of them bound for the worker pool)
  * may be accepted now: 0, or -1 with the reason in err. */
@@ -25,6 +26,19 @@ int run_life_submit(struct conn *c, struct run *r);
 /* The run's coroutine ended (done or interrupted): its end is stored,
  * then its DONE line sent. */
 void run_life_ended(struct server *srv, struct run *r);
+
+/* CANCEL: s's run run_id, if it runs, is cancelled (its DONE follows
+ * once its end is stored). 0, or -1 with an error code (no_run,
+ * not_your_run, run_ended) in *code and the reason in err. */
+int run_life_cancel(struct server *srv, struct session *s, uint64_t run_id, const char **code,
+                    char *err, size_t cap);
+
+struct proto_done;
+/* A run as DONE, RUNS and ATTACH describe it (seq left 0). */
+void run_life_describe(const struct run *r, struct proto_done *d);
+/* Its elapsed time on the wire and in the store: -1 while it runs or if
+ * it was interrupted; a cancelled or timed-out run's is up to its end. */
+int64_t run_life_elapsed(const struct run *r);
 
 /* Shutdown: every run that runs is interrupted, and one still awaiting
  * its commit will never start. */

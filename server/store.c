@@ -509,7 +509,7 @@ static int store_hex_decode(uint8_t id[STORE_ID_BYTES], const char *hex)
 static struct store_rec *store_rec_begin(struct store *s, enum store_rec_kind kind,
                                          uint64_t run_id, uint32_t n, uint8_t code)
 {
-	struct store_rec *r = store_queue_slot(&s->q);
+	struct store_rec *r = store_queue_slot(&s->q, kind);
 	r->kind = (uint8_t)kind;
 	r->code = code;
 	r->run_id = run_id;
@@ -567,10 +567,13 @@ void store_add_run(struct store *s, uint64_t run_id, const char *session_hex,
 	store_push(s, 1);
 }
 
-void store_add_group(struct store *s, uint64_t run_id, const char *group)
+void store_add_group(struct store *s, uint64_t run_id, const char *group, uint32_t riders,
+                     uint64_t deadline_us)
 {
 	struct store_rec *r = store_rec_begin(s, REC_GROUP, run_id, 0, 0);
 	store_copy_text(r->u.group.id, group);
+	r->u.group.riders = riders;
+	r->u.group.deadline_us = deadline_us;
 	store_push(s, 1);
 }
 
@@ -633,5 +636,6 @@ void store_end_run(struct store *s, uint64_t run_id, const struct store_end *end
 	r->u.end.cook_us = end->cook_us;
 	r->u.end.blocked_us = end->blocked_us;
 	r->u.end.caused_us = end->caused_us;
+	r->u.end.cancelled = end->cancelled;
 	store_push(s, 1);
 }

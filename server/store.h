@@ -47,9 +47,11 @@ void store_add_session(struct store *s, const char *session_hex, int64_t wall_us
 void store_add_run(struct store *s, uint64_t run_id, const char *session_hex,
                    enum proto_mode mode, uint32_t orders, uint64_t sum_us,
                    uint64_t max_us, uint64_t ideal_us, int64_t wall_us);
-/* The group the client gave the run (RUN/GEN group=): a record of its
- * own, so that a run's record still fits one cache line. */
-void store_add_group(struct store *s, uint64_t run_id, const char *group);
+/* What the client gave the run besides its orders (RUN/GEN group=, empty
+ * for none; riders=, deadline=, 0 for none): a record of its own, so that
+ * a run's record still fits one cache line. */
+void store_add_group(struct store *s, uint64_t run_id, const char *group, uint32_t riders,
+                     uint64_t deadline_us);
 /* cook_us 0: an order that is not cooked. */
 void store_add_order(struct store *s, uint64_t run_id, uint32_t idx, const char *name,
                      uint64_t cook_us, uint64_t meal_us);
@@ -65,6 +67,7 @@ struct store_end {
 	int64_t elapsed_us;
 	uint64_t cook_us, blocked_us, caused_us;
 	int64_t wall_us;
+	uint32_t cancelled;         /* orders given up on (cancelled, timed_out) */
 };
 void store_end_run(struct store *s, uint64_t run_id, const struct store_end *end);
 

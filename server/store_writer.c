@@ -18,14 +18,14 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_RUN] = "INSERT INTO runs (run_id, session_id, mode, orders, status, sum_meal_us,"
 	           " max_meal_us, started_us, ideal_us)"
 	           " VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)",
-	[ST_GROUP] = "UPDATE runs SET group_id = ?2 WHERE run_id = ?1",
+	[ST_GROUP] = "UPDATE runs SET group_id = ?2, riders = ?3, deadline_us = ?4 WHERE run_id = ?1",
 	[ST_ORDER] = "INSERT INTO orders (run_id, idx, name, meal_us, cook_us)"
 	             " VALUES (?1, ?2, ?3, ?4, ?5)",
 	/* Unnumbered parameters: ST_EVENTS repeats the row of values. */
 	[ST_EVENT] = "INSERT INTO events (run_id, idx, step, t_us, wall_us)"
 	             " VALUES (?, ?, ?, ?, ?)",
 	[ST_END] = "UPDATE runs SET status = ?2, elapsed_us = ?3, finished_us = ?4, cook_us = ?5,"
-	           " blocked_us = ?6, caused_us = ?7 WHERE run_id = ?1",
+	           " blocked_us = ?6, caused_us = ?7, cancelled = ?8 WHERE run_id = ?1",
 	[ST_STALL] = "INSERT INTO stalls (started_us, duration_us, cause, run_id, idx)"
 	             " VALUES (?1, ?2, ?3, ?4, ?5)",
 };
@@ -148,9 +148,21 @@ static int store_write_group(struct store_writer *w, const struct store_rec *r,
                              struct store_tx *tx)
 {
 	sqlite3_stmt *st = w->st[ST_GROUP];
+	size_t glen = strnlen(r->u.group.id, STORE_TEXT_MAX);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->run_id);
-	sqlite3_bind_text(st, 2, r->u.group.id, (int)strnlen(r->u.group.id, STORE_TEXT_MAX),
-	                  SQLITE_STATIC);
+	if (glen)
+		sqlite3_bind_text(st, 2, r->u.group.id, (int)glen, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 2);
+	/* NULL: no limit, no deadline */
+	if (r->u.group.riders)
+		sqlite3_bind_int64(st, 3, r->u.group.riders);
+	else
+		sqlite3_bind_null(st, 3);
+	if (r->u.group.deadline_us)
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)r->u.group.deadline_us);
+	else
+		sqlite3_bind_null(st, 4);
 	return store_step(w, ST_GROUP, r->run_id, tx);
 }
 
@@ -218,7 +230,7 @@ static unsigned store_write_events(struct store_writer *w, struct store_queue *q
 		const struct store_rec *r = store_queue_peek(q);
 		if (r->kind != REC_EVENT)
 			break;
-		batch[n++] = *r;
+		memcpy(&batch[n++], r, store_rec_bytes(REC_EVENT));   /* all an event has */
 		store_queue_advance(q);
 	}
 	if (tx->rolled_back)
@@ -255,6 +267,7 @@ static int store_write_end(struct store_writer *w, const struct store_rec *r, st
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)r->u.end.cook_us);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)r->u.end.blocked_us);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)r->u.end.caused_us);
+	sqlite3_bind_int64(st, 8, r->u.end.cancelled);
 	return store_step(w, ST_END, r->run_id, tx);
 }
 

@@ -25,7 +25,8 @@ static struct proto_error err;
 static const char *const error_codes[] = {
 	"unknown_command", "bad_args", "bad_mode", "bad_order", "bad_name", "bad_duration",
 	"meal_too_long", "no_orders", "too_many_orders", "line_too_long", "bad_session",
-	"no_session", "busy", "storage", "cook_too_long", "too_much_cooking",
+	"no_session", "busy", "storage", "cook_too_long", "too_much_cooking", "bad_riders",
+	"bad_deadline",
 };
 
 /* The text must be one printable line, NUL-terminated inside its array. */
@@ -462,8 +463,9 @@ static void test_usage(void **state)
 	size_t n = 0;
 	for (; proto_usage[n]; n++)
 		assert_true(strlen(proto_usage[n]) < 80);
-	assert_int_equal(n, 10);
-	assert_string_equal(proto_usage[0], "RUN <mode> <name>:[<cook>:]<meal>... [group=<id>]");
+	assert_int_equal(n, 11);
+	assert_string_equal(proto_usage[0],
+	                    "RUN <mode> <name>:[<cook>:]<meal>... [group=<id>] [riders=<n>] [deadline=<d>]");
 }
 
 static void test_gen_count(void **state)

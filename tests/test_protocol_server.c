@@ -407,7 +407,7 @@ static void check_format(int (*fmt)(char *, size_t, const void *), const void *a
 static void test_format_transcript(void **state)
 {
 	const struct proto_event ev = { 1, 1, 1, "A", STEP_DELIVERED, 21 };
-	const struct proto_done done = { 10, 1, MODE_ASYNC, 3, RUN_DONE, 40097, 40000, 100000, 40000, 0, 0, 0 };
+	const struct proto_done done = { 10, 1, MODE_ASYNC, 3, RUN_DONE, 40097, 40000, 100000, 40000, 0, 0, 0, 0, 0, 0, 0 };
 	struct proto_error e = { "bad_duration", "B:ten: 'ten' is not a duration like 250ms, 3s, 1.5s, 2m" };
 	(void)state;
 	check_format(fmt_hello, SESSION,
@@ -423,7 +423,7 @@ static void test_format_transcript(void **state)
 
 static void test_format_edges(void **state)
 {
-	const struct proto_done running = { 0, 9, MODE_SYNC, 2, RUN_RUNNING, -1, 5, 0, 0, 0, 0, 0 };
+	const struct proto_done running = { 0, 9, MODE_SYNC, 2, RUN_RUNNING, -1, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 	struct proto_error busy = { "busy", "" };
 	struct proto_error nl = { "storage", "disk\nfull\r\x7f" };
 	struct proto_error nocode = { NULL, "x" };
@@ -487,13 +487,13 @@ static void test_round_trips(void **state)
 		{ 43, 7, 3, "a.b-c_D", STEP_COOKED, 200000 },
 	};
 	static const struct proto_done ds[] = {
-		{ 10, 1, MODE_ASYNC, 3, RUN_DONE, 40097, 40000, 100000, 40000, 0, 0, 0 },
+		{ 10, 1, MODE_ASYNC, 3, RUN_DONE, 40097, 40000, 100000, 40000, 0, 0, 0, 0, 0, 0, 0 },
 		{ UINT64_MAX, UINT64_MAX, MODE_SYNC, UINT32_MAX, RUN_INTERRUPTED, INT64_MAX,
-		  UINT64_MAX, UINT64_MAX, UINT64_MAX, 0, 0, 0 },
-		{ 0, 0, MODE_SYNC, 0, RUN_RUNNING, -1, 0, 0, 0, 0, 0, 0 },
-		{ 3, 2, MODE_OFFLOAD, 3, RUN_DONE, 4400100, 4400000, 10000000, 4000000, 600000, 0, 0 },
+		  UINT64_MAX, UINT64_MAX, UINT64_MAX, 0, 0, 0, 0, 0, 0, 0 },
+		{ 0, 0, MODE_SYNC, 0, RUN_RUNNING, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+		{ 3, 2, MODE_OFFLOAD, 3, RUN_DONE, 4400100, 4400000, 10000000, 4000000, 600000, 0, 0, 0, 0, 0, 0 },
 		{ 3, 2, MODE_ASYNC, 3, RUN_DONE, 4600100, 4600000, 10000000, 4000000, 600000, 600050,
-		  200040 },
+		  200040, 0, 0, 0, 0 },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)

@@ -148,11 +148,29 @@ static void fake_finish(void *ctx, struct run *r)
 	w.finished++;
 }
 
+/* No run here has a deadline (tests/test_riders.c has). */
+static int fake_arm_run(void *ctx, struct run *r, uint64_t now_us, uint64_t deadline_us)
+{
+	(void)ctx;
+	(void)r;
+	(void)now_us;
+	(void)deadline_us;
+	fail_msg("a deadline armed in a run without one");
+	return -1;
+}
+
+static void fake_disarm_run(void *ctx, struct run *r)
+{
+	(void)ctx;
+	(void)r;
+	fail_msg("a deadline disarmed in a run without one");
+}
+
 static const struct run_hooks hooks = {
 	.now_us = fake_now, .arm = fake_arm, .disarm = fake_disarm, .yield = fake_yield,
 	.pause = fake_pause, .cook_inline = fake_cook_inline, .cook_submit = fake_cook_submit,
-	.cook_cancel = fake_cook_cancel, .emit = fake_emit, .finish = fake_finish,
-	.workers = FAKE_WORKERS,
+	.cook_cancel = fake_cook_cancel, .arm_run = fake_arm_run, .disarm_run = fake_disarm_run,
+	.emit = fake_emit, .finish = fake_finish, .workers = FAKE_WORKERS,
 };
 
 static int reset(void **state)

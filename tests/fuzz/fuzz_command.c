@@ -32,6 +32,7 @@ static const char *const doc_codes[] = {
 /* Documented codes the server sends for reasons no parse can see. */
 static const char *const server_codes[] = {
 	"line_too_long", "no_session", "auth_required", "bad_token", "busy", "storage",
+	"no_run", "not_your_run", "run_ended",
 };
 
 static int listed(const char *code, const char *const *list, size_t n)
