@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,7 @@
 #include "common/duration.h"
 
 enum { OPT_SERVER = 256, OPT_JSON, OPT_PLAIN, OPT_NO_COLOR, OPT_SINCE, OPT_TOKEN_FILE,
-       OPT_COOK };
+       OPT_COOK, OPT_RIDERS, OPT_DEADLINE };
 
 static const char *const cli_demo_orders[] = { "A:3s", "B:3s", "C:4s" };
 /* The second act: short meals after short cooks first, long cooks after,
@@ -41,6 +42,59 @@ int cli_format_run(char *buf, size_t cap, const char *verb, enum proto_mode mode
 	buf[len++] = '\n';
 	buf[len] = '\0';
 	return (int)len;
+}
+
+void cli_format_limits(char *buf, size_t cap, uint32_t riders, const char *deadline)
+{
+	int n = 0;
+	buf[0] = '\0';
+	if (riders)
+		n = snprintf(buf, cap, " riders=%" PRIu32, riders);
+	if (deadline && n >= 0 && (size_t)n < cap)
+		snprintf(buf + n, cap - (size_t)n, " deadline=%s", deadline);
+}
+
+/* --riders: N, or for compare a list such as 1,2,3,all (all: no limit). */
+static int cli_riders(struct cli_opts *o, const char *s, char *err, size_t errlen)
+{
+	o->nriders = 0;
+	for (const char *p = s;; p++) {
+		size_t n = strcspn(p, ",");
+		char *end;
+		unsigned long long v = 0;
+		if (o->nriders == CLI_RIDERS_MAX)
+			return cli_fail(err, errlen, "--riders: at most %d variants", CLI_RIDERS_MAX);
+		if (n == 3 && strncmp(p, "all", 3) == 0) {
+			v = 0;
+		} else {
+			errno = 0;
+			v = strtoull(p, &end, 10);
+			if (*p < '1' || *p > '9' || end != p + n || errno || v > UINT32_MAX)
+				return cli_fail(err, errlen, "--riders wants whole numbers from 1 up or 'all', "
+				                "such as 2 or 1,2,3,all, not '%s'", s);
+		}
+		o->riders[o->nriders++] = (uint32_t)v;
+		p += n;
+		if (!*p)
+			return 0;
+	}
+}
+
+/* --riders and --deadline go with async and offload runs: a usage error
+ * here says so before any connection. */
+static int cli_limits_check(const struct cli_opts *o, const char *cmd, char *err, size_t errlen)
+{
+	int runs = o->command == CLI_RUN || o->command == CLI_GEN;
+	if ((o->nriders || o->deadline) && !runs && o->command != CLI_COMPARE)
+		return cli_fail(err, errlen, "--riders and --deadline go with run, gen and compare only");
+	if (o->nriders > 1 && runs)
+		return cli_fail(err, errlen, "%s takes one --riders value; compare races several", cmd);
+	if (o->nriders && runs && o->mode == MODE_SYNC)
+		return cli_fail(err, errlen, "sync delivers one order at a time: --riders is for async "
+		                "and offload");
+	if (o->nriders && o->cook)
+		return cli_fail(err, errlen, "compare --riders and --cook go separately");
+	return 0;
 }
 
 static int cli_bad_byte(char c)
@@ -264,6 +318,8 @@ static int cli_options(int argc, char **argv, struct cli_opts *o, int *since_giv
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "cook", no_argument, NULL, OPT_COOK },
+		{ "riders", required_argument, NULL, OPT_RIDERS },
+		{ "deadline", required_argument, NULL, OPT_DEADLINE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -280,6 +336,20 @@ static int cli_options(int argc, char **argv, struct cli_opts *o, int *since_giv
 		case OPT_NO_COLOR: o->no_color = 1; break;
 		case OPT_TOKEN_FILE: o->token_file = optarg; break;
 		case OPT_COOK: o->cook = 1; break;
+		case OPT_RIDERS:
+			if (cli_riders(o, optarg, err, errlen) < 0)
+				return -1;
+			break;
+		case OPT_DEADLINE: {
+			uint64_t us;
+			const char *why = duration_problem(optarg, strlen(optarg));
+			if (why || duration_parse(optarg, strlen(optarg), &us) < 0 ||
+			    us > PROTO_DEADLINE_MAX_US || cli_word_ok(optarg, "--deadline", err, errlen) < 0)
+				return cli_fail(err, errlen, "--deadline '%s' is %s", optarg,
+				                why ? why : "not a duration of at most 24h");
+			o->deadline = optarg;
+			break;
+		}
 		case OPT_SINCE:
 			if (cli_since(optarg, &o->since, err, errlen) < 0)
 				return -1;
@@ -345,7 +415,8 @@ int cli_parse(int argc, char **argv, const char *env_server, struct cli_opts *o,
 	if (optind >= argc)
 		return cli_fail(err, errlen, "no command given");
 	if (cli_command(o, (const char *const *)argv + optind, argc - optind, since_given, err,
-	                errlen) < 0)
+	                errlen) < 0 ||
+	    cli_limits_check(o, argv[optind], err, errlen) < 0)
 		return -1;
 	if (!o->server)
 		o->server = env_server && *env_server ? env_server : CLI_DEFAULT_SERVER;

@@ -10,6 +10,7 @@
 #include "common/protocol.h"
 
 #define CLI_DEFAULT_SERVER "127.0.0.1:7878"
+#define CLI_RIDERS_MAX 8            /* compare --riders: variants raced at once */
 
 enum cli_command { CLI_RUN, CLI_GEN, CLI_COMPARE, CLI_DEMO, CLI_ATTACH, CLI_RUNS, CLI_HELP,
                    CLI_VERSION };
@@ -21,6 +22,10 @@ struct cli_opts {
 	struct remote_addr addr;
 	int json, plain, no_color;
 	int cook;                       /* compare, demo: --cook, a third run, offload */
+	/* --riders N (run, gen) or N,N,...,all (compare): 0 is all, no limit */
+	uint32_t riders[CLI_RIDERS_MAX];
+	int nriders;
+	const char *deadline;           /* --deadline as given; NULL: none */
 	enum proto_mode mode;           /* run, gen */
 	const char *const *args;        /* run, compare, demo: orders; gen: COUNT MEAL */
 	int nargs;
@@ -44,5 +49,9 @@ int cli_load_token(struct cli_opts *o, const char *env_token, char *err, size_t 
  * line would pass PROTO_MAX_LINE. */
 int cli_format_run(char *buf, size_t cap, const char *verb, enum proto_mode mode,
                    const char *const *args, int nargs);
+
+/* " riders=N" (riders > 0) and " deadline=D" (deadline set), the RUN/GEN
+ * options after the orders; empty for neither. */
+void cli_format_limits(char *buf, size_t cap, uint32_t riders, const char *deadline);
 
 #endif

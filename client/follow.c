@@ -117,7 +117,25 @@ static void follow_expect_reply(struct follow *f, enum follow_reply kind, enum p
 {
 	f->expect[f->nexpect].kind = kind;
 	f->expect[f->nexpect].mode = mode;
+	f->expect[f->nexpect].riders = 0;
 	f->nexpect++;
+}
+
+/* compare --riders: the same orders async, once per number of riders,
+ * raced side by side in one group. */
+static void follow_riders_commands(struct follow *f, struct strbuf *cmd, const char *group)
+{
+	const struct cli_opts *o = f->opt;
+	char line[PROTO_MAX_LINE + 2], limits[64];
+
+	for (int i = 0; i < o->nriders; i++) {
+		cli_format_limits(limits, sizeof limits, o->riders[i], o->deadline);
+		int n = cli_format_run(line, sizeof line - 96, "RUN", MODE_ASYNC, o->args, o->nargs);
+		if (n > 0)
+			strbuf_printf(cmd, "%.*s group=%s%s\n", n - 1, line, group, limits);
+		follow_expect_reply(f, FOLLOW_REPLY_RUN, MODE_ASYNC);
+		f->expect[f->nexpect - 1].riders = o->riders[i];
+	}
 }
 
 /* compare's runs share a group id in the database (runs.group_id, the
@@ -147,14 +165,25 @@ void follow_commands(struct follow *f, struct strbuf *cmd)
 	}
 	if (o->command == CLI_RUN || o->command == CLI_GEN) {
 		int gen = o->command == CLI_GEN;
-		if (cli_format_run(line, sizeof line, gen ? "GEN" : "RUN", o->mode, o->args, o->nargs) > 0)
-			strbuf_puts(cmd, line);
+		char limits[64];
+		uint32_t riders = o->nriders ? o->riders[0] : 0;
+		cli_format_limits(limits, sizeof limits, riders, o->deadline);
+		int n = cli_format_run(line, sizeof line - sizeof limits, gen ? "GEN" : "RUN", o->mode,
+		                       o->args, o->nargs);
+		if (n > 0)
+			strbuf_printf(cmd, "%.*s%s\n", n - 1, line, limits);
 		follow_expect_reply(f, gen ? FOLLOW_REPLY_GEN : FOLLOW_REPLY_RUN, o->mode);
+		f->expect[f->nexpect - 1].riders = riders;
+	} else if (o->command == CLI_COMPARE && o->nriders) {
+		char group[16];
+		follow_group_id(group, sizeof group);
+		follow_riders_commands(f, cmd, group);
 	} else if (o->command == CLI_COMPARE || o->command == CLI_DEMO) {
 		int last = o->cook ? MODE_OFFLOAD : MODE_ASYNC;
-		char group[16], opt[32];
+		char group[16], opt[96], limits[64];
 		follow_group_id(group, sizeof group);
-		int room = snprintf(opt, sizeof opt, " group=%s", group);
+		cli_format_limits(limits, sizeof limits, 0, o->deadline);
+		int room = snprintf(opt, sizeof opt, " group=%s%s", group, limits);
 		for (int m = MODE_SYNC; m <= last; m++) {
 			int n = cli_format_run(line, sizeof line - (size_t)room, "RUN", (enum proto_mode)m,
 			                       o->args, o->nargs);
@@ -247,6 +276,7 @@ static int follow_on_run_ok(struct follow *f, const struct follow_expect *e, con
 	r = model_add_run(&f->model, id, (int)e->mode, (uint32_t)n, f->now_us);
 	if (!r || follow_add_wait(f, id) < 0)
 		return follow_oom(f);
+	r->riders = e->riders;
 	if (e->kind == FOLLOW_REPLY_GEN) {
 		follow_gen_meals(f->opt->args[1], &lo, &hi);
 		model_set_generated(r, lo, hi, follow_gen_prefix(f->opt));

@@ -15,7 +15,7 @@
 
 #define FOLLOW_CONTINUE (-1)        /* not an exit code: go on reading */
 #define FOLLOW_IDLE_US 200000
-#define FOLLOW_EXPECT_MAX 4
+#define FOLLOW_EXPECT_MAX (2 + CLI_RIDERS_MAX)   /* AUTH, then the runs */
 #define FOLLOW_ERR_LEN (REMOTE_LINE_MAX + 200)
 
 enum follow_reply { FOLLOW_REPLY_RUN, FOLLOW_REPLY_GEN, FOLLOW_REPLY_RUNS, FOLLOW_REPLY_ATTACH,
@@ -24,6 +24,7 @@ enum follow_reply { FOLLOW_REPLY_RUN, FOLLOW_REPLY_GEN, FOLLOW_REPLY_RUNS, FOLLO
 struct follow_expect {
 	enum follow_reply kind;
 	enum proto_mode mode;
+	uint32_t riders;            /* the run's riders=; 0: none */
 };
 
 struct follow {

@@ -1,9 +1,11 @@
 /* baedal: submits orders to baedald and shows them run, sync or async. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "client/app.h"
 #include "client/cli.h"
+#include "client/export.h"
 
 static const char usage[] =
 	"usage: baedal [--server HOST:PORT] [--json] [--plain] [--no-color] COMMAND ...\n";
@@ -20,10 +22,15 @@ static const char help[] =
 	"  gen MODE COUNT MEAL[..MEAL]      COUNT orders made by the server\n"
 	"  compare ORDER...                 the same orders sync and async at once, side by side\n"
 	"  compare --cook ORDER...          the same orders sync, async and offload, in turn\n"
+	"  compare --riders N,N,...,all ORDER...\n"
+	"                                   the same orders async with each number of riders\n"
+	"                                   (all: no limit), side by side\n"
 	"  demo [--cook]                    compare A:3s B:3s C:4s; with --cook, compare --cook\n"
 	"                                   A:10ms:100ms B:450ms:100ms C:450ms:1s\n"
 	"  attach SESSION [--since SEQ]     replay a session's events, then follow its runs\n"
 	"  runs SESSION                     the session's runs\n"
+	"  export RUN --svg FILE | --trace FILE  a stored run's timeline or Perfetto trace,\n"
+	"                                   from the server's HTTP side (--http HOST:PORT)\n"
 	"\n"
 	"options:\n"
 	"  --server HOST:PORT   the server (else $BAEDAL_SERVER, else " CLI_DEFAULT_SERVER ")\n"
@@ -32,6 +39,9 @@ static const char help[] =
 	"  --no-color           no colors in the live view (also NO_COLOR=1)\n"
 	"  --token-file PATH    the server's token, for AUTH (else $BAEDAL_TOKEN)\n"
 	"  --cook               compare and demo: add an offload run, show the cooking\n"
+	"  --riders N           run, gen (async, offload): at most N orders out at once;\n"
+	"                       compare: a list such as 1,2,3,all\n"
+	"  --deadline DURATION  run, gen, compare: cancel the orders not collected by then\n"
 	"  --help, --version\n"
 	"\n"
 	"exit status: 0 done, 1 failed (connection, server error, interrupted run),\n"
@@ -42,6 +52,9 @@ int main(int argc, char **argv)
 	struct cli_opts opts;
 	char err[512];
 
+	/* export speaks HTTP, not the protocol: its own options. */
+	if (argc > 1 && strcmp(argv[1], "export") == 0)
+		return export_main(argc - 1, argv + 1);
 	if (cli_parse(argc, argv, getenv("BAEDAL_SERVER"), &opts, err, sizeof err) < 0) {
 		fprintf(stderr, "baedal: %s\n%sTry 'baedal --help' for the commands.\n", err, usage);
 		return 2;

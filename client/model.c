@@ -212,6 +212,7 @@ struct model_run *model_describe_run(struct model *m, const struct proto_done *d
 	if (st->gen)
 		model_set_generated(r, st->gen_lo_us, st->gen_hi_us, st->gen_prefix);
 	r->ideal_us = d->ideal_us;
+	r->riders = d->riders;
 	r->cook_us = d->cook_us;
 	model_raise_floor(r, d->ideal_us);
 	r->partial = st->partial;
@@ -302,7 +303,7 @@ static int model_track_event(const struct model *m, struct model_run *r,
 	unsigned bit = 1u << ev->step;
 
 	if (ev->order == 0 || ev->order > MODEL_ORDERS_MAX || (r->sized && ev->order > r->norders) ||
-	    (unsigned)ev->step > STEP_COOKED)
+	    (unsigned)ev->step > STEP_CANCELLED)
 		return 0;
 	if (!r->sized && ev->order > r->norders) {
 		if (model_size_orders(m, r, ev->order) < 0)
@@ -318,6 +319,7 @@ static int model_track_event(const struct model *m, struct model_run *r,
 	 * order's delivered line may never come, its collected line may. */
 	r->started += o->seen == 0;
 	r->collected += ev->step == STEP_COLLECTED;
+	r->cancelled += ev->step == STEP_CANCELLED;
 	o->seen |= (uint8_t)bit;
 	o->t_us[ev->step] = ev->t_us;
 	if (ev->step == STEP_DELIVERED)
@@ -357,6 +359,7 @@ int model_apply_done(struct model *m, const struct proto_done *d, int64_t now_us
 		return -1;
 	r->mode = (int)d->mode;
 	r->ideal_us = d->ideal_us;
+	r->riders = d->riders;
 	model_raise_floor(r, d->ideal_us);
 	r->done = 1;
 	r->final = *d;

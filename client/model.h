@@ -13,7 +13,7 @@
 #define MODEL_ORDERS_MAX (1u << 24) /* order indexes past this are ignored */
 
 struct model_order {
-	uint64_t t_us[4];           /* per enum proto_step, valid when its bit is in seen */
+	uint64_t t_us[5];           /* per enum proto_step, valid when its bit is in seen */
 	uint64_t meal_us;           /* 0 when unknown (a run met through ATTACH) */
 	uint64_t cook_us;           /* from NAME:COOK:MEAL; 0: none, or unknown */
 	uint8_t seen;
@@ -30,6 +30,8 @@ struct model_run {
 	uint32_t started;           /* orders with an event: delivered, or later */
 	uint32_t collected;         /* orders collected */
 	uint64_t ideal_us;          /* 0 until known */
+	uint32_t riders;            /* its riders=: orders not delivered wait for one; 0: none */
+	uint32_t cancelled;         /* orders its run gave up on */
 	uint64_t cook_us;           /* the cooks of the orders given, summed */
 	int64_t start_local_us;     /* monotonic clock at the run's start */
 	int64_t end_local_us;       /* monotonic clock at its DONE */

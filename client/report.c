@@ -299,7 +299,11 @@ static int report_totals_cells(const struct proto_done *d, int64_t base_us,
 	char num[REPORT_VAL];
 
 	(void)base_us;
-	snprintf(cells[0], REPORT_NUM, "%s", report_mode((int)d->mode));
+	if (d->riders)
+		snprintf(cells[0], REPORT_NUM, "%s, %" PRIu32 " rider%s", report_mode((int)d->mode),
+		         d->riders, d->riders == 1 ? "" : "s");
+	else
+		snprintf(cells[0], REPORT_NUM, "%s", report_mode((int)d->mode));
 	snprintf(cells[1], REPORT_NUM, "%" PRIu32, d->orders);
 	if (d->status != RUN_DONE || d->elapsed_us < 0) {
 		snprintf(cells[2], REPORT_NUM, "%s", proto_status_name(d->status));

@@ -233,11 +233,19 @@ static void view_order_cells(const struct model_run *r, uint32_t i, uint64_t clo
 		cells[view_cell(lay, o->t_us[STEP_COLLECTED])] = '#';
 		return;
 	}
+	if (o->seen & (1u << STEP_CANCELLED)) {
+		/* Given up on: its bar stops where it was cancelled, an 'x'. */
+		uint64_t x = o->t_us[STEP_CANCELLED];
+		clock_us = x < clock_us ? x : clock_us;
+	}
 	if (!(o->seen & (1u << STEP_DELIVERED))) {
 		if (cook >= 0 && (!r->done || o->seen & (1u << STEP_COOKED)))
 			view_cook_cells(o, cook, clock_us, lay, cells);
-		else if (!r->done)     /* up to now's cell, the edge every row shares */
+		else if (!r->done || o->seen & (1u << STEP_CANCELLED))
+			/* up to now's cell, the edge every row shares */
 			memset(cells, '.', (size_t)view_cell(lay, clock_us) + 1);
+		if (o->seen & (1u << STEP_CANCELLED))
+			cells[view_cell(lay, o->t_us[STEP_CANCELLED])] = 'x';
 		return;
 	}
 	if (cook >= 0)
@@ -254,12 +262,14 @@ static void view_order_cells(const struct model_run *r, uint32_t i, uint64_t clo
 	memset(cells + d, '=', (size_t)(e - d + 1));
 	if (o->seen & (1u << STEP_COLLECTED))
 		cells[view_cell(lay, o->t_us[STEP_COLLECTED])] = '#';
+	if (o->seen & (1u << STEP_CANCELLED))
+		cells[view_cell(lay, o->t_us[STEP_CANCELLED])] = 'x';
 }
 
 static const char *view_mark_style(char c)
 {
 	return c == '.' ? SGR_DIM : c == '=' ? SGR_EATING : c == '#' ? SGR_COLLECTED :
-	       c == '~' ? SGR_COOKING : "0";
+	       c == '~' ? SGR_COOKING : c == 'x' ? SGR_BAD : "0";
 }
 
 /* The bar between brackets, one style change per run of equal marks. */
@@ -291,6 +301,10 @@ static void view_header(struct view_line *l, const struct model_run *r,
 	snprintf(buf, sizeof buf, "  run %" PRIu64 "  %" PRIu32 " order%s  clock %s s", r->id,
 	         r->norders, r->norders == 1 ? "" : "s", secs);
 	view_puts(l, buf);
+	if (r->riders) {
+		snprintf(buf, sizeof buf, "  %" PRIu32 " rider%s", r->riders, r->riders == 1 ? "" : "s");
+		view_puts(l, buf);
+	}
 	if (r->done) {
 		int ok = r->final.status == RUN_DONE;
 		view_puts(l, "  ");
@@ -310,6 +324,9 @@ static const char *view_step_word(const struct model_run *r, uint32_t i, const c
 	*sgr = SGR_COLLECTED;
 	if (o->seen & (1u << STEP_COLLECTED))
 		return "collected";
+	*sgr = SGR_BAD;
+	if (o->seen & (1u << STEP_CANCELLED))
+		return "cancelled";
 	*sgr = SGR_EATING;
 	if (o->seen & (1u << STEP_DELIVERED))
 		return "eating";
@@ -319,6 +336,8 @@ static const char *view_step_word(const struct model_run *r, uint32_t i, const c
 	if (!r->done && view_cook_start(r, i) >= 0)
 		return "cooking";
 	*sgr = SGR_DIM;
+	if (!r->done && r->riders)
+		return "no rider";      /* all of them are out: it waits for one */
 	if (!r->done)
 		return "waiting";
 	/* Done without this order's events: dropped, or the run was cut short. */
