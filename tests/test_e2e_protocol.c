@@ -117,7 +117,7 @@ static void test_transcript(void **state)
 			checked++;
 		}
 	}
-	assert_int_equal(checked, 22);   /* every server line the doc shows */
+	assert_int_equal(checked, 26);   /* every server line the doc shows */
 	support_expect_closed(&c);   /* QUIT: the server closes */
 	support_close(&c);
 	free(doc);
