@@ -2,9 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <string.h>
 
 #include "client/app.h"
 #include "client/cli.h"
+#include "client/export.h"
 #include "client/export.h"
 
 static const char usage[] =
@@ -29,6 +31,8 @@ static const char help[] =
 	"                                   A:10ms:100ms B:450ms:100ms C:450ms:1s\n"
 	"  attach SESSION [--since SEQ]     replay a session's events, then follow its runs\n"
 	"  runs SESSION                     the session's runs\n"
+	"  export RUN --svg FILE | --trace FILE  a stored run's timeline or Perfetto trace,\n"
+	"                                   from the server's HTTP side (--http HOST:PORT)\n"
 	"  export RUN --svg FILE | --trace FILE  a stored run's timeline or Perfetto trace,\n"
 	"                                   from the server's HTTP side (--http HOST:PORT)\n"
 	"\n"

@@ -1,0 +1,196 @@
+#include "client/export.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "client/remote.h"
+#include "common/protocol.h"
+
+static const char export_usage[] =
+	"usage: baedal export RUN (--svg FILE | --trace FILE) [--http HOST:PORT]\n"
+	"                     [--token-file PATH]\n"
+	"  --svg FILE      the run's timeline (and its compare group's) as SVG\n"
+	"  --trace FILE    the run as Chrome Trace Event JSON, for ui.perfetto.dev\n"
+	"  --http          the server's HTTP side (else $BAEDAL_HTTP, else "
+	EXPORT_DEFAULT_HTTP ")\n"
+	"  FILE - writes to stdout\n";
+
+/* A connection, or -1 with err; a read or write that stalls for the
+ * timeout fails rather than hangs. */
+static int export_connect(const struct remote_addr *a, char *err, size_t cap)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	int rc = getaddrinfo(a->host, a->port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, cap, "%s:%s: %s", a->host, a->port, gai_strerror(rc));
+		return -1;
+	}
+	int fd = -1;
+	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		struct timeval tv = { .tv_sec = 60 };
+		if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+		                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0 ||
+		                connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)) {
+			snprintf(err, cap, "cannot connect to %s:%s: %s", a->host, a->port,
+			         strerror(errno));
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* The reply's status and, past its headers, its body to out; an error's
+ * JSON body to err instead. HTTP/1.0: the body runs to the end of the
+ * connection, never chunked. */
+static int export_fetch(int fd, const char *request, FILE *out, char *err, size_t cap)
+{
+	static char buf[65536];
+	size_t have = 0, n;
+	ssize_t got;
+	if (send(fd, request, strlen(request), MSG_NOSIGNAL) < 0) {
+		snprintf(err, cap, "send: %s", strerror(errno));
+		return -1;
+	}
+	char *body = NULL;
+	while (!body && have < sizeof buf - 1 && (got = recv(fd, buf + have, sizeof buf - 1 - have, 0)) > 0) {
+		have += (size_t)got;
+		buf[have] = '\0';
+		body = strstr(buf, "\r\n\r\n");
+	}
+	int status = 0;
+	if (!body || sscanf(buf, "HTTP/%*d.%*d %d", &status) != 1) {
+		snprintf(err, cap, "no HTTP reply from the server (is --http its HTTP port?)");
+		return -1;
+	}
+	body += 4;
+	n = have - (size_t)(body - buf);
+	if (status != 200) {
+		snprintf(err, cap, "HTTP %d: %.*s", status, (int)strcspn(body, "\n"), body);
+		return -1;
+	}
+	do {
+		if (n && fwrite(body, 1, n, out) != n) {
+			snprintf(err, cap, "write: %s", strerror(errno));
+			return -1;
+		}
+		body = buf;
+	} while ((got = recv(fd, buf, sizeof buf, 0)) > 0 && (n = (size_t)got));
+	if (got < 0) {
+		snprintf(err, cap, "recv: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int export_token(const char *file, char *tok, size_t cap)
+{
+	const char *env = getenv("BAEDAL_TOKEN");
+	tok[0] = '\0';
+	if (!file) {
+		if (env && *env)
+			snprintf(tok, cap, "%s", env);
+		return 0;
+	}
+	FILE *f = fopen(file, "r");
+	if (!f) {
+		fprintf(stderr, "baedal: --token-file %s: %s\n", file, strerror(errno));
+		return -1;
+	}
+	if (!fgets(tok, (int)cap, f))
+		tok[0] = '\0';
+	fclose(f);
+	tok[strcspn(tok, "\r\n")] = '\0';
+	return 0;
+}
+
+struct export_args {
+	const char *run, *file, *what, *http, *token_file;
+};
+
+static int export_parse(int argc, char **argv, struct export_args *a)
+{
+	static const struct option opts[] = {
+		{ "svg", required_argument, NULL, 's' }, { "trace", required_argument, NULL, 't' },
+		{ "http", required_argument, NULL, 'H' }, { "token-file", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	const char *env = getenv("BAEDAL_HTTP");
+	a->http = env && *env ? env : EXPORT_DEFAULT_HTTP;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 's' || c == 't') {
+			if (a->file)
+				return -1;
+			a->file = optarg;
+			a->what = c == 's' ? "timeline.svg" : "trace.json";
+		} else if (c == 'H') {
+			a->http = optarg;
+		} else if (c == 'k') {
+			a->token_file = optarg;
+		} else {
+			return -1;
+		}
+	}
+	if (optind != argc - 1 || !a->file)
+		return -1;
+	a->run = argv[optind];
+	size_t n = strlen(a->run);
+	return n > 0 && n <= 18 && strspn(a->run, "0123456789") == n ? 0 : -1;
+}
+
+int export_main(int argc, char **argv)
+{
+	struct export_args a = { 0 };
+	struct remote_addr addr;
+	char err[4400], tok[PROTO_TOKEN_MAX + 2], req[1024], tmp[4200];
+	if (export_parse(argc, argv, &a) < 0) {
+		fputs(export_usage, stderr);
+		return 2;
+	}
+	if (remote_parse_addr(a.http, &addr, err, sizeof err) < 0) {
+		fprintf(stderr, "baedal: --http %s: %s\n", a.http, err);
+		return 2;
+	}
+	if (export_token(a.token_file, tok, sizeof tok) < 0)
+		return 2;
+	snprintf(req, sizeof req, "GET /api/runs/%s/%s HTTP/1.0\r\nHost: %s:%s\r\n%s%s%s\r\n", a.run,
+	         a.what, addr.host, addr.port, tok[0] ? "Authorization: Bearer " : "", tok,
+	         tok[0] ? "\r\n" : "");
+	int to_stdout = strcmp(a.file, "-") == 0;
+	snprintf(tmp, sizeof tmp, "%s.part", a.file);
+	int fd = export_connect(&addr, err, sizeof err);
+	FILE *out = fd < 0 ? NULL : to_stdout ? stdout : fopen(tmp, "w");
+	int rc = -1;
+	if (fd >= 0 && !out)
+		snprintf(err, sizeof err, "%s: %s", tmp, strerror(errno));
+	else if (out)
+		rc = export_fetch(fd, req, out, err, sizeof err);
+	if (out && !to_stdout && fclose(out) != 0 && rc == 0) {
+		snprintf(err, sizeof err, "%s: %s", tmp, strerror(errno));
+		rc = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (!to_stdout && out && (rc < 0 || rename(tmp, a.file) < 0)) {
+		if (rc == 0)
+			snprintf(err, sizeof err, "%s: %s", a.file, strerror(errno));
+		unlink(tmp);
+		rc = -1;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "baedal: export run %s: %s\n", a.run, err);
+		return 1;
+	}
+	return 0;
+}
