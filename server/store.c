@@ -509,7 +509,7 @@ static int store_hex_decode(uint8_t id[STORE_ID_BYTES], const char *hex)
 static struct store_rec *store_rec_begin(struct store *s, enum store_rec_kind kind,
                                          uint64_t run_id, uint32_t n, uint8_t code)
 {
-	struct store_rec *r = store_queue_slot(&s->q);
+	struct store_rec *r = store_queue_slot(&s->q, kind);
 	r->kind = (uint8_t)kind;
 	r->code = code;
 	r->run_id = run_id;

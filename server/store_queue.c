@@ -4,11 +4,18 @@
 
 #include "server/log.h"
 
-_Static_assert(sizeof(struct store_rec) == 64, "a record should fill one cache line");
+_Static_assert(sizeof(struct store_rec) == 2 * STORE_SLOT_BYTES,
+               "a record should fill two slots at most");
+_Static_assert(offsetof(struct store_rec, u.event) + sizeof(((struct store_rec *)0)->u.event) ==
+               STORE_SLOT_BYTES, "an event should fill one slot");
 
+/* len: bytes of recs filled. The producer stores it before it publishes
+ * the record (release on appended), so a consumer that has seen a record
+ * has seen the len that covers it; past len, the record is in next. */
 struct store_chunk {
 	struct store_chunk *next;
-	struct store_rec recs[STORE_CHUNK_RECS];
+	_Atomic unsigned len;
+	_Alignas(64) unsigned char recs[STORE_CHUNK_SLOTS * STORE_SLOT_BYTES];
 };
 
 /* Appends must not fail, or an acknowledged order could go unrecorded:
@@ -21,6 +28,7 @@ static struct store_chunk *store_chunk_new(void)
 		abort();
 	}
 	c->next = NULL;
+	atomic_init(&c->len, 0);
 	return c;
 }
 
@@ -37,6 +45,7 @@ int store_queue_init(struct store_queue *q)
 	q->stop = false;
 	q->tail = q->head = store_chunk_new();
 	q->tail_len = 0;
+	q->slot_len = 0;
 	q->head_pos = 0;
 	q->pushed_rows = 0;
 	q->taken = 0;
@@ -59,25 +68,32 @@ void store_queue_destroy(struct store_queue *q)
 	pthread_mutex_destroy(&q->mu);
 }
 
-struct store_rec *store_queue_slot(struct store_queue *q)
+struct store_rec *store_queue_slot(struct store_queue *q, enum store_rec_kind kind)
 {
-	/* The consumer reads tail->next only for records the mutex has
-	 * published, so linking a fresh chunk needs no lock. */
-	if (q->tail_len == STORE_CHUNK_RECS) {
+	unsigned len = (unsigned)store_rec_bytes(kind);
+	/* The consumer reads tail->next only for records published after it
+	 * was linked, so linking a fresh chunk needs no lock. A record that
+	 * does not fit leaves the chunk's last slot unused. */
+	if (q->tail_len + len > sizeof q->tail->recs) {
 		struct store_chunk *c = atomic_exchange(&q->spare, NULL);
 		if (!c)
 			c = store_chunk_new();
 		c->next = NULL;
+		atomic_store_explicit(&c->len, 0, memory_order_relaxed);
 		q->tail->next = c;
 		q->tail = c;
 		q->tail_len = 0;
 	}
-	return &q->tail->recs[q->tail_len];
+	q->slot_len = len;
+	struct store_rec *r = (struct store_rec *)(void *)(q->tail->recs + q->tail_len);
+	r->kind = (uint8_t)kind;
+	return r;
 }
 
 uint64_t store_queue_push(struct store_queue *q, uint64_t rows)
 {
-	q->tail_len++;
+	q->tail_len += q->slot_len;
+	atomic_store_explicit(&q->tail->len, q->tail_len, memory_order_relaxed);
 	q->pushed_rows += rows;
 	/* Release: the record (and a fresh chunk's link) is visible to a
 	 * consumer that reads this seq. A consumer about to sleep is woken by
@@ -127,20 +143,21 @@ uint64_t store_queue_wait(struct store_queue *q)
 
 const struct store_rec *store_queue_peek(struct store_queue *q)
 {
-	/* A full head chunk with a record after it is behind the producer's
-	 * tail for good, so the consumer may free it alone. */
-	if (q->head_pos == STORE_CHUNK_RECS) {
+	/* A head chunk read to its len with a record after it is behind the
+	 * producer's tail for good, so the consumer may free it alone. */
+	if (q->head_pos == atomic_load_explicit(&q->head->len, memory_order_relaxed)) {
 		struct store_chunk *old = q->head;
 		q->head = old->next;
 		q->head_pos = 0;
 		free(atomic_exchange(&q->spare, old));
 	}
-	return &q->head->recs[q->head_pos];
+	return (const struct store_rec *)(const void *)(q->head->recs + q->head_pos);
 }
 
 void store_queue_advance(struct store_queue *q)
 {
-	q->head_pos++;
+	const struct store_rec *r = (const void *)(q->head->recs + q->head_pos);
+	q->head_pos += (unsigned)store_rec_bytes((enum store_rec_kind)r->kind);
 	q->taken++;
 }
 

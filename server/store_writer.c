@@ -230,7 +230,7 @@ static unsigned store_write_events(struct store_writer *w, struct store_queue *q
 		const struct store_rec *r = store_queue_peek(q);
 		if (r->kind != REC_EVENT)
 			break;
-		batch[n++] = *r;
+		memcpy(&batch[n++], r, store_rec_bytes(REC_EVENT));   /* all an event has */
 		store_queue_advance(q);
 	}
 	if (tx->rolled_back)
