@@ -263,12 +263,36 @@ struct report_col {
 typedef int (*report_cells_fn)(const struct proto_done *d, int64_t base_us,
                                char cells[][REPORT_NUM]);
 
+/* A table fits an 80-column terminal: wide figures (a slow machine's
+ * overheads, seconds of lateness) take their room from the widest gaps
+ * between columns, down to one space each. */
+#define REPORT_FIT 79
+
+static void report_fit_gaps(const struct report_col *cols, int ncols, const int *width, int *gap)
+{
+	int total = 0;
+	for (int c = 0; c < ncols; c++) {
+		gap[c] = c + 1 < ncols ? cols[c].gap : 0;
+		total += width[c] + gap[c];
+	}
+	while (total > REPORT_FIT) {
+		int widest = 0;
+		for (int c = 1; c + 1 < ncols; c++)
+			if (gap[c] > gap[widest])
+				widest = c;
+		if (gap[widest] <= 1)
+			break;
+		gap[widest]--;
+		total--;
+	}
+}
+
 /* base_us goes to fill: the sync run's elapsed of a cook table, or 0. */
 static void report_table(struct strbuf *b, const struct report_col *cols, int ncols,
                          report_cells_fn fill, int64_t base_us, const struct proto_done *rows,
                          size_t n)
 {
-	int width[REPORT_COLS];
+	int width[REPORT_COLS], gap[REPORT_COLS];
 	char cells[REPORT_COLS][REPORT_NUM];
 
 	for (int c = 0; c < ncols; c++)
@@ -279,14 +303,15 @@ static void report_table(struct strbuf *b, const struct report_col *cols, int nc
 			if ((int)strlen(cells[c]) > width[c])
 				width[c] = (int)strlen(cells[c]);
 	}
+	report_fit_gaps(cols, ncols, width, gap);
 	for (int c = 0; c + 1 < ncols; c++)
-		strbuf_printf(b, "%-*s", width[c] + cols[c].gap, cols[c].head);
+		strbuf_printf(b, "%-*s", width[c] + gap[c], cols[c].head);
 	strbuf_printf(b, "%s\n", cols[ncols - 1].head);
 	for (size_t r = 0; r < n; r++) {
 		int k = fill(&rows[r], base_us, cells);
 		for (int c = 0; c < k; c++) {
 			int w = c + 1 < k || k == ncols ? width[c] : 0;
-			int pad = c + 1 < k ? cols[c].gap : 0;
+			int pad = c + 1 < k ? gap[c] : 0;
 			strbuf_printf(b, cols[c].right ? "%*s%*s" : "%-*s%*s", w, cells[c], pad, "");
 		}
 		strbuf_addch(b, '\n', 1);

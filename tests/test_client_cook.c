@@ -218,6 +218,20 @@ static void test_report_totals_cook(void **state)
 		"offload cooked on worker threads: the loop stayed free, no meal was late.\n");
 	for (const char *l = b.data; *l; l += strcspn(l, "\n") + 1)
 		assert_true(strcspn(l, "\n") < 80);
+	/* A slow machine's figures (seconds late, four-digit overheads) still
+	 * fit: the gaps between columns give way. */
+	strbuf_reset(&b);
+	rows[0].elapsed_us = 12677000;
+	rows[1].elapsed_us = 13074000;
+	rows[1].blocked_us = 12620000;
+	rows[1].caused_us = 11379000;
+	report_totals(&b, rows, 3);
+	for (const char *l = b.data; *l; l += strcspn(l, "\n") + 1)
+		if (strcspn(l, "\n") >= 80)
+			fail_msg("wider than 79 columns: %.*s", (int)strcspn(l, "\n"), l);
+	assert_non_null(strstr(b.data, " 11379 ms\n"));
+	rows[0] = cook_sync;
+	rows[1] = cook_async;
 	/* Nothing came due while async cooked: it says so; no sync, no baseline. */
 	strbuf_reset(&b);
 	rows[1].caused_us = 0;
