@@ -14,6 +14,9 @@
 #include "server/server.h"
 #include "server/session.h"
 
+/* The most one write to a client's socket takes from its output. */
+#define CONN_WRITE_MAX (1u << 20)
+
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_write_cb(struct bufferevent *bev, void *arg);
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
@@ -108,6 +111,10 @@ void conn_accept(struct server *srv, evutil_socket_t fd)
 	bufferevent_priority_set(bev, PRIO_IO);
 	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(bev, EV_WRITE, CONN_OUT_LOW, 0);
+	/* A watcher's lines leave in as few system calls as the socket takes:
+	 * libevent's own cap is 16 KiB a write, and over loopback every write
+	 * also runs the reader's side of TCP on the loop's thread. */
+	bufferevent_set_max_single_write(bev, CONN_WRITE_MAX);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	if (srv->nconns > srv->cfg->max_conns || srv->nsessions > srv->cfg->max_sessions) {
 		conn_close_with(c, "busy");
