@@ -2,9 +2,25 @@
 
 #include "server/cook.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#define RUN_HUGE_PAGE (2u << 20)
+
+/* A million orders are ~170 MB, every byte of it touched before the run
+ * starts: in 4 KiB pages that is 40,000 page faults, on a VM each a trip
+ * through the hypervisor. Asks for 2 MiB pages where the kernel gives
+ * them on request (transparent huge pages set to madvise); a hint only. */
+static void run_advise_huge(void *p, size_t len)
+{
+	uintptr_t lo = ((uintptr_t)p + RUN_HUGE_PAGE - 1) & ~(uintptr_t)(RUN_HUGE_PAGE - 1);
+	uintptr_t hi = ((uintptr_t)p + len) & ~(uintptr_t)(RUN_HUGE_PAGE - 1);
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
 
 static struct run *run_alloc(uint64_t id, enum proto_mode mode, uint32_t n,
                              const struct run_hooks *hooks, void *owner)
@@ -18,6 +34,8 @@ static struct run *run_alloc(uint64_t id, enum proto_mode mode, uint32_t n,
 		free(r);
 		return NULL;
 	}
+	if ((size_t)n * sizeof *r->orders >= 2 * RUN_HUGE_PAGE)
+		run_advise_huge(r->orders, (size_t)n * sizeof *r->orders);
 	r->id = id;
 	r->mode = mode;
 	r->status = RUN_RUNNING;
