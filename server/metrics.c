@@ -18,6 +18,8 @@
 struct metrics_view {
 	uint64_t now_us, uptime_us, busy_us;
 	uint64_t running[3];        /* runs running, by mode */
+	uint64_t orders[3];         /* their orders not collected, by mode */
+	uint64_t on_timer, waiting; /* started (cooking or eating); not yet */
 	unsigned queued, cooking, workers;
 	uint64_t store_rows, store_lag_us;
 	struct store_commits commits;
@@ -26,6 +28,19 @@ struct metrics_view {
 /* Histograms too large for the stack of a callback; the loop answers one
  * request at a time. */
 static struct histogram recent, lag;
+
+static void metrics_count_run(struct metrics_view *v, const struct run *r)
+{
+	if (r->status != RUN_RUNNING || (unsigned)r->mode >= 3)
+		return;
+	v->running[r->mode]++;
+	v->orders[r->mode] += r->norders - r->finished;
+	/* Started and not collected: cooking, or out with a rider on its
+	 * meal's timer, or (riders=) waiting for a rider, with the unstarted. */
+	uint64_t out = r->riders ? r->riders_out : r->started - r->finished;
+	v->on_timer += out;
+	v->waiting += r->norders - r->finished - out;
+}
 
 static void metrics_read(const struct server *srv, struct metrics_view *v)
 {
@@ -39,8 +54,7 @@ static void metrics_read(const struct server *srv, struct metrics_view *v)
 	for (size_t i = 0; i < srv->nbuckets; i++)
 		for (const struct session *s = srv->buckets[i]; s; s = s->next)
 			for (size_t k = 0; k < s->nruns; k++)
-				if (s->runs[k]->status == RUN_RUNNING && (unsigned)s->runs[k]->mode < 3)
-					v->running[s->runs[k]->mode]++;
+				metrics_count_run(v, s->runs[k]);
 	if (srv->pool)
 		pool_gauges(srv->pool, &v->queued, &v->cooking);
 	v->workers = srv->pool ? pool_workers(srv->pool) : 0;
@@ -207,6 +221,9 @@ void health_write_stats(const struct server *srv, void (*send)(void *, const cha
 	          " orders=%" PRIu64 " queued=%u cooking=%u workers=%u connections=%u"
 	          " sessions=%zu\n", v.running[0], v.running[1], v.running[2], srv->inflight,
 	          v.queued, v.cooking, v.workers, (unsigned)srv->nconns, srv->nsessions);
+	STAT_SEND(send, arg, "STAT orders sync=%" PRIu64 " async=%" PRIu64 " offload=%" PRIu64
+	          " timer=%" PRIu64 " waiting=%" PRIu64 "\n", v.orders[0], v.orders[1], v.orders[2],
+	          v.on_timer, v.waiting);
 	STAT_SEND(send, arg, "STAT store queue=%" PRIu64 " lag=%" PRIu64 " commits=%" PRIu64
 	          " rows=%" PRIu64 " commit_p50=%" PRIu64 " commit_p99=%" PRIu64
 	          " commit_max=%" PRIu64 "\n", v.store_rows, v.store_lag_us, v.commits.commits,
