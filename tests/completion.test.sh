@@ -50,7 +50,7 @@ help_cmds=$(sed -n '/^commands:/,/^$/p' "$dir/help" | sed -n 's/^  \([a-z][a-z-]
 	sort -u | tr '\n' ' ' | sed 's/ $//')
 help_flags=$(grep -oE -- '--[a-z][a-z0-9-]*' "$dir/help" | sort -u | tr '\n' ' ' | sed 's/ $//')
 expect "commands: those of --help" "baedal " "$help_cmds"
-offered=$(for ctx in "" "compare " "demo " "attach x " "runs x " "run async " "gen async "; do
+offered=$(for ctx in "" "compare " "demo " "attach x " "runs x " "run async " "gen async " "export x " "top "; do
 	comp "baedal $ctx--" | tr ' ' '\n'
 	echo
 done | sed '/^$/d' | sort -u | tr '\n' ' ' | sed 's/ $//')

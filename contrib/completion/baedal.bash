@@ -26,17 +26,17 @@ _baedal()
 	local cur=${words[-1]} prev=""
 	((${#words[@]} > 1)) && prev=${words[-2]}
 	local global="--server --json --plain --no-color --token-file --help --version"
-	local cmds="run gen compare demo attach runs"
+	local cmds="run gen compare demo attach runs export"
 	local modes="sync async offload"
 	COMPREPLY=()
 
 	case $prev in
-	--token-file)
+	--token-file | --svg | --trace)
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return 0
 		;;
-	--server | --since | --riders | --deadline)
+	--server | --since | --riders | --deadline | --http)
 		return 0
 		;;
 	esac
@@ -46,7 +46,7 @@ _baedal()
 		w=${words[i]}
 		seen+="${w%%=*} "
 		case $w in
-		--server | --token-file | --since | --riders | --deadline) ((i++)) ;;
+		--server | --token-file | --since | --riders | --deadline | --http | --svg | --trace) ((i++)) ;;
 		-*) ;;
 		*) if [[ -z $cmd ]]; then cmd=$w; else ((nargs++)); fi ;;
 		esac
@@ -59,6 +59,7 @@ _baedal()
 	run | gen) own="--riders --deadline" ;;
 	demo) own="--cook" ;;
 	attach) own="--since" ;;
+	export) own="--svg --trace --http" ;;
 	esac
 	for f in $own; do
 		[[ $seen == *" $f "* ]] && own=${own/$f/}
