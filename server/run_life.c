@@ -248,34 +248,26 @@ void run_life_interrupt_all(struct server *srv)
 	}
 }
 
-/* The session that holds run_id, if any. */
-static struct session *run_life_holder(struct server *srv, uint64_t run_id)
-{
-	for (size_t b = 0; b < srv->nbuckets; b++) {
-		for (struct session *s = srv->buckets[b]; s; s = s->next) {
-			for (size_t i = 0; i < s->nruns; i++)
-				if (s->runs[i]->id == run_id)
-					return s;
-		}
-	}
-	return NULL;
-}
-
 int run_life_cancel(struct server *srv, struct session *s, uint64_t run_id, const char **code,
                     char *err, size_t cap)
 {
-	struct session *holder = run_life_holder(srv, run_id);
 	struct run *r = NULL;
-	if (holder != s) {
-		*code = holder ? "not_your_run" : "no_run";
-		snprintf(err, cap, holder ? "run %llu belongs to another session"
-		                          : "no run %llu is held by the server",
-		         (unsigned long long)run_id);
-		return -1;
-	}
+	/* Only the session's own runs are searched: a client's command must
+	 * not cost a scan of every session. An id handed out but not held
+	 * here is another session's run, or one of this session's long gone
+	 * from its history: either way not this session's to cancel. */
 	for (size_t i = 0; i < s->nruns && !r; i++)
 		if (s->runs[i]->id == run_id)
 			r = s->runs[i];
+	if (!r) {
+		int given = run_id > 0 && run_id < srv->next_run_id;
+		*code = given ? "not_your_run" : "no_run";
+		snprintf(err, cap, given ? "run %llu is not held by this session (another session's, "
+		                           "or one of its own ended long ago)"
+		                         : "no run %llu is held by the server",
+		         (unsigned long long)run_id);
+		return -1;
+	}
 	if (r->status != RUN_RUNNING) {
 		*code = "run_ended";
 		snprintf(err, cap, "run %llu has already ended: %s", (unsigned long long)run_id,
