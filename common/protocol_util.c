@@ -101,3 +101,12 @@ int proto_parse_u64(const char *s, size_t len, uint64_t *out)
 	*out = v;
 	return 0;
 }
+
+int proto_token_equal(const char *given, const char *want)
+{
+	size_t gl = strlen(given), wl = strlen(want), n = gl > wl ? gl : wl;
+	unsigned char diff = (unsigned char)(gl != wl);
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)((i < gl ? given[i] : 0) ^ (i < wl ? want[i] : 0));
+	return diff == 0;
+}

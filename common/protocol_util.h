@@ -21,4 +21,9 @@ int proto_parse_u64(const char *s, size_t len, uint64_t *out);
  * per order) use it instead of printf, which cost them most of their time. */
 size_t proto_put_u64(char *dst, uint64_t v);
 
+/* Whether a token given by a client is the server's: every byte of the
+ * longer string is compared, whatever differs first, so the time taken
+ * tells nothing about how much of a guess was right. */
+int proto_token_equal(const char *given, const char *want);
+
 #endif

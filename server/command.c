@@ -7,6 +7,7 @@
 #include <event2/event.h>
 
 #include "common/protocol.h"
+#include "common/protocol_util.h"
 #include "server/clock.h"
 #include "server/conn.h"
 #include "server/health.h"
@@ -204,25 +205,10 @@ static void command_cancel(struct conn *c)
 	command_reply(c, "OK cancelled run=%llu", (unsigned long long)parsed.run_id);
 }
 
-/* Compares every byte of the longer string, whatever differs first, so
- * the time taken tells nothing about how much of a guess was right. */
-static int command_token_equal(const char *given, const char *want)
-{
-	size_t gl = strlen(given), wl = strlen(want);
-	size_t n = gl > wl ? gl : wl;
-	unsigned char diff = (unsigned char)(gl != wl);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char g = i < gl ? (unsigned char)given[i] : 0;
-		unsigned char w = i < wl ? (unsigned char)want[i] : 0;
-		diff |= (unsigned char)(g ^ w);
-	}
-	return diff == 0;
-}
-
 static void command_auth(struct conn *c)
 {
 	const char *want = c->srv->cfg->token;
-	if (!want || command_token_equal(parsed.token, want)) {
+	if (!want || proto_token_equal(parsed.token, want)) {
 		c->authed = 1;
 		command_reply(c, "OK authenticated");
 		return;

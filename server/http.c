@@ -13,6 +13,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
+#include "common/protocol_util.h"
 #include "server/export.h"
 #include "server/health.h"
 #include "server/http_api.h"
@@ -166,16 +167,6 @@ const char *http_query(const struct http_req *hr, const char *key)
 
 /* ---- requests ----------------------------------------------------------- */
 
-/* Every byte of the longer string is compared, whatever differs first. */
-static int http_token_equal(const char *given, const char *want)
-{
-	size_t gl = strlen(given), wl = strlen(want), n = gl > wl ? gl : wl;
-	unsigned char diff = (unsigned char)(gl != wl);
-	for (size_t i = 0; i < n; i++)
-		diff |= (unsigned char)((i < gl ? given[i] : 0) ^ (i < wl ? want[i] : 0));
-	return diff == 0;
-}
-
 /* The token from "Authorization: Bearer X", else from ?token=X (what an
  * EventSource, which sends no headers of its own, can carry). */
 static int http_authorized(const struct http_req *hr)
@@ -186,9 +177,9 @@ static int http_authorized(const struct http_req *hr)
 	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(hr->req),
 	                                      "Authorization");
 	if (auth && strncmp(auth, "Bearer ", 7) == 0)
-		return http_token_equal(auth + 7, want);
+		return proto_token_equal(auth + 7, want);
 	const char *q = http_query(hr, "token");
-	return q && http_token_equal(q, want);
+	return q && proto_token_equal(q, want);
 }
 
 static void http_route(struct http_req *hr, const char *path)

@@ -75,12 +75,25 @@ static void test_put_u64(void **state)
 	assert_string_equal(mine, "18446744073709551615");
 }
 
+/* The server's token matches only itself: not a prefix, not a longer
+ * string that starts with it, not the empty string. */
+static void test_token_equal(void **state)
+{
+	(void)state;
+	assert_true(proto_token_equal("s3cret", "s3cret"));
+	assert_false(proto_token_equal("s3cre", "s3cret"));
+	assert_false(proto_token_equal("s3crets", "s3cret"));
+	assert_false(proto_token_equal("", "s3cret"));
+	assert_false(proto_token_equal("s3creT", "s3cret"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gen_meal),
 		cmocka_unit_test(test_gen_name),
 		cmocka_unit_test(test_put_u64),
+		cmocka_unit_test(test_token_equal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
