@@ -8,10 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/top.h"
 #include "common/duration.h"
 
 enum { OPT_SERVER = 256, OPT_JSON, OPT_PLAIN, OPT_NO_COLOR, OPT_SINCE, OPT_TOKEN_FILE,
-       OPT_COOK, OPT_RIDERS, OPT_DEADLINE };
+       OPT_COOK, OPT_RIDERS, OPT_DEADLINE, OPT_INTERVAL, OPT_ONCE };
 
 static const char *const cli_demo_orders[] = { "A:3s", "B:3s", "C:4s" };
 /* The second act: short meals after short cooks first, long cooks after,
@@ -254,6 +255,8 @@ static int cli_command(struct cli_opts *o, const char *const *pos, int n, int si
 
 	if (since_given && strcmp(cmd, "attach") != 0)
 		return cli_fail(err, errlen, "--since goes with attach only");
+	if ((o->interval_us || o->once) && strcmp(cmd, "top") != 0)
+		return cli_fail(err, errlen, "--interval and --once go with top only");
 	if (o->cook && strcmp(cmd, "compare") != 0 && strcmp(cmd, "demo") != 0)
 		return cli_fail(err, errlen, "--cook goes with compare and demo only");
 	if (strcmp(cmd, "run") == 0) {
@@ -282,6 +285,10 @@ static int cli_command(struct cli_opts *o, const char *const *pos, int n, int si
 			return cli_fail(err, errlen, "attach expects SESSION [--since SEQ]");
 		return cli_session(o, pos[1], err, errlen);
 	}
+	if (strcmp(cmd, "top") == 0) {
+		o->command = CLI_TOP;
+		return n == 1 ? 0 : cli_fail(err, errlen, "top takes no arguments");
+	}
 	if (strcmp(cmd, "runs") == 0) {
 		o->command = CLI_RUNS;
 		/* Without an id the server would list this new connection's
@@ -306,6 +313,17 @@ static int cli_since(const char *s, uint64_t *out, char *err, size_t errlen)
 	return 0;
 }
 
+/* top --interval: a duration, not so short that frames would flicker. */
+static int cli_interval(const char *s, uint64_t *out, char *err, size_t errlen)
+{
+	const char *why = duration_problem(s, strlen(s));
+	if (why || duration_parse(s, strlen(s), out) < 0)
+		return cli_fail(err, errlen, "--interval '%s' is %s", s, why ? why : "not a duration");
+	if (*out < TOP_MIN_INTERVAL_US || *out > 3600ULL * 1000000ULL)
+		return cli_fail(err, errlen, "--interval must be from 100ms to 1h, not '%s'", s);
+	return 0;
+}
+
 /* The options; 1 when --help or --version ends the parse early. */
 static int cli_options(int argc, char **argv, struct cli_opts *o, int *since_given, char *err,
                        size_t errlen)
@@ -320,6 +338,8 @@ static int cli_options(int argc, char **argv, struct cli_opts *o, int *since_giv
 		{ "cook", no_argument, NULL, OPT_COOK },
 		{ "riders", required_argument, NULL, OPT_RIDERS },
 		{ "deadline", required_argument, NULL, OPT_DEADLINE },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -350,6 +370,11 @@ static int cli_options(int argc, char **argv, struct cli_opts *o, int *since_giv
 			o->deadline = optarg;
 			break;
 		}
+		case OPT_INTERVAL:
+			if (cli_interval(optarg, &o->interval_us, err, errlen) < 0)
+				return -1;
+			break;
+		case OPT_ONCE: o->once = 1; break;
 		case OPT_SINCE:
 			if (cli_since(optarg, &o->since, err, errlen) < 0)
 				return -1;
@@ -418,6 +443,8 @@ int cli_parse(int argc, char **argv, const char *env_server, struct cli_opts *o,
 	                errlen) < 0 ||
 	    cli_limits_check(o, argv[optind], err, errlen) < 0)
 		return -1;
+	if (o->command == CLI_TOP && !o->interval_us)
+		o->interval_us = TOP_DEFAULT_INTERVAL_US;
 	if (!o->server)
 		o->server = env_server && *env_server ? env_server : CLI_DEFAULT_SERVER;
 	if (remote_parse_addr(o->server, &o->addr, why, sizeof why) < 0) {

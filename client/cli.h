@@ -12,8 +12,8 @@
 #define CLI_DEFAULT_SERVER "127.0.0.1:7878"
 #define CLI_RIDERS_MAX 8            /* compare --riders: variants raced at once */
 
-enum cli_command { CLI_RUN, CLI_GEN, CLI_COMPARE, CLI_DEMO, CLI_ATTACH, CLI_RUNS, CLI_HELP,
-                   CLI_VERSION };
+enum cli_command { CLI_RUN, CLI_GEN, CLI_COMPARE, CLI_DEMO, CLI_ATTACH, CLI_RUNS, CLI_TOP,
+                   CLI_HELP, CLI_VERSION };
 
 struct cli_opts {
 	enum cli_command command;
@@ -31,6 +31,8 @@ struct cli_opts {
 	int nargs;
 	const char *session;            /* attach, runs; NULL: the connection's own */
 	uint64_t since;                 /* attach --since */
+	uint64_t interval_us;           /* top --interval; 0 until parsed */
+	int once;                       /* top --once */
 	const char *token_file;         /* --token-file */
 	char token[PROTO_TOKEN_MAX + 1];    /* sent with AUTH; empty: none */
 };

@@ -409,6 +409,25 @@ static int follow_on_notice(struct follow *f, const struct server_line *sl)
 	return FOLLOW_CONTINUE;
 }
 
+/* A STALL notice: the server's loop was held (docs/protocol.md). */
+static int follow_on_stall(struct follow *f, const char *line, size_t len)
+{
+	struct stats_stall st;
+	char shown[96];
+
+	if (stats_parse_stall(line, len, &st) < 0)
+		return follow_fail(f, "protocol error: the server sent '%s'",
+		                   follow_printable(line, len, shown, sizeof shown));
+	f->last_seq = st.seq > f->last_seq ? st.seq : f->last_seq;
+	model_add_stall(&f->model, &st);
+	if (f->out == TERM_JSON)
+		stats_json_stall(&f->buf, &st);
+	else if (f->out == TERM_PLAIN)
+		stats_plain_stall(&f->buf, &st);
+	f->dirty = 1;
+	return FOLLOW_CONTINUE;
+}
+
 /* ATTACH's RUNINFO, before its reply: a run of the session, from its start. */
 static int follow_on_runstate(struct follow *f, const struct server_line *sl)
 {
@@ -444,6 +463,8 @@ int follow_line(struct follow *f, const char *line, size_t len, int64_t now_us)
 	char text[REMOTE_LINE_MAX + 1];
 
 	f->now_us = now_us;
+	if (len > 6 && memcmp(line, "STALL ", 6) == 0)
+		return follow_on_stall(f, line, len);
 	if (proto_parse_server_line(line, len, &sl) < 0)
 		return follow_on_unknown(f, line, len);
 	switch (sl.kind) {
@@ -528,6 +549,7 @@ void follow_totals(struct follow *f)
 	if (n > 0) {
 		strbuf_addch(&f->buf, '\n', 1);
 		report_totals(&f->buf, rows, n);
+		stats_note_stalls(&f->buf, &f->model);
 	}
 	free(rows);
 }

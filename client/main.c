@@ -7,6 +7,7 @@
 #include "client/app.h"
 #include "client/cli.h"
 #include "client/export.h"
+#include "client/top.h"
 #include "client/export.h"
 
 static const char usage[] =
@@ -31,6 +32,9 @@ static const char help[] =
 	"                                   A:10ms:100ms B:450ms:100ms C:450ms:1s\n"
 	"  attach SESSION [--since SEQ]     replay a session's events, then follow its runs\n"
 	"  runs SESSION                     the session's runs\n"
+	"  top [--interval DURATION] [--once]\n"
+	"                                   the server's health, live: its loop's lag, stalls,\n"
+	"                                   runs and orders by state, store (STATS, every 500ms)\n"
 	"  export RUN --svg FILE | --trace FILE  a stored run's timeline or Perfetto trace,\n"
 	"                                   from the server's HTTP side (--http HOST:PORT)\n"
 	"  export RUN --svg FILE | --trace FILE  a stored run's timeline or Perfetto trace,\n"
@@ -46,6 +50,8 @@ static const char help[] =
 	"  --riders N           run, gen (async, offload): at most N orders out at once;\n"
 	"                       compare: a list such as 1,2,3,all\n"
 	"  --deadline DURATION  run, gen, compare: cancel the orders not collected by then\n"
+	"  --interval DURATION  top: how often to ask the server (default 500ms)\n"
+	"  --once               top: ask once, show the answer, exit\n"
 	"  --help, --version\n"
 	"\n"
 	"exit status: 0 done, 1 failed (connection, server error, interrupted run),\n"
@@ -75,5 +81,7 @@ int main(int argc, char **argv)
 		printf("baedal %s\n", BAEDAL_VERSION);
 		return 0;
 	}
+	if (opts.command == CLI_TOP)
+		return top_main(&opts);
 	return app_execute(&opts);
 }

@@ -11,6 +11,17 @@ void model_init(struct model *m, int track_orders)
 	m->track_orders = track_orders;
 }
 
+void model_add_stall(struct model *m, const struct stats_stall *st)
+{
+	size_t kept = m->nstalls < MODEL_STALLS_MAX ? m->nstalls : MODEL_STALLS_MAX;
+	for (size_t i = 0; i < kept; i++)
+		if (m->stalls[i].id == st->id)
+			return;
+	if (m->nstalls < MODEL_STALLS_MAX)
+		m->stalls[m->nstalls] = *st;
+	m->nstalls++;
+}
+
 void model_free(struct model *m)
 {
 	for (size_t i = 0; i < m->nruns; i++) {

@@ -6,11 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client/stats.h"
 #include "common/protocol.h"
 
 #define MODEL_MODE_UNKNOWN (-1)
 #define MODEL_NAMED_MAX 64          /* runs up to this size keep their names */
 #define MODEL_ORDERS_MAX (1u << 24) /* order indexes past this are ignored */
+#define MODEL_STALLS_MAX 16         /* STALL notices kept; the rest counted */
 
 struct model_order {
 	uint64_t t_us[5];           /* per enum proto_step, valid when its bit is in seen */
@@ -53,6 +55,9 @@ struct model {
 	struct proto_done *hints;   /* RUNINFO lines: modes and sizes of runs */
 	size_t nhints;
 	uint64_t dropped, missed;   /* from LAGGED notices */
+	/* STALL notices: the first MODEL_STALLS_MAX, and how many came. */
+	struct stats_stall stalls[MODEL_STALLS_MAX];
+	size_t nstalls;
 };
 
 void model_init(struct model *m, int track_orders);
@@ -84,6 +89,10 @@ int model_add_hint(struct model *m, const struct proto_done *info);
  * without memory. */
 int model_apply_event(struct model *m, const struct proto_event *ev, int64_t now_us);
 int model_apply_done(struct model *m, const struct proto_done *d, int64_t now_us);
+
+/* A STALL notice: kept if there is room, always counted; one told twice
+ * (an attach's replay) counts once. */
+void model_add_stall(struct model *m, const struct stats_stall *st);
 
 /* The run's clock: the exact elapsed once done, else local time since its
  * start, held at floor_us: a client reading lines late (a large run's

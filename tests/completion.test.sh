@@ -75,6 +75,8 @@ expect "no completion of --riders' value" "baedal compare --riders " ""
 expect "--riders' value is not the command" "baedal --riders 2 r" "run runs"
 expect "no second --cook" "baedal demo --cook " ""
 expect "no second --since" "baedal attach abc --since 3 " ""
+expect "top's flags" "baedal top " "--interval --once"
+expect "no completion of --interval's value" "baedal top --interval " ""
 expect "no completion of --server's value" "baedal --server " ""
 expect "no completion of --since's value" "baedal attach abc --since " ""
 

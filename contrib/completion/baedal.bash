@@ -26,7 +26,7 @@ _baedal()
 	local cur=${words[-1]} prev=""
 	((${#words[@]} > 1)) && prev=${words[-2]}
 	local global="--server --json --plain --no-color --token-file --help --version"
-	local cmds="run gen compare demo attach runs export"
+	local cmds="run gen compare demo attach runs top export"
 	local modes="sync async offload"
 	COMPREPLY=()
 
@@ -36,7 +36,7 @@ _baedal()
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return 0
 		;;
-	--server | --since | --riders | --deadline | --http)
+	--server | --since | --riders | --deadline | --http | --interval)
 		return 0
 		;;
 	esac
@@ -46,7 +46,7 @@ _baedal()
 		w=${words[i]}
 		seen+="${w%%=*} "
 		case $w in
-		--server | --token-file | --since | --riders | --deadline | --http | --svg | --trace) ((i++)) ;;
+		--server | --token-file | --since | --riders | --deadline | --http | --svg | --trace | --interval) ((i++)) ;;
 		-*) ;;
 		*) if [[ -z $cmd ]]; then cmd=$w; else ((nargs++)); fi ;;
 		esac
@@ -59,6 +59,7 @@ _baedal()
 	run | gen) own="--riders --deadline" ;;
 	demo) own="--cook" ;;
 	attach) own="--since" ;;
+	top) own="--interval --once" ;;
 	export) own="--svg --trace --http" ;;
 	esac
 	for f in $own; do
@@ -75,7 +76,7 @@ _baedal()
 	run | gen) ((nargs == 0)) && words_now=$modes ;;
 	attach) if ((nargs == 0)); then words_now=$(_baedal_sessions); else words_now=$own; fi ;;
 	runs) ((nargs == 0)) && words_now=$(_baedal_sessions) ;;
-	demo) words_now=$own ;;
+	demo | top) words_now=$own ;;
 	esac
 	mapfile -t COMPREPLY < <(compgen -W "$words_now" -- "$cur")
 	return 0
