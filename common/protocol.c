@@ -575,6 +575,40 @@ static int parse_cancel(struct parser *p)
 	return expect_end(p);
 }
 
+/* speed=X: a decimal with up to three places, e.g. 2, 0.5, 1.25. */
+static int parse_speed(struct parser *p, const char *tok, size_t n)
+{
+	const size_t key = sizeof "speed=" - 1;
+	if (n < key || !ci_equal(tok, key, "speed="))
+		return fail(p->err, "bad_args", "REPLAY takes no more arguments, got '%t'", tok, n);
+	const char *v = tok + key, *dot = memchr(v, '.', n - key);
+	size_t whole = dot ? (size_t)(dot - v) : n - key, frac = dot ? n - key - whole - 1 : 0;
+	uint64_t w = 0, f = 0;
+	if (whole == 0 || whole > 7 || frac > 3 || (dot && frac == 0) ||
+	    proto_parse_u64(v, whole, &w) < 0 ||
+	    (frac && proto_parse_u64(dot + 1, frac, &f) < 0))
+		return fail(p->err, "bad_speed", "'%t' is not speed=X, a number like 2 or 0.5", tok, n);
+	for (size_t i = frac; i < 3; i++)
+		f *= 10;
+	uint64_t milli = w * 1000 + f;
+	if (milli < PROTO_SPEED_MIN_MILLI || milli > PROTO_SPEED_MAX_MILLI)
+		return fail(p->err, "bad_speed", "%t: the speed goes from 0.01 to 1000", tok, n);
+	p->out->speed_milli = (uint32_t)milli;
+	return 0;
+}
+
+/* REPLAY <run> [speed=X]: a stored run sent again at its pace. */
+static int parse_replay(struct parser *p)
+{
+	const char *tok;
+	size_t n;
+	if (parse_run_id(p, "REPLAY <run> [speed=<x>]") < 0)
+		return -1;
+	if (next_token(p, &tok, &n) && parse_speed(p, tok, n) < 0)
+		return -1;
+	return expect_end(p);
+}
+
 static const struct {
 	const char *word;
 	enum cmd_kind kind;
@@ -591,12 +625,14 @@ static const struct {
 	{ "WATCH", CMD_WATCH, parse_watch },
 	{ "CANCEL", CMD_CANCEL, parse_cancel },
 	{ "STATS", CMD_STATS, expect_end },
+	{ "REPLAY", CMD_REPLAY, parse_replay },
 };
 
 const char *const proto_usage[] = {
 	"RUN <mode> <name>:[<cook>:]<meal>... [group=<id>] [riders=<n>] [deadline=<d>]",
 	"GEN <mode> <count> <meal>[..<meal>] [prefix=<name>] [RUN's options]",
 	"CANCEL <run>",
+	"REPLAY <run> [speed=<x>]",
 	"ATTACH <session> [<seq>]",
 	"RUNS [<session>]",
 	"WATCH events|ends",
@@ -625,6 +661,7 @@ static void cmd_reset(struct cmd *out, enum cmd_kind kind)
 	out->riders = 0;
 	out->deadline_us = 0;
 	out->run_id = 0;
+	out->speed_milli = 1000;
 }
 
 int proto_parse_command(const char *line, size_t len, const struct proto_limits *lim,

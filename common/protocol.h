@@ -34,11 +34,14 @@ const char *proto_status_name(enum run_status s);   /* "running", ... */
 
 enum cmd_kind {
 	CMD_PING, CMD_HELP, CMD_QUIT, CMD_RUN, CMD_GEN, CMD_ATTACH, CMD_RUNS, CMD_AUTH, CMD_WATCH,
-	CMD_CANCEL, CMD_STATS
+	CMD_CANCEL, CMD_STATS, CMD_REPLAY
 };
 
 /* A run's deadline is at most a day. */
 #define PROTO_DEADLINE_MAX_US (86400ULL * 1000000ULL)
+/* REPLAY's speed=, in thousandths: from 0.01 to 1000 times the original. */
+#define PROTO_SPEED_MIN_MILLI 10u
+#define PROTO_SPEED_MAX_MILLI 1000000u
 
 struct order_spec {
 	char name[PROTO_NAME_MAX + 1];
@@ -65,7 +68,8 @@ struct cmd {
 	char group[PROTO_NAME_MAX + 1];             /* RUN, GEN: group=; empty: none */
 	uint32_t riders;                            /* RUN, GEN: riders=; 0: no limit */
 	uint64_t deadline_us;                       /* RUN, GEN: deadline=; 0: none */
-	uint64_t run_id;                            /* CANCEL */
+	uint64_t run_id;                            /* CANCEL, REPLAY */
+	uint32_t speed_milli;                       /* REPLAY: speed= in thousandths */
 	char session[PROTO_SESSION_HEX + 1];        /* ATTACH, RUNS (empty: own) */
 	uint64_t since_seq;                         /* ATTACH */
 	char token[PROTO_TOKEN_MAX + 1];            /* AUTH */

@@ -12,6 +12,7 @@
 #include "server/conn.h"
 #include "server/health.h"
 #include "server/log.h"
+#include "server/replay.h"
 #include "server/run.h"
 #include "server/run_life.h"
 #include "server/server.h"
@@ -258,7 +259,7 @@ static void command_dispatch(struct conn *c, const char *line, size_t len)
 	case CMD_HELP:
 		for (size_t i = 0; proto_usage[i]; i++)
 			command_reply(c, "USAGE %s", proto_usage[i]);
-		command_reply(c, "OK commands=RUN,GEN,CANCEL,ATTACH,RUNS,WATCH,STATS,AUTH,PING,"
+		command_reply(c, "OK commands=RUN,GEN,CANCEL,REPLAY,ATTACH,RUNS,WATCH,STATS,AUTH,PING,"
 		                 "HELP,QUIT "
 		                 "doc=docs/protocol.md");
 		break;
@@ -290,6 +291,9 @@ static void command_dispatch(struct conn *c, const char *line, size_t len)
 		break;
 	case CMD_STATS:
 		command_stats(c);
+		break;
+	case CMD_REPLAY:
+		replay_start(c, parsed.run_id, parsed.speed_milli);
 		break;
 	}
 }

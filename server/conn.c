@@ -10,6 +10,7 @@
 #include "common/protocol.h"
 #include "server/command.h"
 #include "server/log.h"
+#include "server/replay.h"
 #include "server/run.h"
 #include "server/server.h"
 #include "server/session.h"
@@ -61,7 +62,7 @@ static void conn_idle_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	(void)fd;
 	(void)what;
-	if (c->session && c->session->active) {
+	if ((c->session && c->session->active) || c->replay) {
 		conn_touch(c);
 		return;
 	}
@@ -142,6 +143,7 @@ void conn_kill(struct conn *c)
 		return;
 	c->dead = 1;
 	conn_burst_end(c);
+	replay_stop(c);
 	if (c->pending) {
 		c->pending->ack_conn = NULL;
 		c->pending = NULL;
@@ -406,7 +408,7 @@ void conn_session_idle(struct conn *c)
 {
 	/* With the output full, lines may wait unhandled: conn_write_cb comes
 	 * back for them once it drains. */
-	if (c->eof && !c->pending && !c->closing && !c->dead &&
+	if (c->eof && !c->pending && !c->replay && !c->closing && !c->dead &&
 	    conn_out_len(c) <= CONN_OUT_HIGH && (!c->session || c->session->active == 0))
 		conn_close_with(c, "eof");
 }

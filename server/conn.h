@@ -40,6 +40,7 @@ struct conn {
 	int authed;                   /* AUTH passed, or no token is set */
 	int bursting;                 /* holds one of the server's burst slots */
 	int ends_only;                /* WATCH ends: no live events, DONE lines only */
+	struct replay *replay;        /* a REPLAY under way (replay.h), or NULL */
 	struct event idle;            /* closes a connection that says nothing */
 	struct conn *prev, *next;
 };

@@ -24,6 +24,9 @@ struct export_run {
 	int64_t elapsed_us;                 /* -1: not finished */
 	uint64_t ideal_us, sum_us, max_us, cook_us, blocked_us, caused_us;
 	int64_t started_wall_us;
+	uint32_t riders;                    /* 0: no limit */
+	uint64_t deadline_us;               /* 0: none */
+	uint32_t cancelled;                 /* orders cancelled */
 };
 
 struct export_order {

@@ -20,7 +20,7 @@ struct store_read {
 
 #define RUN_COLUMNS "run_id, session_id, mode, orders, status, elapsed_us, ideal_us, " \
 	"sum_meal_us, max_meal_us, cook_us, blocked_us, caused_us, coalesce(group_id, ''), " \
-	"started_us"
+	"started_us, coalesce(riders, 0), coalesce(deadline_us, 0), cancelled"
 
 static int store_read_fail(struct store_read *sr)
 {
@@ -79,7 +79,9 @@ static void store_read_row(sqlite3_stmt *st, struct export_run *r)
 	r->orders = (uint32_t)sqlite3_column_int64(st, 3);
 	store_read_text(text, sizeof text, st, 4);
 	r->status = strcmp(text, "done") == 0 ? RUN_DONE
-	          : strcmp(text, "running") == 0 ? RUN_RUNNING : RUN_INTERRUPTED;
+	          : strcmp(text, "running") == 0 ? RUN_RUNNING
+	          : strcmp(text, "cancelled") == 0 ? RUN_CANCELLED
+	          : strcmp(text, "timed_out") == 0 ? RUN_TIMED_OUT : RUN_INTERRUPTED;
 	r->elapsed_us = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 5);
 	r->ideal_us = (uint64_t)sqlite3_column_int64(st, 6);
 	r->sum_us = (uint64_t)sqlite3_column_int64(st, 7);
@@ -89,6 +91,9 @@ static void store_read_row(sqlite3_stmt *st, struct export_run *r)
 	r->caused_us = (uint64_t)sqlite3_column_int64(st, 11);
 	store_read_text(r->group, sizeof r->group, st, 12);
 	r->started_wall_us = sqlite3_column_int64(st, 13);
+	r->riders = (uint32_t)sqlite3_column_int64(st, 14);
+	r->deadline_us = (uint64_t)sqlite3_column_int64(st, 15);
+	r->cancelled = (uint32_t)sqlite3_column_int64(st, 16);
 }
 
 /* Runs a query whose rows are runs: how many went to out, or -1. */

@@ -26,7 +26,7 @@ static const char *const error_codes[] = {
 	"unknown_command", "bad_args", "bad_mode", "bad_order", "bad_name", "bad_duration",
 	"meal_too_long", "no_orders", "too_many_orders", "line_too_long", "bad_session",
 	"no_session", "busy", "storage", "cook_too_long", "too_much_cooking", "bad_riders",
-	"bad_deadline",
+	"bad_deadline", "bad_speed",
 };
 
 /* The text must be one printable line, NUL-terminated inside its array. */
@@ -463,7 +463,7 @@ static void test_usage(void **state)
 	size_t n = 0;
 	for (; proto_usage[n]; n++)
 		assert_true(strlen(proto_usage[n]) < 80);
-	assert_int_equal(n, 11);
+	assert_int_equal(n, 12);
 	assert_string_equal(proto_usage[0],
 	                    "RUN <mode> <name>:[<cook>:]<meal>... [group=<id>] [riders=<n>] [deadline=<d>]");
 }

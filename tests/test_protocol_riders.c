@@ -1,4 +1,4 @@
-/* The parser's riders=, deadline= and CANCEL: good values, each bad one
+/* The parser's riders=, deadline=, CANCEL and REPLAY: good values, each bad one
  * with its error code, and the server lines that carry them back. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -75,6 +75,35 @@ static void test_cancel(void **state)
 	parse_fails("CANCEL 1 2", "bad_args");
 }
 
+static void test_replay(void **state)
+{
+	(void)state;
+	parse_ok("REPLAY 7");
+	assert_int_equal(cmd.kind, CMD_REPLAY);
+	assert_int_equal(cmd.run_id, 7);
+	assert_int_equal(cmd.speed_milli, 1000);
+	parse_ok("replay 7 SPEED=0.5");
+	assert_int_equal(cmd.speed_milli, 500);
+	parse_ok("REPLAY 7 speed=0.01");
+	assert_int_equal(cmd.speed_milli, 10);
+	parse_ok("REPLAY 7 speed=1000");
+	assert_int_equal(cmd.speed_milli, 1000000);
+	parse_ok("REPLAY 7 speed=1.25");
+	assert_int_equal(cmd.speed_milli, 1250);
+	parse_fails("REPLAY", "bad_args");
+	parse_fails("REPLAY 0", "bad_args");
+	parse_fails("REPLAY 7 fast", "bad_args");
+	parse_fails("REPLAY 7 speed=2 speed=3", "bad_args");
+	parse_fails("REPLAY 7 speed=", "bad_speed");
+	parse_fails("REPLAY 7 speed=0", "bad_speed");
+	parse_fails("REPLAY 7 speed=0.001", "bad_speed");
+	parse_fails("REPLAY 7 speed=1000.001", "bad_speed");
+	parse_fails("REPLAY 7 speed=-1", "bad_speed");
+	parse_fails("REPLAY 7 speed=1.", "bad_speed");
+	parse_fails("REPLAY 7 speed=.5", "bad_speed");
+	parse_fails("REPLAY 7 speed=99999999", "bad_speed");
+}
+
 /* A DONE with the new keys reads back as it was; without them, zeros. */
 static void test_done_keys(void **state)
 {
@@ -111,6 +140,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_riders),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_done_keys),
 	};
 	return cmocka_run_group_tests_name("protocol_riders", tests, NULL, NULL);

@@ -1,0 +1,228 @@
+/* End to end, REPLAY through the real server with millisecond meals: a
+ * stored run comes back with the same steps in the same order, each no
+ * sooner than its time divided by the speed after the REPLAY was sent
+ * (lower bounds only); it works after a restart; it changes nothing
+ * stored; bad requests get an ERR with a code; a client that leaves
+ * mid-replay leaves the server fine. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/protocol.h"
+#include "common/protocol_util.h"
+#include "tests/support.h"
+
+#define MAX_STEPS 32
+
+/* One run as a connection saw it: its steps in arrival order, when each
+ * arrived, and its DONE. */
+struct seen {
+	struct proto_event ev[MAX_STEPS];
+	long long at_ms[MAX_STEPS];
+	size_t n;
+	struct proto_done done;
+	int replay_keys;            /* lines that carried replay=1 */
+};
+
+static int has_replay_key(const char *line)
+{
+	const char *v;
+	size_t n;
+	return proto_find_field(line, strlen(line), "replay", &v, &n) == 0 && n == 1 && v[0] == '1';
+}
+
+/* Reads until the DONE of run, keeping its EV lines. */
+static void follow_run(struct test_conn *c, uint64_t run, struct seen *s)
+{
+	char line[4096];
+	struct server_line sl;
+	for (;;) {
+		assert_int_equal(support_read_line(c, line, sizeof line, SUPPORT_WAIT_MS), SUPPORT_LINE);
+		assert_int_equal(proto_parse_server_line(line, strlen(line), &sl), 0);
+		s->replay_keys += has_replay_key(line);
+		if (sl.kind == LINE_DONE && sl.u.done.run == run) {
+			s->done = sl.u.done;
+			return;
+		}
+		if (sl.kind == LINE_EV && sl.u.ev.run == run) {
+			assert_true(s->n < MAX_STEPS);
+			s->at_ms[s->n] = support_now_ms();
+			s->ev[s->n++] = sl.u.ev;
+		}
+	}
+}
+
+static uint64_t run_live(struct test_conn *c, const char *line, struct seen *s)
+{
+	char ok[256];
+	const char *v;
+	size_t n;
+	uint64_t run = 0;
+	assert_int_equal(support_send(c, line), 0);
+	support_expect_prefix(c, "OK run=", ok, sizeof ok);
+	assert_int_equal(proto_find_field(ok + 3, strlen(ok + 3), "run", &v, &n), 0);
+	assert_int_equal(proto_parse_u64(v, n, &run), 0);
+	memset(s, 0, sizeof *s);
+	follow_run(c, run, s);
+	return run;
+}
+
+/* REPLAY run at speed (as written on the wire, its value speed_milli):
+ * its description, its OK, then its steps, each checked against its
+ * lower bound from the moment REPLAY was sent. */
+static void replay(struct test_conn *c, uint64_t run, const char *speed, unsigned speed_milli,
+                   struct seen *s)
+{
+	char line[4096];
+	snprintf(line, sizeof line, "REPLAY %llu speed=%s\n", (unsigned long long)run, speed);
+	memset(s, 0, sizeof *s);
+	long long sent_ms = support_now_ms();
+	assert_int_equal(support_send(c, line), 0);
+	support_expect_prefix(c, "RUNINFO ", line, sizeof line);
+	assert_true(has_replay_key(line));
+	do {
+		assert_int_equal(support_read_line(c, line, sizeof line, SUPPORT_WAIT_MS), SUPPORT_LINE);
+		assert_true(strncmp(line, "ORDER ", 6) == 0 || strncmp(line, "OK replay ", 10) == 0);
+		assert_true(strncmp(line, "OK", 2) == 0 || has_replay_key(line));
+	} while (strncmp(line, "OK", 2) != 0);
+	follow_run(c, run, s);
+	for (size_t i = 0; i < s->n; i++)
+		assert_true((s->at_ms[i] - sent_ms + 1) * (long long)speed_milli >=
+		            (long long)s->ev[i].t_us);   /* +1: the clock reads whole ms */
+}
+
+static void expect_same(const struct seen *live, const struct seen *again)
+{
+	assert_int_equal(again->n, live->n);
+	for (size_t i = 0; i < live->n; i++) {
+		assert_int_equal(again->ev[i].order, live->ev[i].order);
+		assert_int_equal(again->ev[i].step, live->ev[i].step);
+		assert_int_equal(again->ev[i].t_us, live->ev[i].t_us);
+		assert_string_equal(again->ev[i].name, live->ev[i].name);
+		assert_int_equal(again->ev[i].seq, 0);
+	}
+	assert_int_equal(again->done.status, live->done.status);
+	assert_int_equal(again->done.elapsed_us, live->done.elapsed_us);
+	assert_int_equal(again->done.riders, live->done.riders);
+	assert_int_equal(again->replay_keys, (int)live->n + 1);
+}
+
+/* A checksum of everything stored of runs and their steps. */
+static long long stored_sum(const char *db)
+{
+	return support_sql_int(db, "select (select count(*) * 1000003 + total(run_id * 7 + "
+	                           "length(status) * 13 + coalesce(elapsed_us, 0) + cancelled) "
+	                           "from runs) + (select count(*) * 1009 + total(idx * 31 + t_us + "
+	                           "wall_us % 1000000 + length(step)) from events)");
+}
+
+/* Same steps, same order, at the pace divided by 2; nothing stored changes. */
+static void test_replay_same_steps(void **state)
+{
+	struct support_e2e *e = *state;
+	struct seen live, again;
+	support_connect_greeted(&e->c, e->srv.port, NULL, 0);
+	uint64_t run = run_live(&e->c, "RUN async A:60ms B:40ms C:80ms riders=2\n", &live);
+	assert_int_equal(live.n, 9);
+	long long before = stored_sum(e->db);
+	assert_true(before > 0);
+	replay(&e->c, run, "2", 2000, &again);
+	expect_same(&live, &again);
+	assert_int_equal(stored_sum(e->db), before);
+	support_close(&e->c);
+	assert_int_equal(support_server_stop(&e->srv, SUPPORT_WAIT_MS), 0);
+	assert_int_equal(stored_sum(e->db), before);
+}
+
+/* A run of a server that stopped is replayed by the next one. */
+static void test_replay_after_restart(void **state)
+{
+	struct support_e2e *e = *state;
+	struct seen live, again;
+	support_connect_greeted(&e->c, e->srv.port, NULL, 0);
+	uint64_t run = run_live(&e->c, "RUN sync A:30ms B:20ms\n", &live);
+	support_close(&e->c);
+	assert_int_equal(support_server_stop(&e->srv, SUPPORT_WAIT_MS), 0);
+	assert_int_equal(support_server_start(&e->srv, e->db, NULL), 0);
+	support_connect_greeted(&e->c, e->srv.port, NULL, 0);
+	replay(&e->c, run, "0.5", 500, &again);
+	expect_same(&live, &again);
+}
+
+static void expect_err(struct test_conn *c, const char *cmd, const char *prefix)
+{
+	assert_int_equal(support_send(c, cmd), 0);
+	support_expect_prefix(c, prefix, NULL, 0);
+}
+
+/* Unknown, running and too large runs, and bad speeds: an ERR each. */
+static void test_replay_errors(void **state)
+{
+	struct support_e2e *e = *state;
+	struct test_conn other;
+	char line[4096];
+	support_connect_greeted(&e->c, e->srv.port, NULL, 0);
+	expect_err(&e->c, "REPLAY 999\n", "ERR no_run ");
+	expect_err(&e->c, "REPLAY\n", "ERR bad_args ");
+	expect_err(&e->c, "REPLAY 1 speed=0\n", "ERR bad_speed ");
+	expect_err(&e->c, "REPLAY 1 speed=abc\n", "ERR bad_speed ");
+	expect_err(&e->c, "REPLAY 1 speed=2000\n", "ERR bad_speed ");
+	expect_err(&e->c, "REPLAY 1 speed=2 more\n", "ERR bad_args ");
+	expect_err(&e->c, "RUN async A:60s\n", "OK run=1");
+	support_connect_greeted(&other, e->srv.port, NULL, 0);
+	expect_err(&other, "REPLAY 1\n", "ERR run_running ");
+	expect_err(&e->c, "CANCEL 1\n", "EV ");
+	do
+		assert_int_equal(support_read_line(&e->c, line, sizeof line, SUPPORT_WAIT_MS),
+		                 SUPPORT_LINE);
+	while (strncmp(line, "DONE ", 5) != 0);
+	expect_err(&e->c, "GEN async 10001 1ms\n", "OK run=2");
+	support_close(&e->c);
+	/* The run ends while the REPLAY waits: too large or running. */
+	for (;;) {
+		assert_int_equal(support_send(&other, "REPLAY 2\n"), 0);
+		assert_int_equal(support_read_line(&other, line, sizeof line, SUPPORT_WAIT_MS),
+		                 SUPPORT_LINE);
+		if (strncmp(line, "ERR too_large ", 14) == 0)
+			break;
+		assert_true(strncmp(line, "ERR run_running ", 16) == 0);
+	}
+	assert_non_null(strstr(line, "10000"));
+	support_close(&other);
+}
+
+/* A client that closes mid-replay: the server goes on serving. */
+static void test_replay_disconnect(void **state)
+{
+	struct support_e2e *e = *state;
+	struct seen live;
+	struct test_conn other;
+	support_connect_greeted(&e->c, e->srv.port, NULL, 0);
+	uint64_t run = run_live(&e->c, "RUN async A:200ms B:300ms\n", &live);
+	support_connect_greeted(&other, e->srv.port, NULL, 0);
+	char line[128];
+	snprintf(line, sizeof line, "REPLAY %llu speed=0.1\n", (unsigned long long)run);
+	assert_int_equal(support_send(&other, line), 0);
+	support_expect_prefix(&other, "RUNINFO ", NULL, 0);
+	support_close(&other);
+	expect_err(&e->c, "PING\n", "OK pong");
+	expect_err(&e->c, "RUN async A:10ms\n", "OK run=");
+	support_expect_prefix(&e->c, "EV ", NULL, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		SUPPORT_E2E_TEST_STARTED(test_replay_same_steps),
+		SUPPORT_E2E_TEST_STARTED(test_replay_after_restart),
+		SUPPORT_E2E_TEST_STARTED(test_replay_errors),
+		SUPPORT_E2E_TEST_STARTED(test_replay_disconnect),
+	};
+	return cmocka_run_group_tests_name("e2e_replay", tests, NULL, NULL);
+}
