@@ -5,4 +5,4 @@
 .PHONY: docker-test
 
 docker-test: all
-	@bash docker/test.sh
+	@BAEDAL_CLIENT=$(abspath $(BUILD))/baedal bash docker/test.sh

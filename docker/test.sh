@@ -9,8 +9,10 @@
 #     the compose project and its volume removed first;
 #   - makes debian:bookworm-slim from Debian's mirror with mmdebstrap when
 #     the engine does not have it (no registry is needed);
-#   - builds docker/Dockerfile, runs it, and talks to it through a port
-#     published on 127.0.0.1 with the client built on the host (build/baedal);
+#   - builds docker/Dockerfile, runs it, and talks to it through ports
+#     published on 127.0.0.1: the protocol with the client built on the host
+#     (build/baedal), HTTP with curl (the page, a run's live events) and
+#     `baedal export`;
 #   - runs docker/compose.yaml under a unique project name: up, a client by
 #     service name, down, up again (the volume kept the runs), down -v.
 #
@@ -28,7 +30,7 @@ cd "$ROOT" || exit 1
 CLIENT=${BAEDAL_CLIENT:-$ROOT/build/baedal}
 COMPOSE_YAML=$ROOT/docker/compose.yaml
 CACHE=${BAEDAL_DOCKER_CACHE:-/var/cache/baedal-docker}
-PKGS="docker.io docker-compose mmdebstrap python3"
+PKGS="docker.io docker-compose mmdebstrap python3 curl"
 IMAGE=baedal:latest
 BASE=debian:bookworm-slim
 T0=$(date +%s)
@@ -201,9 +203,9 @@ note "$(d image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$IMAGE")"
 
 check "the image's user is not root" sh -c \
 	'u=$(timeout 30 /usr/bin/docker image inspect -f "{{.Config.User}}" '"$IMAGE"'); [ -n "$u" ] && [ "${u%%:*}" != root ] && [ "${u%%:*}" != 0 ]'
-check "the image exposes 7878, stops with SIGTERM, has a protocol healthcheck" sh -c \
+check "the image exposes 7878 and 7879, stops with SIGTERM, has a protocol healthcheck" sh -c \
 	'timeout 30 /usr/bin/docker image inspect -f "{{json .Config.ExposedPorts}} {{.Config.StopSignal}} {{json .Config.Healthcheck.Test}}" '"$IMAGE"' |
-	 grep -q "7878/tcp.* SIGTERM .*baedal-healthcheck"'
+	 grep -q "7878/tcp.*7879/tcp.* SIGTERM .*baedal-healthcheck"'
 check "the runtime stage has no compiler" sh -c \
 	'! timeout 30 /usr/bin/docker run --rm --entrypoint sh '"$IMAGE"' -c "command -v gcc || command -v cc || command -v make"'
 
@@ -221,11 +223,18 @@ wait_healthy() { # wait_healthy CONTAINER SECONDS
 	return 1
 }
 
-must "docker run -d -p 127.0.0.1::7878 (a free port) -v VOLUME:/data" \
-	d run -d --name "$NAME" -p 127.0.0.1::7878 -v "$VOLUME:/data" "$IMAGE" >/dev/null
-PORT=$(d port "$NAME" 7878/tcp | sed -n 's/^127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' | head -1)
-check "the port is published on 127.0.0.1 only (127.0.0.1:$PORT)" \
-	sh -c '[ -n "'"$PORT"'" ] && ! timeout 30 /usr/bin/docker port '"$NAME"' 7878/tcp | grep -v "^127\.0\.0\.1:"'
+must "docker run -d -p 127.0.0.1::7878 -p 127.0.0.1::7879 (free ports) -v VOLUME:/data" \
+	d run -d --name "$NAME" -p 127.0.0.1::7878 -p 127.0.0.1::7879 -v "$VOLUME:/data" "$IMAGE" >/dev/null
+published() { # published CONTAINER PORT: the host port, if on 127.0.0.1 only
+	local p
+	p=$(d port "$1" "$2/tcp" 2>/dev/null)
+	printf '%s\n' "$p" | grep -v -q '^127\.0\.0\.1:' && return
+	printf '%s\n' "$p" | sed -n 's/^127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' | head -1
+}
+PORT=$(published "$NAME" 7878)
+HPORT=$(published "$NAME" 7879)
+check "the port is published on 127.0.0.1 only (127.0.0.1:${PORT:-?})" [ -n "$PORT" ]
+check "the HTTP port is published on 127.0.0.1 only (127.0.0.1:${HPORT:-?})" [ -n "$HPORT" ]
 if ! wait_healthy "$NAME" 60; then
 	not_ok "the container becomes healthy within 60 s"
 	d logs "$NAME" 2>&1 | tail -20 | sed 's/^/# /'
@@ -236,6 +245,19 @@ check "its healthcheck talks the protocol (the last probe got OK pong)" sh -c \
 	'timeout 30 /usr/bin/docker inspect -f "{{range .State.Health.Log}}{{.ExitCode}} {{.Output}}|{{end}}" '"$NAME"' | grep -q "0 OK pong"'
 check "the server listens on 0.0.0.0:7878" sh -c \
 	'timeout 30 /usr/bin/docker logs '"$NAME"' 2>&1 | grep -q "listening on 0.0.0.0:7878"'
+check "the server serves HTTP on 0.0.0.0:7879" sh -c \
+	'timeout 30 /usr/bin/docker logs '"$NAME"' 2>&1 | grep -q "http on 0.0.0.0:7879"'
+# GET / through the published port: the page, whole.
+page_ok() { # page_ok HOST_PORT
+	local r
+	r=$(curl -sS --max-time 30 -o "$W/page.html" -w '%{http_code} %{content_type}' \
+		"http://127.0.0.1:$1/" 2>>"$W/quiet.log")
+	case $r in
+	"200 text/html"*) grep -q '<title>baedal</title>' "$W/page.html" ;;
+	*) note "GET http://127.0.0.1:$1/: ${r:-no answer}"; return 1 ;;
+	esac
+}
+check "GET / through the published HTTP port: 200, text/html, the page's title" page_ok "${HPORT:-0}"
 uid=$(d exec "$NAME" id -u 2>/dev/null)
 check "the server runs as a user who is not root (uid $uid)" sh -c '[ -n "'"$uid"'" ] && [ "'"$uid"'" != 0 ]'
 check "/data is owned by the server's user" sh -c \
@@ -260,6 +282,44 @@ q() { d exec "$NAME" sqlite3 /data/baedal.db "$1" 2>/dev/null; }
 check "both runs are in run_summary (sqlite3 in the container)" \
 	[ "$(q "select count(*) from run_summary where status = 'done' and orders = 3")" = 2 ]
 
+# A run's live events in a browser's way: the host client starts run 3
+# through the published protocol port, curl follows its session's event
+# stream through the published HTTP port until the run's done.
+timeout 60 "$CLIENT" --server "127.0.0.1:$PORT" --json run async A:1500ms B:1s >"$W/sse-run.out" 2>&1 &
+ssec=$!
+sid=""
+for _ in $(seq 1 80); do
+	sid=$(sed -n 's/^{"type":"hello","session":"\([0-9a-f]*\)".*/\1/p' "$W/sse-run.out")
+	[ -n "$sid" ] && break
+	sleep 0.25
+done
+check "a run's session id from the host client (${sid:-none})" [ -n "$sid" ]
+curl -sS -N --max-time 45 "http://127.0.0.1:${HPORT:-0}/events?session=${sid:-none}" >"$W/sse.out" 2>>"$W/quiet.log" &
+curlp=$!
+for _ in $(seq 1 180); do
+	grep -q '^event: done' "$W/sse.out" && break
+	kill -0 "$curlp" 2>/dev/null || break
+	sleep 0.25
+done
+kill "$curlp" 2>/dev/null
+wait "$curlp" 2>/dev/null
+wait "$ssec" 2>/dev/null
+check "curl -N /events?session=ID through the published HTTP port: events, then the run's done" sh -c \
+	'grep -q "^event: ev$" "$1" &&
+	 awk "/^event: ev\$/ { e = 1 } /^event: done\$/ { if (e) d = 1 } END { exit !d }" "$1" &&
+	 grep -A1 "^event: done$" "$1" | grep -q "^data: {\"seq\":[0-9]*,\"run\":3,.*\"status\":\"done\""' _ "$W/sse.out"
+grep -q '^event: done' "$W/sse.out" || head -c 600 "$W/sse.out" | sed 's/^/# /'
+
+# The stored run as pictures, from the host through the published HTTP port.
+check "baedal export 3 --svg through the published HTTP port" sh -c \
+	'timeout 60 "$1" export 3 --svg "$2" --http "127.0.0.1:$3" 2>>"$4" &&
+	 head -c 200 "$2" | grep -q "^<svg " && tail -c 20 "$2" | grep -q "</svg>"' \
+	_ "$CLIENT" "$W/run3.svg" "${HPORT:-0}" "$W/quiet.log"
+check "baedal export 3 --trace through the published HTTP port" sh -c \
+	'timeout 60 "$1" export 3 --trace "$2" --http "127.0.0.1:$3" 2>>"$4" &&
+	 grep -q "\"traceEvents\"" "$2" && grep -q "\"name\":\"A\"" "$2"' \
+	_ "$CLIENT" "$W/run3.json" "${HPORT:-0}" "$W/quiet.log"
+
 # A run still eating when the container is stopped: SIGTERM, exit 0,
 # the run ends 'interrupted' and is in the database.
 timeout 60 "$CLIENT" --server "127.0.0.1:$PORT" --json run async Slow:30s >"$W/slow.out" 2>&1 &
@@ -281,19 +341,22 @@ check "its log says it shut down on SIGTERM and flushed the database" sh -c \
 	 timeout 30 /usr/bin/docker logs '"$NAME"' 2>&1 | grep -q "the database is flushed"'
 last=$(TMO=60 d run --rm --volumes-from "$NAME" --entrypoint sqlite3 "$IMAGE" /data/baedal.db \
 	"select run_id || ' ' || mode || ' ' || orders || ' ' || status from runs order by run_id desc limit 1" 2>/dev/null)
-check "the last run is in the volume's database: '$last'" [ "$last" = "3 async 1 interrupted" ]
+check "the last run is in the volume's database: '$last'" [ "$last" = "4 async 1 interrupted" ]
 d rm -f -v "$NAME" >/dev/null 2>&1
 d volume rm -f "$VOLUME" >/dev/null 2>&1
 
 # ---- docker-compose -------------------------------------------------------
 note "compose: $(docker-compose version --short 2>/dev/null), project $PROJECT"
-export BAEDAL_PORT
-BAEDAL_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export BAEDAL_PORT BAEDAL_HTTP_PORT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+BAEDAL_PORT=$(free_port)
+BAEDAL_HTTP_PORT=$(free_port)
+while [ "$BAEDAL_HTTP_PORT" = "$BAEDAL_PORT" ]; do BAEDAL_HTTP_PORT=$(free_port); done
 cq() { TMO=60 dc exec -T server sqlite3 /data/baedal.db "$1" 2>/dev/null; }
 server_id() { TMO=30 dc ps -q server 2>/dev/null | head -1; }
 
 if dc up -d --build >"$W/compose.log" 2>&1; then
-	ok "compose up -d (port 127.0.0.1:$BAEDAL_PORT)"
+	ok "compose up -d (ports 127.0.0.1:$BAEDAL_PORT and 127.0.0.1:$BAEDAL_HTTP_PORT)"
 else
 	not_ok "compose up -d"
 	tail -20 "$W/compose.log" | sed 's/^/# /'
@@ -305,6 +368,9 @@ check "compose: the restart policy is unless-stopped" sh -c \
 	'[ "$(timeout 30 /usr/bin/docker inspect -f "{{.HostConfig.RestartPolicy.Name}}" '"${sid:-none}"')" = unless-stopped ]'
 check "compose: published on 127.0.0.1 only" sh -c \
 	'p=$(timeout 30 /usr/bin/docker port '"${sid:-none}"' 7878/tcp); [ "$p" = "127.0.0.1:'"$BAEDAL_PORT"'" ]'
+check "compose: HTTP published on 127.0.0.1 only (BAEDAL_HTTP_PORT)" sh -c \
+	'p=$(timeout 30 /usr/bin/docker port '"${sid:-none}"' 7879/tcp 2>/dev/null); [ "$p" = "127.0.0.1:'"$BAEDAL_HTTP_PORT"'" ]'
+check "compose: GET / through the HTTP port: 200, text/html, the page's title" page_ok "$BAEDAL_HTTP_PORT"
 
 cout=$(TMO=120 dc run --rm -T client --plain run async A:20ms B:30ms 2>&1)
 rc=$?
@@ -327,6 +393,9 @@ sid=$(server_id)
 check "compose: the new server becomes healthy" wait_healthy "${sid:-none}" 60
 after=$(cq "select group_concat(run_id || ':' || mode || ':' || status, ',') from run_summary")
 check "the earlier runs are still in run_summary after down and up ($after)" [ -n "$before" ] && [ "$after" = "$before" ]
+check "compose: baedal export 1 --svg after down and up (from the volume's database)" sh -c \
+	'timeout 60 "$1" export 1 --svg "$2" --http "127.0.0.1:$3" 2>>"$4" && head -c 200 "$2" | grep -q "^<svg "' \
+	_ "$CLIENT" "$W/compose1.svg" "$BAEDAL_HTTP_PORT" "$W/quiet.log"
 check "a new run after up continues the numbering" sh -c \
 	'timeout 30 "$1" --server 127.0.0.1:'"$BAEDAL_PORT"' --json run sync D:10ms 2>/dev/null | grep -q "\"type\":\"run\",\"run\":4,"' _ "$CLIENT"
 
