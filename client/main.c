@@ -2,13 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <string.h>
 
 #include "client/app.h"
 #include "client/cli.h"
 #include "client/export.h"
 #include "client/top.h"
-#include "client/export.h"
 
 static const char usage[] =
 	"usage: baedal [--server HOST:PORT] [--json] [--plain] [--no-color] COMMAND ...\n";
@@ -36,9 +34,8 @@ static const char help[] =
 	"                                   the server's health, live: its loop's lag, stalls,\n"
 	"                                   runs and orders by state, store (STATS, every 500ms)\n"
 	"  export RUN --svg FILE | --trace FILE  a stored run's timeline or Perfetto trace,\n"
-	"                                   from the server's HTTP side (--http HOST:PORT)\n"
-	"  export RUN --svg FILE | --trace FILE  a stored run's timeline or Perfetto trace,\n"
-	"                                   from the server's HTTP side (--http HOST:PORT)\n"
+	"                                   from the server's HTTP side (--http HOST:PORT,\n"
+	"                                   else $BAEDAL_HTTP, else 127.0.0.1:7879)\n"
 	"\n"
 	"options:\n"
 	"  --server HOST:PORT   the server (else $BAEDAL_SERVER, else " CLI_DEFAULT_SERVER ")\n"
