@@ -153,7 +153,11 @@ static int run_compute_ideal(struct run *r)
 		r->ideal_us = r->sum_us + r->cook_us;
 		return 0;
 	}
-	if (!r->cooks && !r->riders) {
+	/* As many riders as orders never make one wait: no limit at all. A
+	 * list schedule of a million orders would sift a million-rider heap
+	 * for each, on the loop, while the run waits for its OK. */
+	int limited = r->riders && r->riders < r->norders;
+	if (!r->cooks && !limited) {
 		r->ideal_us = r->max_us;
 		return 0;
 	}
@@ -164,7 +168,7 @@ static int run_compute_ideal(struct run *r)
 		run_ready_times(r, ready);
 	}
 	int rc = 0;
-	if (r->riders) {
+	if (limited) {
 		rc = run_ideal_riders(r, ready, &r->ideal_us);
 	} else {
 		r->ideal_us = 0;

@@ -200,11 +200,12 @@ static struct run *lesson_run(uint32_t riders, uint64_t deadline_us)
 	return r;
 }
 
-/* The lesson's elapsed and ideal times for riders 1, 2, 3, no limit. */
+/* The lesson's elapsed and ideal times for riders 1, 2, 3, more riders
+ * than orders, no limit. */
 static void test_riders_take_list_scheduling_time(void **state)
 {
 	static const struct { uint32_t riders; uint64_t want_us; } cases[] = {
-		{ 1, 10000000 }, { 2, 7000000 }, { 3, 4000000 }, { 0, 4000000 },
+		{ 1, 10000000 }, { 2, 7000000 }, { 3, 4000000 }, { 4, 4000000 }, { 0, 4000000 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		reset(state);
