@@ -30,23 +30,29 @@ static const char *const store_sql[ST_COUNT] = {
 	             " VALUES (?1, ?2, ?3, ?4, ?5)",
 };
 
-/* ST_EVENT's statement with STORE_EVENT_BATCH rows of values. */
-static void store_events_sql(char *sql, size_t cap)
+/* ST_ORDERS's first row; the rest repeat its unnumbered parameters. */
+static const char store_orders_sql[] = "INSERT INTO orders (run_id, idx, name, meal_us, cook_us)"
+                                       " VALUES (?, ?, ?, ?, ?)";
+
+/* first's statement with rows rows of five values. */
+static void store_batch_sql(char *sql, size_t cap, const char *first, unsigned rows)
 {
-	size_t len = (size_t)snprintf(sql, cap, "%s", store_sql[ST_EVENT]);
-	for (unsigned i = 1; i < STORE_EVENT_BATCH && len < cap; i++)
+	size_t len = (size_t)snprintf(sql, cap, "%s", first);
+	for (unsigned i = 1; i < rows && len < cap; i++)
 		len += (size_t)snprintf(sql + len, cap - len, ", (?, ?, ?, ?, ?)");
 }
 
 int store_writer_init(struct store_writer *w, sqlite3 *db, const struct store_file *file,
                       char *err, size_t errlen)
 {
-	char events_sql[128 + 20 * STORE_EVENT_BATCH];
+	char events_sql[128 + 20 * STORE_EVENT_BATCH], orders_sql[128 + 20 * STORE_ORDER_BATCH];
 
 	*w = (struct store_writer){ .db = db, .file = file };
-	store_events_sql(events_sql, sizeof events_sql);
+	store_batch_sql(events_sql, sizeof events_sql, store_sql[ST_EVENT], STORE_EVENT_BATCH);
+	store_batch_sql(orders_sql, sizeof orders_sql, store_orders_sql, STORE_ORDER_BATCH);
 	for (int i = 0; i < ST_COUNT; i++) {
-		const char *sql = i == ST_EVENTS ? events_sql : store_sql[i];
+		const char *sql = i == ST_EVENTS ? events_sql : i == ST_ORDERS ? orders_sql
+		                : store_sql[i];
 		if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &w->st[i],
 		                       NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "cannot prepare \"%.60s\": %s", sql,
@@ -179,16 +185,62 @@ static int store_write_order(struct store_writer *w, uint64_t run_id, uint32_t i
 	return store_step(w, ST_ORDER, run_id, tx);
 }
 
+/* The prefix and up to 10 digits always fit. */
+typedef char store_gen_name[STORE_TEXT_MAX + 16];
+
+/* Writes generated orders first .. first+STORE_ORDER_BATCH-1 of r in one
+ * statement. If it fails, SQLite has undone it alone, and the rows go
+ * again one by one, as events do (store_write_events). */
+static int store_write_gen_batch(struct store_writer *w, const struct store_rec *r,
+                                 const char *prefix, uint32_t first, struct store_tx *tx)
+{
+	sqlite3_stmt *st = w->st[ST_ORDERS];
+	store_gen_name names[STORE_ORDER_BATCH];
+	int lens[STORE_ORDER_BATCH];
+	for (unsigned k = 0; k < STORE_ORDER_BATCH; k++) {
+		uint32_t i = first + k;
+		int p = (int)(5 * k + 1);
+		lens[k] = proto_gen_name(names[k], sizeof names[k], prefix, i);
+		sqlite3_bind_int64(st, p, (sqlite3_int64)r->run_id);
+		sqlite3_bind_int64(st, p + 1, i);
+		sqlite3_bind_text(st, p + 2, names[k], lens[k], SQLITE_STATIC);
+		sqlite3_bind_int64(st, p + 3,
+		                   (sqlite3_int64)proto_gen_meal(i, r->n, r->u.gen.lo_us, r->u.gen.hi_us));
+		sqlite3_bind_int64(st, p + 4, 0);
+	}
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	/* A failure that ended the transaction leaves nothing to retry. */
+	if (sqlite3_get_autocommit(w->db)) {
+		store_step_failed(w, ST_ORDERS, r->run_id, tx, rc);
+		tx->rolled_back = true;
+		return -1;
+	}
+	for (unsigned k = 0; k < STORE_ORDER_BATCH; k++) {
+		uint32_t i = first + k;
+		uint64_t meal = proto_gen_meal(i, r->n, r->u.gen.lo_us, r->u.gen.hi_us);
+		if (store_write_order(w, r->run_id, i, names[k], lens[k], 0, meal, tx) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Writes orders gen_done+1 .. gen_done+n of a generated record. */
 static int store_write_generated(struct store_writer *w, const struct store_rec *r, uint32_t n,
                                  struct store_tx *tx)
 {
 	char prefix[STORE_TEXT_MAX + 1];
-	char name[STORE_TEXT_MAX + 16];     /* the prefix and up to 10 digits always fit */
+	store_gen_name name;
 	size_t plen = strnlen(r->u.gen.prefix, STORE_TEXT_MAX);
 	memcpy(prefix, r->u.gen.prefix, plen);
 	prefix[plen] = '\0';
-	for (uint32_t i = w->gen_done + 1; i <= w->gen_done + n; i++) {
+	uint32_t i = w->gen_done + 1, last = w->gen_done + n;
+	for (; i <= last && last - i + 1 >= STORE_ORDER_BATCH; i += STORE_ORDER_BATCH)
+		if (store_write_gen_batch(w, r, prefix, i, tx) != 0)
+			return -1;
+	for (; i <= last; i++) {
 		int len = proto_gen_name(name, sizeof name, prefix, i);
 		uint64_t meal = proto_gen_meal(i, r->n, r->u.gen.lo_us, r->u.gen.hi_us);
 		if (store_write_order(w, r->run_id, i, name, len, 0, meal, tx) != 0)

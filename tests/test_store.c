@@ -17,6 +17,7 @@
 
 #include "server/migrations.h"
 #include "server/store.h"
+#include "server/store_writer.h"
 #include "tests/support.h"
 
 /* Long enough for valgrind on a slow machine; only a bug waits this long. */
@@ -471,6 +472,28 @@ static void test_refused_row_reported(void **state)
 	store_close(s);
 }
 
+/* Generated orders go in batches of rows: a refused row in one (an order
+ * already there) costs only itself; the batch's other rows, the batches
+ * after it and the odd orders at the end are stored. */
+static void test_refused_generated_order_costs_itself(void **state)
+{
+	struct fixture *f = *state;
+	struct waiter w;
+	struct store *s = start_ok(f);
+	store_add_order(s, 5, 7, "taken", 0, 42);
+	store_add_generated_orders(s, 5, 2 * STORE_ORDER_BATCH + 5, 1000, 2000, "g");
+	wait_durable(s, f->base, &w);
+	assert_int_equal(w.ok, 0);
+	assert_non_null(strstr(w.err, "UNIQUE"));
+	assert_int_equal(db_int(f->path, "SELECT count(*) FROM orders WHERE run_id = 5"),
+	                 2 * STORE_ORDER_BATCH + 5);
+	assert_text(f->path, "SELECT name || '=' || meal_us FROM orders WHERE idx = 7", "taken=42");
+	assert_text(f->path, "SELECT name FROM orders WHERE idx = 8", "g8");
+	assert_text(f->path, "SELECT name || '=' || meal_us FROM orders WHERE idx = 45",
+	            "g45=2000");
+	store_close(s);
+}
+
 /* Another writer holds the database past the busy timeout: the batch is
  * rolled back and reported, and the store carries on afterwards. */
 static void test_locked_batch_reported(void **state)
@@ -647,6 +670,7 @@ int main(void)
 		T(test_unfinished_run_has_null_elapsed),
 		T(test_generated_small),
 		T(test_generated_large_spans_transactions),
+		T(test_refused_generated_order_costs_itself),
 		T(test_many_events),
 		T(test_waiters_fire_in_order),
 		T(test_waiter_with_nothing_pending),
