@@ -63,6 +63,11 @@ static void sse_close_cb(struct evhttp_connection *evcon, void *arg)
 {
 	struct http_sse *st = arg;
 	(void)evcon;
+	/* A client that left mid-stream: libevent 2.1 detaches the request
+	 * it has not seen ended (no connection any more) and leaves it to us;
+	 * one still on its connection goes with it. */
+	if (!evhttp_request_get_connection(st->req))
+		evhttp_request_free(st->req);
 	sse_unlink(st);
 	free(st);
 }
