@@ -1,7 +1,6 @@
 #include "server/store_queue.h"
 
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include "server/log.h"
 
@@ -19,21 +18,15 @@ struct store_chunk {
 	_Alignas(64) unsigned char recs[STORE_CHUNK_SLOTS * STORE_SLOT_BYTES];
 };
 
-_Static_assert(sizeof(struct store_chunk) == STORE_CHUNK_BYTES, "a chunk should be a huge page");
-
 /* Appends must not fail, or an acknowledged order could go unrecorded:
- * when memory is gone there is nothing sensible left to do but stop.
- * While the writer lags, the queue grows by a chunk every 65,000 events:
- * as one huge page (transparent huge pages on request, a hint only) a
- * chunk costs the loop one page fault instead of 512. */
+ * when memory is gone there is nothing sensible left to do but stop. */
 static struct store_chunk *store_chunk_new(void)
 {
-	struct store_chunk *c = aligned_alloc(STORE_CHUNK_BYTES, sizeof *c);
+	struct store_chunk *c = malloc(sizeof *c);
 	if (!c) {
 		log_error("store: out of memory for the record queue");
 		abort();
 	}
-	(void)madvise(c, sizeof *c, MADV_HUGEPAGE);
 	c->next = NULL;
 	atomic_init(&c->len, 0);
 	return c;
