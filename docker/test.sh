@@ -224,7 +224,7 @@ wait_healthy() { # wait_healthy CONTAINER SECONDS
 }
 
 must "docker run -d -p 127.0.0.1::7878 -p 127.0.0.1::7879 (free ports) -v VOLUME:/data" \
-	d run -d --name "$NAME" -p 127.0.0.1::7878 -p 127.0.0.1::7879 -v "$VOLUME:/data" "$IMAGE" >/dev/null
+	quiet d run -d --name "$NAME" -p 127.0.0.1::7878 -p 127.0.0.1::7879 -v "$VOLUME:/data" "$IMAGE"
 published() { # published CONTAINER PORT: the host port, if on 127.0.0.1 only
 	local p
 	p=$(d port "$1" "$2/tcp" 2>/dev/null)
@@ -392,7 +392,8 @@ check "compose up -d again" quiet dc up -d
 sid=$(server_id)
 check "compose: the new server becomes healthy" wait_healthy "${sid:-none}" 60
 after=$(cq "select group_concat(run_id || ':' || mode || ':' || status, ',') from run_summary")
-check "the earlier runs are still in run_summary after down and up ($after)" [ -n "$before" ] && [ "$after" = "$before" ]
+check "the earlier runs are still in run_summary after down and up ($after)" \
+	sh -c '[ -n "$1" ] && [ "$2" = "$1" ]' _ "$before" "$after"
 check "compose: baedal export 1 --svg after down and up (from the volume's database)" sh -c \
 	'timeout 60 "$1" export 1 --svg "$2" --http "127.0.0.1:$3" 2>>"$4" && head -c 200 "$2" | grep -q "^<svg "' \
 	_ "$CLIENT" "$W/compose1.svg" "$BAEDAL_HTTP_PORT" "$W/quiet.log"
