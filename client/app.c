@@ -340,7 +340,8 @@ static int app_finish(struct app *a, int rc)
 	app_flush(a);
 	if (rc == 1)
 		fprintf(stderr, "baedal: %s\n", a->f.err);
-	else if (rc > 128 && a->f.session[0] && o->command != CLI_RUNS)
+	else if (rc > 128 && a->f.session[0] && o->command != CLI_RUNS &&
+	         o->command != CLI_REPLAY)
 		fprintf(stderr, "baedal: stopped; the runs go on (baedal attach %s --since %" PRIu64 ")\n",
 		        a->f.session, a->f.last_seq);
 	else if (rc > 128)

@@ -12,7 +12,7 @@
 #include "common/duration.h"
 
 enum { OPT_SERVER = 256, OPT_JSON, OPT_PLAIN, OPT_NO_COLOR, OPT_SINCE, OPT_TOKEN_FILE,
-       OPT_COOK, OPT_RIDERS, OPT_DEADLINE, OPT_INTERVAL, OPT_ONCE };
+       OPT_COOK, OPT_RIDERS, OPT_DEADLINE, OPT_INTERVAL, OPT_ONCE, OPT_SPEED };
 
 static const char *const cli_demo_orders[] = { "A:3s", "B:3s", "C:4s" };
 /* The second act: short meals after short cooks first, long cooks after,
@@ -226,6 +226,39 @@ static int cli_session(struct cli_opts *o, const char *s, char *err, size_t errl
 	return 0;
 }
 
+/* replay RUN [--speed X]: the line is read by the server's grammar, so
+ * that a bad run id or speed is a usage error before any connection. */
+static int cli_replay(struct cli_opts *o, const char *const *pos, int n, char *err,
+                      size_t errlen)
+{
+	char line[PROTO_MAX_LINE + 2];
+	struct proto_error pe;
+	struct cmd *c;
+	int rc;
+
+	o->command = CLI_REPLAY;
+	if (n != 2)
+		return cli_fail(err, errlen, "replay expects RUN [--speed X]");
+	if (cli_word_ok(pos[1], "the run", err, errlen) < 0 ||
+	    (o->speed && cli_word_ok(o->speed, "--speed", err, errlen) < 0))
+		return -1;
+	if (snprintf(line, sizeof line, "REPLAY %s speed=%s", pos[1], o->speed ? o->speed : "1") >=
+	    (int)sizeof line)
+		return cli_fail(err, errlen, "'%.32s...' is not a run id", pos[1]);
+	if (!(c = malloc(sizeof *c)))
+		return cli_fail(err, errlen, "out of memory");
+	rc = proto_parse_command(line, strlen(line), NULL, c, &pe);
+	o->run = c->run_id;
+	o->speed_milli = c->speed_milli;
+	free(c);
+	if (rc == 0)
+		return 0;
+	if (strcmp(pe.code, "bad_speed") == 0)
+		return cli_fail(err, errlen, "--speed wants a number from 0.01 to 1000 with at most "
+		                "three decimals, such as 2 or 0.5, not '%s'", o->speed);
+	return cli_fail(err, errlen, "%s", pe.text);
+}
+
 static int cli_gen(struct cli_opts *o, const char *const *pos, int n, char *err, size_t errlen)
 {
 	char line[PROTO_MAX_LINE + 2];
@@ -259,6 +292,8 @@ static int cli_command(struct cli_opts *o, const char *const *pos, int n, int si
 		return cli_fail(err, errlen, "--interval and --once go with top only");
 	if (o->cook && strcmp(cmd, "compare") != 0 && strcmp(cmd, "demo") != 0)
 		return cli_fail(err, errlen, "--cook goes with compare and demo only");
+	if (o->speed && strcmp(cmd, "replay") != 0)
+		return cli_fail(err, errlen, "--speed goes with replay only");
 	if (strcmp(cmd, "run") == 0) {
 		o->command = CLI_RUN;
 		if (cli_mode(n > 1 ? pos[1] : NULL, &o->mode, err, errlen) < 0)
@@ -285,6 +320,8 @@ static int cli_command(struct cli_opts *o, const char *const *pos, int n, int si
 			return cli_fail(err, errlen, "attach expects SESSION [--since SEQ]");
 		return cli_session(o, pos[1], err, errlen);
 	}
+	if (strcmp(cmd, "replay") == 0)
+		return cli_replay(o, pos, n, err, errlen);
 	if (strcmp(cmd, "top") == 0) {
 		o->command = CLI_TOP;
 		return n == 1 ? 0 : cli_fail(err, errlen, "top takes no arguments");
@@ -340,6 +377,7 @@ static int cli_options(int argc, char **argv, struct cli_opts *o, int *since_giv
 		{ "deadline", required_argument, NULL, OPT_DEADLINE },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "speed", required_argument, NULL, OPT_SPEED },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -375,6 +413,7 @@ static int cli_options(int argc, char **argv, struct cli_opts *o, int *since_giv
 				return -1;
 			break;
 		case OPT_ONCE: o->once = 1; break;
+		case OPT_SPEED: o->speed = optarg; break;
 		case OPT_SINCE:
 			if (cli_since(optarg, &o->since, err, errlen) < 0)
 				return -1;

@@ -13,7 +13,7 @@
 #define CLI_RIDERS_MAX 8            /* compare --riders: variants raced at once */
 
 enum cli_command { CLI_RUN, CLI_GEN, CLI_COMPARE, CLI_DEMO, CLI_ATTACH, CLI_RUNS, CLI_TOP,
-                   CLI_HELP, CLI_VERSION };
+                   CLI_REPLAY, CLI_HELP, CLI_VERSION };
 
 struct cli_opts {
 	enum cli_command command;
@@ -33,6 +33,9 @@ struct cli_opts {
 	uint64_t since;                 /* attach --since */
 	uint64_t interval_us;           /* top --interval; 0 until parsed */
 	int once;                       /* top --once */
+	uint64_t run;                   /* replay: the stored run */
+	const char *speed;              /* replay --speed as given; NULL: 1 */
+	uint32_t speed_milli;           /* replay: the speed in thousandths, checked */
 	const char *token_file;         /* --token-file */
 	char token[PROTO_TOKEN_MAX + 1];    /* sent with AUTH; empty: none */
 };

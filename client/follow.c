@@ -199,6 +199,10 @@ void follow_commands(struct follow *f, struct strbuf *cmd)
 		              f->out == TERM_LIVE ? 0 : o->since);
 		follow_expect_reply(f, FOLLOW_REPLY_ATTACH, MODE_SYNC);
 		snprintf(f->session, sizeof f->session, "%s", o->session);
+	} else if (o->command == CLI_REPLAY) {
+		strbuf_printf(cmd, "REPLAY %" PRIu64 " speed=%" PRIu32 ".%03" PRIu32 "\n", o->run,
+		              o->speed_milli / 1000, o->speed_milli % 1000);
+		follow_expect_reply(f, FOLLOW_REPLY_REPLAY, MODE_SYNC);
 	} else {
 		strbuf_printf(cmd, "RUNS%s%s\n", o->session ? " " : "", o->session ? o->session : "");
 		follow_expect_reply(f, FOLLOW_REPLY_RUNS, MODE_SYNC);
@@ -321,6 +325,26 @@ static int follow_on_attach_ok(struct follow *f, const char *rest, size_t len)
 	return FOLLOW_CONTINUE;
 }
 
+/* OK replay run=<id> ...: the run its RUNINFO described starts now, and
+ * its clock runs at the speed asked; the command ends with its DONE. */
+static int follow_on_replay_ok(struct follow *f, const char *rest, size_t len)
+{
+	struct model_run *r;
+	uint64_t id;
+
+	if (follow_field_u64(rest, len, "run", &id) < 0 || !(r = model_find_run(&f->model, id)))
+		return follow_fail(f, "protocol error: the server's reply names no run it described");
+	model_start_replay(r, f->opt->speed_milli, f->now_us);
+	if (follow_add_wait(f, id) < 0)
+		return follow_oom(f);
+	if (f->out == TERM_JSON)
+		report_json_replay(&f->buf, id, r->mode, r->norders, f->opt->speed_milli);
+	else if (f->out == TERM_PLAIN)
+		report_plain_started(&f->buf, &f->widths, id, r->mode, r->norders);
+	f->dirty = 1;
+	return FOLLOW_CONTINUE;
+}
+
 static int follow_on_ok(struct follow *f, const struct server_line *sl)
 {
 	struct follow_expect e;
@@ -334,6 +358,8 @@ static int follow_on_ok(struct follow *f, const struct server_line *sl)
 		return follow_on_run_ok(f, &e, sl->u.ok.rest, sl->u.ok.rest_len);
 	case FOLLOW_REPLY_ATTACH:
 		return follow_on_attach_ok(f, sl->u.ok.rest, sl->u.ok.rest_len);
+	case FOLLOW_REPLY_REPLAY:
+		return follow_on_replay_ok(f, sl->u.ok.rest, sl->u.ok.rest_len);
 	case FOLLOW_REPLY_RUNS:
 		if (f->out == TERM_JSON)
 			break;
@@ -383,7 +409,10 @@ static int follow_on_done(struct follow *f, const struct proto_done *d)
 		report_json_done(&f->buf, d);
 	else if (f->out == TERM_PLAIN)
 		report_plain_done(&f->buf, &f->widths, d);
-	if (d->status != RUN_DONE && follow_waits_for(f, d->run) && !f->interrupted) {
+	/* Only a run the server's stop cut short fails the command; a replay
+	 * shows a stored run whole, whatever its status. */
+	if (d->status == RUN_INTERRUPTED && f->opt->command != CLI_REPLAY &&
+	    follow_waits_for(f, d->run) && !f->interrupted) {
 		f->interrupted = 1;
 		follow_fail(f, "run %" PRIu64 " was interrupted: the server stopped before it ended",
 		            d->run);

@@ -19,7 +19,7 @@
 #define FOLLOW_ERR_LEN (REMOTE_LINE_MAX + 200)
 
 enum follow_reply { FOLLOW_REPLY_RUN, FOLLOW_REPLY_GEN, FOLLOW_REPLY_RUNS, FOLLOW_REPLY_ATTACH,
-                    FOLLOW_REPLY_AUTH };
+                    FOLLOW_REPLY_AUTH, FOLLOW_REPLY_REPLAY };
 
 struct follow_expect {
 	enum follow_reply kind;

@@ -38,6 +38,7 @@ struct model_run {
 	int64_t start_local_us;     /* monotonic clock at the run's start */
 	int64_t end_local_us;       /* monotonic clock at its DONE */
 	int anchored;               /* start_local_us came from the run's OK or ATTACH */
+	uint32_t speed_milli;       /* a replay's speed in thousandths; 0: the run live */
 	int partial;                /* the server no longer holds some of its lines */
 	int64_t floor_us;           /* its elapsed is at least this: ideal, events seen */
 	int done;
@@ -94,10 +95,18 @@ int model_apply_done(struct model *m, const struct proto_done *d, int64_t now_us
  * (an attach's replay) counts once. */
 void model_add_stall(struct model *m, const struct stats_stall *st);
 
+/* A replay of r (described by its RUNINFO) begins at now_us: the server
+ * paces its steps from there, speed_milli / 1000 times the original. */
+void model_start_replay(struct model_run *r, uint32_t speed_milli, int64_t now_us);
+
 /* The run's clock: the exact elapsed once done, else local time since its
- * start, held at floor_us: a client reading lines late (a large run's
- * backlog) would otherwise run ahead of the server and step back at DONE. */
+ * start (times a replay's speed), held at floor_us: a client reading lines
+ * late (a large run's backlog) would otherwise run ahead of the server and
+ * step back at DONE. It never goes back while the run goes on. */
 int64_t model_run_clock_us(const struct model_run *r, int64_t now_us);
+
+/* The local time at which r's clock reaches run_us, floor aside. */
+int64_t model_run_local_us(const struct model_run *r, int64_t run_us);
 int model_any_running(const struct model *m);
 const char *model_mode_name(int mode);
 

@@ -32,6 +32,16 @@ void report_format_speedup(char *buf, size_t cap, uint64_t sum_us, int64_t elaps
 		snprintf(buf, cap, "%.2f", (double)sum_us / (double)elapsed_us);
 }
 
+void report_format_speed(char *buf, size_t cap, uint32_t milli)
+{
+	int n = snprintf(buf, cap, "%" PRIu32 ".%03" PRIu32, milli / 1000, milli % 1000);
+
+	while (n > 0 && (size_t)n < cap && buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (n > 0 && (size_t)n < cap && buf[n - 1] == '.')
+		buf[--n] = '\0';
+}
+
 uint64_t report_serial_us(const struct proto_done *d)
 {
 	return d->sum_us + d->cook_us;
@@ -170,6 +180,17 @@ void report_json_run(struct strbuf *b, uint64_t run, int mode, uint32_t orders)
 	strbuf_printf(b, "{\"type\":\"run\",\"run\":%" PRIu64 ",\"mode\":", run);
 	report_json_mode(b, mode);
 	strbuf_printf(b, ",\"orders\":%" PRIu32 "}\n", orders);
+}
+
+void report_json_replay(struct strbuf *b, uint64_t run, int mode, uint32_t orders,
+                        uint32_t speed_milli)
+{
+	char speed[32];
+
+	report_format_speed(speed, sizeof speed, speed_milli);
+	strbuf_printf(b, "{\"type\":\"replay\",\"run\":%" PRIu64 ",\"mode\":", run);
+	report_json_mode(b, mode);
+	strbuf_printf(b, ",\"orders\":%" PRIu32 ",\"speed\":%s}\n", orders, speed);
 }
 
 void report_json_attached(struct strbuf *b, const char *session, uint64_t seq,

@@ -22,6 +22,8 @@ void report_format_seconds(char *buf, size_t cap, int64_t us);
 void report_format_signed_ms(char *buf, size_t cap, int64_t us);
 /* sum / elapsed with two decimals ("2.50"), "-" if elapsed is not positive. */
 void report_format_speedup(char *buf, size_t cap, uint64_t sum_us, int64_t elapsed_us);
+/* A replay's speed, thousandths as a short decimal ("2", "0.5", "1.25"). */
+void report_format_speed(char *buf, size_t cap, uint32_t milli);
 /* What a run would take done one thing after another: its meals, plus its
  * cooks when it has any. Speed-ups divide it by the elapsed time. */
 uint64_t report_serial_us(const struct proto_done *d);
@@ -39,6 +41,8 @@ void report_plain_lagged(struct strbuf *b, uint64_t dropped, uint64_t missed,
 
 void report_json_hello(struct strbuf *b, const char *session, const char *server);
 void report_json_run(struct strbuf *b, uint64_t run, int mode, uint32_t orders);
+void report_json_replay(struct strbuf *b, uint64_t run, int mode, uint32_t orders,
+                        uint32_t speed_milli);
 void report_json_attached(struct strbuf *b, const char *session, uint64_t seq,
                           const uint64_t *active, size_t nactive);
 void report_json_event(struct strbuf *b, int mode, const struct proto_event *ev);

@@ -305,6 +305,11 @@ static void view_header(struct view_line *l, const struct model_run *r,
 		snprintf(buf, sizeof buf, "  %" PRIu32 " rider%s", r->riders, r->riders == 1 ? "" : "s");
 		view_puts(l, buf);
 	}
+	if (r->speed_milli) {
+		report_format_speed(secs, sizeof secs, r->speed_milli);
+		snprintf(buf, sizeof buf, "  replay %sx", secs);
+		view_puts(l, buf);
+	}
 	if (r->done) {
 		int ok = r->final.status == RUN_DONE;
 		view_puts(l, "  ");
@@ -532,8 +537,8 @@ int64_t view_loop_held_since(const struct model *m)
 			int64_t start = view_cook_start(r, k);
 			if (r->orders[k].cook_us && start >= 0 &&
 			    !(r->orders[k].seen & (1u << STEP_COOKED)) &&
-			    (since < 0 || r->start_local_us + start < since))
-				since = r->start_local_us + start;
+			    (since < 0 || model_run_local_us(r, start) < since))
+				since = model_run_local_us(r, start);
 		}
 	}
 	return since;

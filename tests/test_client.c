@@ -96,6 +96,10 @@ static void test_cli_commands(void **state)
 	assert_non_null(strstr(err, "runs needs a SESSION"));
 	assert_int_equal(parse(&o, NULL, err, "runs " SESSION), 0);
 	assert_string_equal(o.session, SESSION);
+	assert_int_equal(parse(&o, NULL, err, "--plain replay 12 --speed 0.5"), 0);
+	assert_true(o.command == CLI_REPLAY && o.plain && o.run == 12 && o.speed_milli == 500);
+	assert_int_equal(parse(&o, NULL, err, "replay 12"), 0);
+	assert_true(o.command == CLI_REPLAY && o.run == 12 && o.speed_milli == 1000);
 	assert_int_equal(parse(&o, NULL, err, "--version bogus"), 0);
 	assert_int_equal(o.command, CLI_VERSION);
 	assert_int_equal(parse(&o, NULL, err, "run --help"), 0);
@@ -141,6 +145,16 @@ static void test_cli_usage_errors(void **state)
 		{ "--json --plain demo", "--json and --plain exclude each other" },
 		{ "--bogus demo", "unknown option '--bogus'" },
 		{ "demo --server", "--server needs a value" },
+		{ "replay", "replay expects RUN [--speed X]" },
+		{ "replay 0", "'0' is not a run id" },
+		{ "replay 3 --speed 0", "--speed wants a number from 0.01 to 1000 with at most three "
+		                        "decimals, such as 2 or 0.5, not '0'" },
+		{ "replay 3 --speed 1001", "--speed wants a number from 0.01 to 1000 with at most three "
+		                           "decimals, such as 2 or 0.5, not '1001'" },
+		{ "replay 3 --speed 1.2345", "--speed wants a number from 0.01 to 1000 with at most "
+		                             "three decimals, such as 2 or 0.5, not '1.2345'" },
+		{ "run async A:1s --speed 2", "--speed goes with replay only" },
+		{ "replay 3 --riders 2", "--riders and --deadline go with run, gen and compare only" },
 	};
 	static char words[PROTO_MAX_LINE + 16] = "run sync ";
 	struct cli_opts o;

@@ -216,6 +216,97 @@ static void test_replay_disconnect(void **state)
 	support_expect_prefix(&e->c, "EV ", NULL, 0);
 }
 
+/* ---- the client: baedal replay ------------------------------------------ */
+
+/* Keeps the event and done objects of an NDJSON output, each without its
+ * seq (a replay's lines have seq 0): the steps and the totals. */
+static char *json_steps(const char *path)
+{
+	char *text = support_read_file(path), *out, *o;
+	assert_non_null(text);
+	out = o = calloc(1, strlen(text) + 1);
+	assert_non_null(out);
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		if (strncmp(line, "{\"type\":\"event\",", 16) != 0 &&
+		    strncmp(line, "{\"type\":\"done\",", 15) != 0)
+			continue;
+		char *seq = strstr(line, "\"seq\":");
+		assert_non_null(seq);
+		size_t skip = 6 + strspn(seq + 6, "0123456789");
+		skip += seq[skip] == ',';
+		o += sprintf(o, "%.*s%s\n", (int)(seq - line), line, seq + skip);
+	}
+	free(text);
+	return out;
+}
+
+/* baedal replay prints what baedal run printed: the same lines, plain,
+ * and the same steps and totals as NDJSON, at any speed. */
+static void test_client_replay_output(void **state)
+{
+	struct support_e2e *e = *state;
+	char orig[4300], again[4300];
+	snprintf(orig, sizeof orig, "%s/orig", e->dir);
+	snprintf(again, sizeof again, "%s/again", e->dir);
+	assert_int_equal(support_client_run(&e->srv, orig, NULL, SUPPORT_WAIT_MS, "--plain", "run",
+	                                    "async", "--riders", "2", "A:60ms", "B:40ms", "C:80ms",
+	                                    NULL), 0);
+	assert_int_equal(support_client_run(&e->srv, again, NULL, SUPPORT_WAIT_MS, "--plain",
+	                                    "replay", "1", "--speed", "2", NULL), 0);
+	char *a = support_read_file(orig), *b = support_read_file(again);
+	assert_non_null(strstr(a, "C  collected"));
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	/* A run cut short by its deadline ended as it should: exit 0, both. */
+	assert_int_equal(support_client_run(&e->srv, orig, NULL, SUPPORT_WAIT_MS, "--plain", "run",
+	                                    "async", "--deadline", "50ms", "A:30ms", "B:80ms",
+	                                    NULL), 0);
+	assert_int_equal(support_client_run(&e->srv, again, NULL, SUPPORT_WAIT_MS, "--plain",
+	                                    "replay", "2", NULL), 0);
+	a = support_read_file(orig);
+	b = support_read_file(again);
+	assert_non_null(strstr(a, "B  cancelled"));
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+
+	assert_int_equal(support_client_run(&e->srv, orig, NULL, SUPPORT_WAIT_MS, "--json", "run",
+	                                    "sync", "A:30ms", "B:20ms", NULL), 0);
+	assert_int_equal(support_client_run(&e->srv, again, NULL, SUPPORT_WAIT_MS, "--json",
+	                                    "replay", "3", "--speed", "0.5", NULL), 0);
+	a = json_steps(orig);
+	b = json_steps(again);
+	assert_non_null(strstr(a, "\"name\":\"B\",\"step\":\"collected\""));
+	assert_non_null(strstr(a, "{\"type\":\"done\""));
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	b = support_read_file(again);
+	assert_non_null(strstr(b, "{\"type\":\"replay\",\"run\":3,\"mode\":\"sync\","
+	                          "\"orders\":2,\"speed\":0.5}\n"));
+	free(b);
+}
+
+/* A bad --speed is a usage error before any connection; an unknown run
+ * is the server's error, exit 1, with its words. */
+static void test_client_replay_errors(void **state)
+{
+	struct support_e2e *e = *state;
+	struct test_server none = e->srv;
+	none.port = 1;      /* nothing listens there: a connection would fail, exit 1 */
+	assert_int_equal(support_client_run(&none, e->out, e->err, SUPPORT_WAIT_MS, "replay", "1",
+	                                    "--speed", "fast", NULL), 2);
+	char *err = support_read_file(e->err);
+	assert_non_null(strstr(err, "--speed wants a number"));
+	free(err);
+	assert_int_equal(support_client_run(&e->srv, e->out, e->err, SUPPORT_WAIT_MS, "replay",
+	                                    "77", NULL), 1);
+	err = support_read_file(e->err);
+	assert_non_null(strstr(err, "ERR no_run"));
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +314,8 @@ int main(void)
 		SUPPORT_E2E_TEST_STARTED(test_replay_after_restart),
 		SUPPORT_E2E_TEST_STARTED(test_replay_errors),
 		SUPPORT_E2E_TEST_STARTED(test_replay_disconnect),
+		SUPPORT_E2E_TEST_STARTED(test_client_replay_output),
+		SUPPORT_E2E_TEST_STARTED(test_client_replay_errors),
 	};
 	return cmocka_run_group_tests_name("e2e_replay", tests, NULL, NULL);
 }

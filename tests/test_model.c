@@ -246,6 +246,58 @@ static void test_clock_never_moves_back(void **state)
 	model_free(&m);
 }
 
+/* A replay's run, described by its RUNINFO, starts at its OK; its clock
+ * runs at the speed asked (twice local time at 2, half at 0.5), held at
+ * what the run surely took, never back, and the DONE ends the command. */
+static void replay_at(const char *speed, const int64_t *at, const int64_t *want)
+{
+	char *argv[] = { "baedal", "replay", "7", "--speed", (char *)speed, NULL };
+	struct fixture fx;
+	struct strbuf cmd;
+	const struct model_run *r;
+	int64_t last = 0;
+
+	assert_int_equal(cli_parse(5, argv, NULL, &fx.opts, fx.err, sizeof fx.err), 0);
+	follow_init(&fx.f, &fx.opts, TERM_LIVE);
+	strbuf_init(&cmd);
+	follow_commands(&fx.f, &cmd);
+	assert_non_null(strstr(cmd.data, "REPLAY 7 speed="));
+	strbuf_free(&cmd);
+	assert_int_equal(line_at(&fx, "RUNINFO run=7 mode=async orders=1 status=running elapsed=- "
+	                              "ideal=1000000 sum=1000000 max=1000000 age=0 history=full "
+	                              "replay=1", 1000), GO);
+	assert_int_equal(line_at(&fx, "ORDER run=7 order=1 name=A meal=1000000 cook=0 replay=1",
+	                         1000), GO);
+	assert_int_equal(line_at(&fx, "OK replay run=7 speed=2.000 events=2", 5000000), GO);
+	assert_false(follow_finished(&fx.f));
+	r = model_find_run_const(&fx.f.model, 7);
+	assert_non_null(r);
+	for (int i = 0; i < 3; i++) {
+		int64_t shown = model_run_clock_us(r, at[i]);
+		assert_int_equal(shown, want[i]);
+		assert_true(shown >= last);
+		last = shown;
+	}
+	assert_int_equal(line_at(&fx, "DONE seq=0 run=7 mode=async orders=1 status=done "
+	                              "elapsed=1000050 ideal=1000000 sum=1000000 max=1000000 replay=1",
+	                         at[2]), GO);
+	assert_true(follow_finished(&fx.f));
+	assert_int_equal(model_run_clock_us(r, at[2] + 9000000), 1000050);
+	follow_free(&fx.f);
+}
+
+static void test_replay_clock_at_its_speed(void **state)
+{
+	static const int64_t fast_at[] = { 5100000, 5400000, 5600000 };
+	static const int64_t fast[] = { 200000, 800000, 1000000 };
+	static const int64_t slow_at[] = { 5100000, 6000000, 9000000 };
+	static const int64_t slow[] = { 50000, 500000, 1000000 };
+	(void)state;
+
+	replay_at("2", fast_at, fast);
+	replay_at("0.5", slow_at, slow);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_order_round_trip),
 		cmocka_unit_test(test_attach_builds_the_runs),
 		cmocka_unit_test(test_clock_never_moves_back),
+		cmocka_unit_test(test_replay_clock_at_its_speed),
 	};
 	return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }
