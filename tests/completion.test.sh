@@ -50,7 +50,7 @@ help_cmds=$(sed -n '/^commands:/,/^$/p' "$dir/help" | sed -n 's/^  \([a-z][a-z-]
 	sort -u | tr '\n' ' ' | sed 's/ $//')
 help_flags=$(grep -oE -- '--[a-z][a-z0-9-]*' "$dir/help" | sort -u | tr '\n' ' ' | sed 's/ $//')
 expect "commands: those of --help" "baedal " "$help_cmds"
-offered=$(for ctx in "" "compare " "demo " "attach x " "runs x " "run async " "gen async " "export x " "top "; do
+offered=$(for ctx in "" "compare " "demo " "attach x " "runs x " "run async " "gen async " "export x " "top " "replay 1 "; do
 	comp "baedal $ctx--" | tr ' ' '\n'
 	echo
 done | sed '/^$/d' | sort -u | tr '\n' ' ' | sed 's/ $//')
@@ -60,7 +60,7 @@ else
 	not_ok "flags: offered '$offered', --help has '$help_flags'"
 fi
 
-expect "a command's prefix" "baedal r" "run runs"
+expect "a command's prefix" "baedal r" "replay run runs"
 expect "modes after run" "baedal run " "async offload sync"
 expect "a mode's prefix" "baedal gen o" "offload"
 expect "nothing after the mode" "baedal run async " ""
@@ -72,11 +72,13 @@ expect "--cook as demo's only argument" "baedal demo " "--cook"
 expect "no --cook for run" "baedal run --c" ""
 expect "run's own flags" "baedal run async --" "--deadline --help --json --no-color --plain --riders --server --token-file --version"
 expect "no completion of --riders' value" "baedal compare --riders " ""
-expect "--riders' value is not the command" "baedal --riders 2 r" "run runs"
+expect "--riders' value is not the command" "baedal --riders 2 r" "replay run runs"
 expect "no second --cook" "baedal demo --cook " ""
 expect "no second --since" "baedal attach abc --since 3 " ""
 expect "top's flags" "baedal top " "--interval --once"
 expect "no completion of --interval's value" "baedal top --interval " ""
+expect "replay's flag after its run" "baedal replay 3 " "--speed"
+expect "no completion of --speed's value" "baedal replay 3 --speed " ""
 expect "no completion of --server's value" "baedal --server " ""
 expect "no completion of --since's value" "baedal attach abc --since " ""
 

@@ -26,7 +26,7 @@ _baedal()
 	local cur=${words[-1]} prev=""
 	((${#words[@]} > 1)) && prev=${words[-2]}
 	local global="--server --json --plain --no-color --token-file --help --version"
-	local cmds="run gen compare demo attach runs top export"
+	local cmds="run gen compare demo attach runs top replay export"
 	local modes="sync async offload"
 	COMPREPLY=()
 
@@ -36,7 +36,7 @@ _baedal()
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return 0
 		;;
-	--server | --since | --riders | --deadline | --http | --interval)
+	--server | --since | --riders | --deadline | --http | --interval | --speed)
 		return 0
 		;;
 	esac
@@ -46,7 +46,7 @@ _baedal()
 		w=${words[i]}
 		seen+="${w%%=*} "
 		case $w in
-		--server | --token-file | --since | --riders | --deadline | --http | --svg | --trace | --interval) ((i++)) ;;
+		--server | --token-file | --since | --riders | --deadline | --http | --svg | --trace | --interval | --speed) ((i++)) ;;
 		-*) ;;
 		*) if [[ -z $cmd ]]; then cmd=$w; else ((nargs++)); fi ;;
 		esac
@@ -60,6 +60,7 @@ _baedal()
 	demo) own="--cook" ;;
 	attach) own="--since" ;;
 	top) own="--interval --once" ;;
+	replay) own="--speed" ;;
 	export) own="--svg --trace --http" ;;
 	esac
 	for f in $own; do
@@ -76,6 +77,7 @@ _baedal()
 	run | gen) ((nargs == 0)) && words_now=$modes ;;
 	attach) if ((nargs == 0)); then words_now=$(_baedal_sessions); else words_now=$own; fi ;;
 	runs) ((nargs == 0)) && words_now=$(_baedal_sessions) ;;
+	replay) ((nargs > 0)) && words_now=$own ;;
 	demo | top) words_now=$own ;;
 	esac
 	mapfile -t COMPREPLY < <(compgen -W "$words_now" -- "$cur")
