@@ -57,14 +57,46 @@ static const char help[] =
 	"exit status: 0 done, 1 failed (connection, server error, interrupted run),\n"
 	"2 usage error, 130 on Ctrl-C, 143 on SIGTERM.\n";
 
+/* Where the command word is "export" (global options may come first, as
+ * a wrapper such as the compose file's client puts --server there): its
+ * index, else 0. */
+static int export_at(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--server") == 0 || strcmp(argv[i], "--token-file") == 0)
+			i++;
+		else if (argv[i][0] != '-')
+			return strcmp(argv[i], "export") == 0 ? i : 0;
+	}
+	return 0;
+}
+
+/* export speaks HTTP, not the protocol, and takes its own options; of the
+ * global ones before it only the token applies to it. */
+static int export_with_globals(int argc, char **argv, int at)
+{
+	char *args[argc + 2];
+	int n = 0;
+	for (int i = at; i < argc; i++)
+		args[n++] = argv[i];
+	for (int i = 1; i + 1 < at; i++) {
+		if (strcmp(argv[i], "--token-file") == 0) {
+			args[n++] = argv[i];
+			args[n++] = argv[i + 1];
+		}
+	}
+	args[n] = NULL;
+	return export_main(n, args);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_opts opts;
 	char err[512];
 
-	/* export speaks HTTP, not the protocol: its own options. */
-	if (argc > 1 && strcmp(argv[1], "export") == 0)
-		return export_main(argc - 1, argv + 1);
+	int at = export_at(argc, argv);
+	if (at > 0)
+		return export_with_globals(argc, argv, at);
 	if (cli_parse(argc, argv, getenv("BAEDAL_SERVER"), &opts, err, sizeof err) < 0) {
 		fprintf(stderr, "baedal: %s\n%sTry 'baedal --help' for the commands.\n", err, usage);
 		return 2;

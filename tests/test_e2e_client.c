@@ -405,6 +405,16 @@ static void test_no_server(void **state)
 	assert_non_null(strstr(err, "'baedald'"));
 	assert_non_null(strstr(err, "docker compose -f docker/compose.yaml up -d"));
 	free(err);
+	/* export after global options (support_client_run puts --server
+	 * first, as the compose file's client does): export asks its HTTP
+	 * side, and says so. */
+	assert_int_equal(support_client_run(&none, f->out, f->err, SUPPORT_WAIT_MS, "export", "1",
+	                                    "--svg", "-", "--http", "127.0.0.1:1", NULL), 1);
+	err = support_read_file(f->err);
+	if (!strstr(err, "export run 1: cannot connect to 127.0.0.1:1"))
+		print_error("export: %s\n", err);
+	assert_non_null(strstr(err, "export run 1: cannot connect to 127.0.0.1:1"));
+	free(err);
 }
 
 /* Many orders made by the server: all stored, none early. */
