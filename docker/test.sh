@@ -397,6 +397,10 @@ check "the earlier runs are still in run_summary after down and up ($after)" \
 check "compose: baedal export 1 --svg after down and up (from the volume's database)" sh -c \
 	'timeout 60 "$1" export 1 --svg "$2" --http "127.0.0.1:$3" 2>>"$4" && head -c 200 "$2" | grep -q "^<svg "' \
 	_ "$CLIENT" "$W/compose1.svg" "$BAEDAL_HTTP_PORT" "$W/quiet.log"
+check "compose run --rm client export (after the entrypoint's --server): the SVG" sh -c \
+	'timeout 120 "$@" 2>>"$W/quiet.log" | head -c 200 | grep -q "^<svg "' \
+	_ timeout "${TMO:-300}" docker-compose --ansi never -p "$PROJECT" -f "$COMPOSE_YAML" \
+	run --rm -T client export 1 --http server:7879 --svg -
 check "a new run after up continues the numbering" sh -c \
 	'timeout 30 "$1" --server 127.0.0.1:'"$BAEDAL_PORT"' --json run sync D:10ms 2>/dev/null | grep -q "\"type\":\"run\",\"run\":4,"' _ "$CLIENT"
 
