@@ -255,6 +255,15 @@ void report_json_done(struct strbuf *b, const struct proto_done *d)
 		report_json_ms(b, "blocked_ms", (int64_t)d->blocked_us);
 		report_json_ms(b, "caused_ms", (int64_t)d->caused_us);
 	}
+	/* Likewise a run with riders or a deadline, and one that was cut
+	 * short (cancelled, timed out): how many orders it got through. */
+	if (d->riders > 0)
+		strbuf_printf(b, ",\"riders\":%" PRIu32, d->riders);
+	if (d->deadline_us > 0)
+		report_json_ms(b, "deadline_ms", (int64_t)d->deadline_us);
+	if (d->status == RUN_CANCELLED || d->status == RUN_TIMED_OUT)
+		strbuf_printf(b, ",\"collected\":%" PRIu32 ",\"cancelled\":%" PRIu32, d->collected,
+		              d->cancelled);
 	strbuf_puts(b, "}\n");
 }
 

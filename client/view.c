@@ -458,12 +458,27 @@ static int view_axis(struct view_line *l, const struct model *m, const struct vi
 	return held;
 }
 
+/* Whether an order drawn from lay.first on was cancelled: its bar ends
+ * in an 'x', which the key then explains. */
+static int view_any_cancelled(const struct model *m, const struct view_layout *lay)
+{
+	for (size_t i = lay->first; i < m->nruns; i++) {
+		const struct model_run *r = &m->runs[i];
+		for (uint32_t k = 0; r->orders && k < r->slots; k++)
+			if (r->orders[k].seen & (1u << STEP_CANCELLED))
+				return 1;
+	}
+	return 0;
+}
+
 /* What the marks mean, in one line. */
-static void view_key(struct view_line *l, int held)
+static void view_key(struct view_line *l, int held, int cancelled)
 {
 	view_pad_to(l, 2);
 	view_style(l, SGR_DIM);
 	view_puts(l, ". waiting  ~ cooking  = eating  # collected");
+	if (cancelled)
+		view_puts(l, "  x cancelled");
 	if (held)
 		view_puts(l, "  ^ a cook held the loop");
 }
@@ -510,7 +525,7 @@ int view_render(const struct model *m, int64_t now_us, const struct view_opts *o
 	held = view_axis(&l, m, &lay, now_us);
 	view_line_end(&l);
 	view_line_start(&l, out, o);
-	view_key(&l, held);
+	view_key(&l, held, view_any_cancelled(m, &lay));
 	view_line_end(&l);
 	lines++;
 	if (m->dropped || m->missed)

@@ -383,6 +383,17 @@ static void test_report_json(void **state)
 	strbuf_reset(&b);
 	report_json_string(&b, "a\"b\\c\nd\x01");
 	assert_string_equal(b.data, "\"a\\\"b\\\\c\\nd\\u0001\"");
+	/* A run with riders that its deadline cut short says so in JSON too. */
+	strbuf_reset(&b);
+	d = done_async;
+	d.status = RUN_TIMED_OUT;
+	d.riders = 2;
+	d.deadline_us = 3500000;
+	d.collected = 2;
+	d.cancelled = 1;
+	report_json_done(&b, &d);
+	assert_non_null(strstr(b.data, ",\"riders\":2,\"deadline_ms\":3500.000,\"collected\":2,"
+	                               "\"cancelled\":1}\n"));
 	strbuf_free(&b);
 }
 

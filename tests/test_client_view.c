@@ -85,6 +85,11 @@ static void test_view_frame(void **state)
 		"  . waiting  ~ cooking  = eating  # collected\n"));
 	/* One edge for now: the waiting row ends where the eating one does. */
 	assert_int_equal(bar_end(frame, "  C     4s"), bar_end(frame, "  B     3s"));
+	assert_null(strstr(frame, "x cancelled"));
+	/* A cancelled order: its bar ends in an 'x', and the key says so. */
+	event(&m, 2, 3, STEP_CANCELLED, 4100000, 4100100);
+	render(&m, 4213000, 80, 24, 0, frame, sizeof frame, &lines);
+	assert_non_null(strstr(frame, "  . waiting  ~ cooking  = eating  # collected  x cancelled\n"));
 	render(&m, 4213000, 80, 24, 1, frame, sizeof frame, &lines);
 	assert_non_null(strstr(frame, "\033[33m"));
 	model_free(&m);
