@@ -36,6 +36,25 @@ struct export_order {
 	int64_t t_us[EXPORT_STEPS];         /* -1: the step was not reached */
 };
 
+/* A stall of the event loop (schema/004_stalls.sql) that overlapped a
+ * run: every timer of the run waited for it. */
+#define EXPORT_STALLS_MAX 64        /* stalls read for one run */
+
+struct export_stall {
+	uint64_t id;
+	int64_t started_wall_us;
+	uint64_t duration_us;
+	char cause[16];                     /* cook, line, start */
+	uint64_t run;                       /* the run it worked on, 0: none */
+	uint32_t order;                     /* 0: none */
+};
+
+/* Where st lies on r's clock: its start, not before the run's, and its end. */
+void export_stall_span(const struct export_run *r, const struct export_stall *st, int64_t *from,
+                       int64_t *to);
+/* "a cook of run 4 order 2": what held the loop, for a title. */
+void export_stall_cause(char *buf, size_t cap, const struct export_stall *st);
+
 /* The step whose name is s (as stored), or -1. */
 int export_step_parse(const char *s);
 /* A run's clock: its elapsed time when finished, else its latest step. */
@@ -44,7 +63,7 @@ int64_t export_run_span_us(const struct export_run *r, int64_t latest_us);
 /* ---- Chrome Trace Event Format (Perfetto, chrome://tracing) ---------- */
 
 /* The trace is written in pieces so that a run of any size streams: the
- * opening and the run's process; then each order (and, for async, its
+ * opening and the run's process; then the stalls; then each order (and, for async, its
  * inline cook on the loop's thread); then each change of the orders in
  * flight; then the closing. */
 void export_trace_begin(struct evbuffer *out, const struct export_run *r);
@@ -52,6 +71,9 @@ void export_trace_order(struct evbuffer *out, const struct export_run *r,
                         const struct export_order *o);
 void export_trace_inflight(struct evbuffer *out, const struct export_run *r, int64_t t_us,
                            int64_t count);
+/* A stall as a slice of the loop's thread. */
+void export_trace_stall(struct evbuffer *out, const struct export_run *r,
+                        const struct export_stall *st);
 void export_trace_end(struct evbuffer *out);
 
 /* ---- SVG timeline ---------------------------------------------------- */
@@ -64,6 +86,8 @@ struct export_svg_run {
 	const struct export_run *run;
 	const struct export_order *orders;  /* the first norders of the run */
 	size_t norders;
+	const struct export_stall *stalls;  /* drawn on a "loop" row under the orders */
+	size_t nstalls;
 };
 
 /* One standalone SVG of the runs stacked on one time axis (a compare

@@ -115,8 +115,27 @@ static int64_t svg_latest(const struct export_svg_run *sr)
 
 static int svg_run_height(const struct export_svg_run *sr)
 {
-	size_t rows = sr->norders + (sr->run->orders > sr->norders);
+	size_t rows = sr->norders + (sr->run->orders > sr->norders) + (sr->nstalls > 0);
 	return SVG_HEAD + (int)rows * SVG_ROW + 8;
+}
+
+/* The loop's row: each stall that held every timer of the run, in red. */
+static void svg_stalls(struct evbuffer *out, const struct svg_scale *sc, int y,
+                       const struct export_svg_run *sr)
+{
+	char title[160], cause[96];
+	evbuffer_add_printf(out, "<text class=\"name\" x=\"%d\" y=\"%d\">loop</text>\n",
+	                    SVG_LABEL - 6, y + SVG_ROW - 5);
+	for (size_t i = 0; i < sr->nstalls; i++) {
+		int64_t from, to;
+		export_stall_span(sr->run, &sr->stalls[i], &from, &to);
+		if (from >= sc->span_us)
+			continue;
+		export_stall_cause(cause, sizeof cause, &sr->stalls[i]);
+		snprintf(title, sizeof title, "loop stalled %.1f ms: %s",
+		         (double)sr->stalls[i].duration_us / 1e3, cause);
+		svg_bar(out, sc, y, from, to > sc->span_us ? sc->span_us : to, "stall", title);
+	}
 }
 
 static void svg_axis(struct evbuffer *out, const struct svg_scale *sc, int top, int bottom)
@@ -135,7 +154,7 @@ static const char svg_style[] =
 	"<style>text{font:12px sans-serif;fill:#222}.name{text-anchor:end}.run{font-weight:bold}"
 	".axis{text-anchor:middle;fill:#666;font-size:11px}.tick{stroke:#ddd}"
 	".waiting{fill:#d9d9d9}.cooking{fill:#f0a030}.blocked{fill:#d9534f}"
-	".eating{fill:#4caf50}.open{opacity:.5}.collected{fill:#1f3f7f}.more{fill:#666}</style>\n";
+	".eating{fill:#4caf50}.open{opacity:.5}.collected{fill:#1f3f7f}.stall{fill:#a00}.more{fill:#666}</style>\n";
 
 void export_svg(struct evbuffer *out, const struct export_svg_run *runs, size_t nruns)
 {
@@ -167,6 +186,10 @@ void export_svg(struct evbuffer *out, const struct export_svg_run *runs, size_t 
 			                    " more orders: the trace (trace.json) has them all</text>\n",
 			                    SVG_LABEL, y + SVG_ROW - 5,
 			                    (uint64_t)(sr->run->orders - sr->norders));
+			y += SVG_ROW;
+		}
+		if (sr->nstalls > 0) {
+			svg_stalls(out, &sc, y, sr);
 			y += SVG_ROW;
 		}
 		y += 8;

@@ -1,6 +1,7 @@
 #include "server/export.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <event2/buffer.h>
 
@@ -16,6 +17,28 @@ int export_step_parse(const char *s)
 int64_t export_run_span_us(const struct export_run *r, int64_t latest_us)
 {
 	return r->elapsed_us >= 0 ? r->elapsed_us : latest_us;
+}
+
+void export_stall_span(const struct export_run *r, const struct export_stall *st, int64_t *from,
+                       int64_t *to)
+{
+	int64_t t = st->started_wall_us - r->started_wall_us;
+	*to = t + (int64_t)st->duration_us;
+	*from = t > 0 ? t : 0;
+	if (*to < *from)
+		*to = *from;
+}
+
+void export_stall_cause(char *buf, size_t cap, const struct export_stall *st)
+{
+	if (strcmp(st->cause, "cook") == 0)
+		snprintf(buf, cap, "a cook of run %" PRIu64 " order %" PRIu32, st->run, st->order);
+	else if (strcmp(st->cause, "start") == 0)
+		snprintf(buf, cap, "the start of run %" PRIu64, st->run);
+	else if (strcmp(st->cause, "line") == 0)
+		snprintf(buf, cap, "a client's line");
+	else
+		snprintf(buf, cap, "%s", st->cause);
 }
 
 void export_json_string(struct evbuffer *out, const char *s)
@@ -133,6 +156,21 @@ void export_trace_inflight(struct evbuffer *out, const struct export_run *r, int
 	evbuffer_add_printf(out, ",\n{\"ph\":\"C\",\"name\":\"orders in flight\",\"pid\":%" PRIu64
 	                    ",\"tid\":0,\"ts\":%" PRId64 ",\"args\":{\"orders\":%" PRId64 "}}",
 	                    r->id, t_us, count);
+}
+
+void export_trace_stall(struct evbuffer *out, const struct export_run *r,
+                        const struct export_stall *st)
+{
+	int64_t from, to;
+	char cause[96];
+	export_stall_span(r, st, &from, &to);
+	export_stall_cause(cause, sizeof cause, st);
+	evbuffer_add_printf(out, ",\n{\"ph\":\"X\",\"name\":\"stall\",\"pid\":%" PRIu64 ",\"tid\":%d,"
+	                    "\"ts\":%" PRId64 ",\"dur\":%" PRId64 ",\"args\":{\"stall\":%" PRIu64
+	                    ",\"held_ms\":%.1f,\"cause\":", r->id, TRACE_LOOP_TID, from, to - from,
+	                    st->id, (double)st->duration_us / 1e3);
+	export_json_string(out, cause);
+	evbuffer_add(out, "}}", 2);
 }
 
 void export_trace_end(struct evbuffer *out)

@@ -114,6 +114,25 @@ static int api_orders(struct store_read *sr, uint64_t id, struct evbuffer *b)
 	return rc < 0 ? -1 : n;
 }
 
+/* The stalls that held every timer of r: the page draws them on its axis. */
+static int api_stalls(struct store_read *sr, const struct export_run *r, struct evbuffer *b)
+{
+	struct export_stall st[EXPORT_STALLS_MAX];
+	int n = store_read_stalls(sr, r, st, EXPORT_STALLS_MAX);
+	for (int i = 0; i < n; i++) {
+		int64_t from, to;
+		export_stall_span(r, &st[i], &from, &to);
+		evbuffer_add_printf(b, "%s{\"id\":%" PRIu64 ",\"held_us\":%" PRIu64 ",\"held_ms\":%.1f,"
+		                    "\"cause\":", i ? ",\n" : "", st[i].id, st[i].duration_us,
+		                    (double)st[i].duration_us / 1e3);
+		export_json_string(b, st[i].cause);
+		evbuffer_add_printf(b, ",\"run\":%" PRIu64 ",\"order\":%" PRIu32 ",\"wall_us\":%"
+		                    PRId64 ",\"t\":%" PRId64 "}", st[i].run, st[i].order,
+		                    st[i].started_wall_us, st[i].started_wall_us - r->started_wall_us);
+	}
+	return n;
+}
+
 void http_api_run(struct http_req *hr)
 {
 	struct store_read *sr = http_api_reader(hr);
@@ -135,8 +154,12 @@ void http_api_run(struct http_req *hr)
 	}
 	evbuffer_add(b, "{\"run\":", 7);
 	api_run_json(b, &r);
-	evbuffer_add(b, ",\"orders\":[", 11);
-	int n = api_orders(sr, r.id, b);
+	evbuffer_add(b, ",\"stalls\":[", 11);
+	int n = api_stalls(sr, &r, b);
+	if (n >= 0) {
+		evbuffer_add(b, "],\"orders\":[", 12);
+		n = api_orders(sr, r.id, b);
+	}
 	if (n < 0) {
 		http_reply_error(hr->req, "storage", "%s", store_read_error(sr));
 		evbuffer_free(b);

@@ -35,14 +35,18 @@ static void export_svg_reply(struct http_req *hr, struct store_read *sr,
 {
 	struct export_svg_run pics[HTTP_EXPORT_GROUP_MAX];
 	struct export_order *orders = calloc((size_t)nruns * EXPORT_SVG_ROWS, sizeof *orders);
+	struct export_stall *stalls = calloc((size_t)nruns * EXPORT_STALLS_MAX, sizeof *stalls);
 	struct evbuffer *b = evbuffer_new();
-	int ok = orders && b;
+	int ok = orders && stalls && b;
 	for (int i = 0; ok > 0 && i < nruns; i++) {
+		struct export_stall *st = stalls + (size_t)i * EXPORT_STALLS_MAX;
 		int n = export_read_orders(sr, &runs[i], orders + (size_t)i * EXPORT_SVG_ROWS);
+		int k = n < 0 ? -1 : store_read_stalls(sr, &runs[i], st, EXPORT_STALLS_MAX);
 		pics[i] = (struct export_svg_run){ .run = &runs[i],
 		                                   .orders = orders + (size_t)i * EXPORT_SVG_ROWS,
-		                                   .norders = n > 0 ? (size_t)n : 0 };
-		if (n < 0) {
+		                                   .norders = n > 0 ? (size_t)n : 0,
+		                                   .stalls = st, .nstalls = k > 0 ? (size_t)k : 0 };
+		if (n < 0 || k < 0) {
 			http_reply_error(hr->req, "storage", "%s", store_read_error(sr));
 			ok = -1;
 		}
@@ -54,6 +58,7 @@ static void export_svg_reply(struct http_req *hr, struct store_read *sr,
 		http_reply_error(hr->req, "busy", "out of memory");
 	}
 	evbuffer_free(b);
+	free(stalls);
 	free(orders);
 }
 
@@ -91,6 +96,8 @@ struct http_export {
 	struct evhttp_connection *evcon;
 	struct store_read *sr;          /* its own: the read sees one snapshot */
 	struct export_run run;
+	struct export_stall stalls[EXPORT_STALLS_MAX];
+	int nstalls;
 	enum export_phase phase;
 	struct event *step;             /* the next piece, from the loop */
 	struct http_export *prev, *next;
@@ -210,7 +217,9 @@ static struct http_export *export_new(struct http_req *hr)
 		return NULL;
 	}
 	int found = store_read_run(ex->sr, hr->id, &ex->run);
-	if (found <= 0 || store_read_orders_begin(ex->sr, hr->id) < 0) {
+	if (found > 0)
+		ex->nstalls = store_read_stalls(ex->sr, &ex->run, ex->stalls, EXPORT_STALLS_MAX);
+	if (found <= 0 || ex->nstalls < 0 || store_read_orders_begin(ex->sr, hr->id) < 0) {
 		if (found == 0)
 			http_reply_error(hr->req, "no_run", "no run %" PRIu64 " in the database", hr->id);
 		else
@@ -239,6 +248,8 @@ void http_export_trace(struct http_req *hr)
 	struct evbuffer *b = evbuffer_new();
 	if (b) {
 		export_trace_begin(b, &ex->run);
+		for (int i = 0; i < ex->nstalls; i++)
+			export_trace_stall(b, &ex->run, &ex->stalls[i]);
 		evhttp_send_reply_chunk_with_cb(hr->req, b, export_sent_cb, ex);
 		evbuffer_free(b);
 	} else {

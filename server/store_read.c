@@ -163,6 +163,35 @@ int store_read_group(struct store_read *sr, const struct export_run *r, struct e
 	return store_read_run_rows(sr, st, out, cap);
 }
 
+int store_read_stalls(struct store_read *sr, const struct export_run *r,
+                      struct export_stall *out, size_t cap)
+{
+	sqlite3_stmt *st = store_read_prepare(sr,
+		"SELECT stall_id, started_us, duration_us, cause, coalesce(run_id, 0), "
+		"coalesce(idx, 0) FROM stalls WHERE started_us + duration_us > ?1 AND "
+		"(?2 < 0 OR started_us < ?1 + ?2) ORDER BY started_us LIMIT ?3");
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, r->started_wall_us);
+	sqlite3_bind_int64(st, 2, r->elapsed_us);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)cap);
+	size_t n = 0;
+	int rc;
+	while (n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct export_stall *s = &out[n++];
+		s->id = (uint64_t)sqlite3_column_int64(st, 0);
+		s->started_wall_us = sqlite3_column_int64(st, 1);
+		s->duration_us = (uint64_t)sqlite3_column_int64(st, 2);
+		store_read_text(s->cause, sizeof s->cause, st, 3);
+		s->run = (uint64_t)sqlite3_column_int64(st, 4);
+		s->order = (uint32_t)sqlite3_column_int64(st, 5);
+	}
+	if (n < cap && rc != SQLITE_DONE)
+		n = (size_t)store_read_fail(sr);
+	sqlite3_finalize(st);
+	return (int)n;
+}
+
 int store_read_orders_begin(struct store_read *sr, uint64_t run_id)
 {
 	store_read_orders_end(sr);

@@ -27,6 +27,11 @@ int store_read_run(struct store_read *sr, uint64_t id, struct export_run *out);
 int store_read_group(struct store_read *sr, const struct export_run *r, struct export_run *out,
                      size_t cap);
 
+/* The stalls that overlapped r (until now if it is running), oldest
+ * first: how many were written to out, or -1. */
+int store_read_stalls(struct store_read *sr, const struct export_run *r,
+                      struct export_stall *out, size_t cap);
+
 /* A run's orders with their steps, in index order: begin, then next until
  * it returns 0 (no more) or -1 (error), then end. One cursor at a time
  * per connection: the read sees the database as it was at begin. */

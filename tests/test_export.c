@@ -216,6 +216,71 @@ static void test_trace_async_cooks_on_loop(void **state)
 	assert_non_null(find(sl, n, 'i', 2, "resume: cook's end"));
 }
 
+/* Another client's 450 ms cook, 2.5 s into the sync lesson: one stall. */
+#define WALL0 1700000000000000LL
+static const struct export_stall one_stall = {
+	.id = 7, .started_wall_us = WALL0 + 2500000, .duration_us = 450000, .cause = "cook",
+	.run = 9, .order = 2,
+};
+
+/* The stall is one slice of the loop's thread, where and as long as it was. */
+static void test_trace_stall_on_loop(void **state)
+{
+	struct export_run r;
+	struct export_order o[3];
+	struct slice sl[128];
+	(void)state;
+	lesson(MODE_SYNC, 0, &r, o);
+	r.started_wall_us = WALL0;
+	struct evbuffer *b = evbuffer_new();
+	assert_non_null(b);
+	export_trace_begin(b, &r);
+	export_trace_stall(b, &r, &one_stall);
+	for (int i = 0; i < 3; i++)
+		export_trace_order(b, &r, &o[i]);
+	export_trace_end(b);
+	size_t n = trace_parse(b, sl, 128);
+	evbuffer_free(b);
+	check_threads(sl, n);
+	int loop = 0;
+	for (size_t i = 0; i < n; i++)
+		loop += sl[i].ph == 'X' && sl[i].tid == 0;
+	assert_int_equal(loop, 1);
+	const struct slice *st = find(sl, n, 'X', 0, "stall");
+	assert_non_null(st);
+	assert_int_equal(st->ts, 2500000);
+	assert_int_equal(st->dur, 450000);
+	assert_non_null(find(sl, n, 'M', 0, "loop"));
+}
+
+/* The SVG draws the stall on a loop row, with its cause in its title. */
+static void test_svg_marks_stall(void **state)
+{
+	struct export_run r;
+	struct export_order o[3];
+	(void)state;
+	lesson(MODE_SYNC, 0, &r, o);
+	r.started_wall_us = WALL0;
+	struct export_svg_run pic = { .run = &r, .orders = o, .norders = 3, .stalls = &one_stall,
+	                              .nstalls = 1 };
+	struct evbuffer *b = evbuffer_new();
+	assert_non_null(b);
+	export_svg(b, &pic, 1);
+	size_t len = evbuffer_get_length(b);
+	char *text = calloc(1, len + 1);
+	assert_non_null(text);
+	evbuffer_copyout(b, text, len);
+	const char *rect = strstr(text, "<rect class=\"stall\"");
+	assert_non_null(rect);
+	assert_null(strstr(rect + 1, "<rect class=\"stall\""));
+	/* 10 s over 830 units: 2.5 s is x 317.5, 450 ms is 37.4 wide. */
+	assert_non_null(strstr(rect, "x=\"317.5\""));
+	assert_non_null(strstr(rect, "width=\"37.4\""));
+	assert_non_null(strstr(rect, "<title>loop stalled 450.0 ms: a cook of run 9 order 2</title>"));
+	free(text);
+	evbuffer_free(b);
+}
+
 /* A step the exports do not know by name still shows, as an instant. */
 static void test_step_names_round_trip(void **state)
 {
@@ -235,7 +300,8 @@ static void test_svg_draws_every_order(void **state)
 	(void)state;
 	lesson(MODE_SYNC, 0, &r[0], o[0]);
 	lesson(MODE_ASYNC, 0, &r[1], o[1]);
-	struct export_svg_run pics[2] = { { &r[0], o[0], 3 }, { &r[1], o[1], 3 } };
+	struct export_svg_run pics[2] = { { .run = &r[0], .orders = o[0], .norders = 3 },
+	                                  { .run = &r[1], .orders = o[1], .norders = 3 } };
 	struct evbuffer *b = evbuffer_new();
 	assert_non_null(b);
 	export_svg(b, pics, 2);
@@ -268,6 +334,8 @@ int main(void)
 		cmocka_unit_test(test_trace_async_cooks_on_loop),
 		cmocka_unit_test(test_step_names_round_trip),
 		cmocka_unit_test(test_svg_draws_every_order),
+		cmocka_unit_test(test_trace_stall_on_loop),
+		cmocka_unit_test(test_svg_marks_stall),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
