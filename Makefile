@@ -87,18 +87,7 @@ $(BUILD) $(BUILD)/common $(BUILD)/server $(BUILD)/client $(BUILD)/tests:
 
 # Installs what is missing: with apt-get as root, else prints the command.
 deps:
-	@missing=""; for p in $(DEPS_PKGS); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -z "$$missing" ]; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ]; then \
-	  echo "installing:$$missing"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	else \
-	  echo "baedal needs these Debian packages:$$missing"; \
-	  echo "run: sudo apt-get update && sudo apt-get install -y --no-install-recommends$$missing"; \
-	  exit 1; \
-	fi
+	@sh tools/need_packages.sh baedal $(DEPS_PKGS)
 
 # demo and test build quietly: one line, and the compiler's output in full
 # only if the build fails. V=1 shows every command.

@@ -15,20 +15,12 @@ bench-quick: bench-deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@python3 bench/bench.py --quick --build $(BUILD) --out bench/results/quick.md
 
-# Installs what is missing: apt-get (one update) as root, else prints the command.
+# Installs what is missing (a tool: its package): as root, else prints the command.
 bench-deps: deps
 	@missing=""; for t in $(BENCH_TOOLS); do \
 	  command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; \
 	done; \
-	if [ -z "$$missing" ]; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ]; then \
-	  echo "installing:$$missing"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	else \
-	  echo "the benchmark needs these Debian packages:$$missing"; \
-	  echo "run: sudo apt-get update && sudo apt-get install -y --no-install-recommends$$missing"; \
-	  exit 1; \
-	fi
+	sh tools/need_packages.sh "the benchmark" $$missing
 
 $(BUILD)/bench/loadgen: bench/loadgen.c | $(BUILD)/bench
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $<
