@@ -10,6 +10,7 @@
 #include <event2/http.h>
 
 #include "server/export.h"
+#include "server/health.h"
 #include "server/http.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -149,6 +150,33 @@ static void sse_add_done(struct evbuffer *buf, const char *line, size_t len)
 	evbuffer_free(data);
 }
 
+/* A STALL line as a stall event: the page draws it on the axis of the
+ * session's runs, placed by the wall clock at its start (null once the
+ * stall has left the server's recent ones; the run's JSON has it). */
+static void sse_add_stall(struct evbuffer *buf, const struct health *h, const char *line,
+                          size_t len)
+{
+	unsigned long long seq, id, held, run;
+	unsigned order;
+	char cause[16], text[SESSION_LINE_MAX + 1];
+	if (len > SESSION_LINE_MAX)
+		len = SESSION_LINE_MAX;
+	memcpy(text, line, len);
+	text[len] = '\0';
+	if (sscanf(text, "STALL seq=%llu id=%llu held=%llu cause=%15s run=%llu order=%u", &seq, &id,
+	           &held, cause, &run, &order) != 6)
+		return;
+	evbuffer_add_printf(buf, "id: %llu\nevent: stall\ndata: {\"seq\":%llu,\"id\":%llu,"
+	                    "\"held_us\":%llu,\"held_ms\":%.1f,\"cause\":\"%s\",\"run\":%llu,"
+	                    "\"order\":%u,\"wall_us\":", seq, seq, id, held, (double)held / 1e3, cause,
+	                    run, order);
+	const struct health_stall *st = h && id ? &h->recent[(id - 1) % HEALTH_RECENT_STALLS] : NULL;
+	if (st && st->id == id)
+		evbuffer_add_printf(buf, "%" PRId64 "}\n\n", st->wall_us);
+	else
+		evbuffer_add(buf, "null}\n\n", 7);
+}
+
 /* Whether a live event may go out now: else it is counted. */
 static int sse_take_event(struct http_sse *st)
 {
@@ -188,7 +216,10 @@ static void sse_done_to(struct http_sse *st, const char *line, size_t len)
 	struct evbuffer *buf = evbuffer_new();
 	if (!buf)
 		return;
-	sse_add_done(buf, line, len);
+	if (len > 6 && memcmp(line, "STALL ", 6) == 0)
+		sse_add_stall(buf, st->srv->health, line, len);
+	else
+		sse_add_done(buf, line, len);
 	sse_send(st, buf);
 	evbuffer_free(buf);
 }

@@ -1,8 +1,10 @@
 #!/bin/sh
 # The page in a real browser: headless Chromium loads a session's page
-# while a compare (sync and async, A 2 s, B 2 s, C 3 s) runs, and the
-# rendered DOM must show both runs with every order collected and their
-# totals. The screenshot is kept: <build>/browser/page.png.
+# while a compare (sync and async, A 2 s, B 2 s, C 3 s) runs, and then an
+# async run whose 300 ms cook on the loop stalls it; the rendered DOM
+# must show the three runs with every order collected, their totals, and
+# the stall (a red span on a loop row, "loop stalled ... ms" under the
+# totals). The screenshot is kept: <build>/browser/page.png.
 #   sh tests/browser.sh [BUILD_DIR [PICTURES_DIR]]   (make browser-test)
 # With PICTURES_DIR (make pictures), the screenshot and the lesson's SVG
 # timeline from this real run are copied there for the README.
@@ -40,6 +42,7 @@ session=$(post "$base/api/sessions" | sed -n 's/.*"session":"\([0-9a-f]*\)".*/\1
 [ -n "$session" ] || { echo "FAIL: no session"; exit 1; }
 post -d "session=$session&mode=sync&orders=A:2s+B:2s+C:3s&group=lesson" "$base/api/runs" >/dev/null
 post -d "session=$session&mode=async&orders=A:2s+B:2s+C:3s&group=lesson" "$base/api/runs" >/dev/null
+post -d "session=$session&mode=async&orders=K:300ms:500ms" "$base/api/runs" >/dev/null
 
 chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-extensions \
 	--user-data-dir="$dir/profile" --remote-debugging-port=0 --window-size=1200,800 \

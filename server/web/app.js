@@ -10,6 +10,7 @@ const match = location.pathname.match(/^\/s\/([0-9a-fA-F]{32})$/);
 let session = match ? match[1].toLowerCase() : null;
 const runs = new Map();        // run id -> { info, orders: Map idx -> order, seen, lastT, lastAt }
 let stream = null;
+const stalls = new Map();      // one per stall of the loop: { id, held_us, cause, run, order, wall_us }
 
 function $(id) { return document.getElementById(id); }
 function el(tag, cls, text) {
@@ -59,9 +60,16 @@ function noteStep(r, o, step, t) {
   o.steps[step] = t;
   if (t > r.lastT) { r.lastT = t; r.lastAt = performance.now(); }
 }
+// A stall comes live (its id the server's) and again with a stored run
+// (its id the table's): the same stall by its start and hold.
+function noteStall(st) {
+  const key = st.wall_us !== null && st.wall_us !== undefined ? st.wall_us + ':' + st.held_us : 'id' + st.id;
+  if (!stalls.has(key)) stalls.set(key, st);
+}
 async function loadRun(id) {
   const d = await api('/api/runs/' + id);
   const r = runOf(d.run);
+  for (const st of d.stalls || []) noteStall(st);
   for (const o of d.orders) {
     const m = orderOf(r, o.order, o.name);
     m.meal_us = o.meal_us;
@@ -115,6 +123,33 @@ function drawAggregate(box, r) {
   p.textContent = r.info.orders + ' orders: ' + (parts.join(', ') || 'none started');
   box.appendChild(p);
 }
+function stallText(st) {
+  const r = runs.get(st.run);
+  const why = st.cause === 'cook' ? (r ? r.info.mode + "'s" : 'a') + ' cook of run ' + st.run + ' order ' + st.order
+    : st.cause === 'start' ? 'the start of run ' + st.run
+    : st.cause === 'line' ? "a client's line" : st.cause;
+  return 'loop stalled ' + st.held_ms.toFixed(0) + ' ms: ' + why;
+}
+// The stalls on r's clock: each held every timer of the run.
+function stallsOf(r, span) {
+  const out = [];
+  for (const st of stalls.values()) {
+    if (st.wall_us === null || st.wall_us === undefined || !r.info.started_wall_us) continue;
+    const from = st.wall_us - r.info.started_wall_us, to = from + st.held_us;
+    if (to > 0 && from < span) out.push({ st, from: Math.max(0, from), to: Math.min(span, to) });
+  }
+  return out;
+}
+function drawLoop(box, r, span) {
+  const list = stallsOf(r, Math.max(span, clockOf(r)));
+  if (!list.length) return;
+  const row = el('div', 'row loop');
+  row.appendChild(el('span', 'name', 'loop'));
+  const track = el('div', 'track');
+  for (const { st, from, to } of list) bar(track, 'stall', from, to, span, stallText(st));
+  row.appendChild(track);
+  box.appendChild(row);
+}
 function drawAxis(box, span) {
   const axis = el('div', 'axis');
   const step = [1, 2, 5, 10].map(m => m * Math.pow(10, Math.floor(Math.log10(span / 10)))).find(t => span / t <= 10) || span;
@@ -137,6 +172,7 @@ function drawGroup(list, span) {
     const now = clockOf(r);
     if (r.info.orders > ROWS_MAX) drawAggregate(sec, r);
     else for (const o of [...r.orders.values()].sort((a, b) => a.order - b.order)) drawOrder(sec, r, o, span, now);
+    drawLoop(sec, r, span);
     box.appendChild(sec);
   }
   drawAxis(box, span);
@@ -155,6 +191,15 @@ function drawTotals() {
     body.appendChild(tr);
   }
   $('totals-box').hidden = runs.size === 0;
+  drawStalls();
+}
+function drawStalls() {
+  const list = [...stalls.values()].sort((a, b) => (a.wall_us || 0) - (b.wall_us || 0));
+  const n = list.length;
+  $('stalls').textContent = n ? 'The loop stalled ' + n + (n === 1 ? ' time: ' : ' times: ') + list.map(st => st.held_ms.toFixed(0) + ' ms').join(', ') + '.' : '';
+  const ul = $('stall-list');
+  ul.textContent = '';
+  for (const st of list) ul.appendChild(el('li', 'stall', stallText(st)));
 }
 function draw() {
   const live = $('live');
@@ -196,6 +241,10 @@ function onDone(msg) {
   // The stored totals (the DONE line's are the same, named for the wire).
   loadRun(d.run).then(draw).catch(showError);
 }
+function onStall(msg) {
+  noteStall(JSON.parse(msg.data));
+  draw();
+}
 function onLagged(msg) {
   // Some events were not sent: the database has them all.
   for (const id of runs.keys()) loadRun(id).catch(showError);
@@ -206,6 +255,7 @@ function watch() {
   stream = new EventSource(withToken('/events?session=' + session));
   stream.addEventListener('ev', onEvent);
   stream.addEventListener('done', onDone);
+  stream.addEventListener('stall', onStall);
   stream.addEventListener('lagged', onLagged);
   stream.onerror = () => {
     if (stream.readyState === EventSource.CLOSED) showError(new Error('the live stream closed (the session may have expired); its runs are below'));
