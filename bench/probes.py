@@ -243,15 +243,17 @@ def scaling(ctx, cfg, res):
 
 
 def feature_costs(ctx, cfg):
-    """Each feature's cost on the big run's makespan (WATCH ends): all on,
-    then each one off alone, back to back in every repetition, so that
-    every pair is measured seconds apart."""
+    """Each feature's cost on the big run's makespan (WATCH ends): all on
+    and each one off alone, back to back in every repetition, so that
+    every pair is measured seconds apart; all on comes first in one
+    repetition and last in the next, so that a machine growing busier or
+    quieter does not favour either side."""
     n = cfg["big_n"]
     res = {}
     for rep in range(cfg["runs"]):
         ctx.log("run %d/%d: features on and off, N=%d" % (rep + 1, cfg["runs"], n))
-        res.setdefault("on", []).append(gen(ctx, n, 1000000, 1000000, False, figures=False))
-        for name, off in FEATURES.items():
+        order = [("on", {})] + list(FEATURES.items())
+        for name, off in (order if rep % 2 == 0 else order[::-1]):
             res.setdefault(name, []).append(
                 gen(ctx, n, 1000000, 1000000, False, figures=False, **off))
     return res
