@@ -98,10 +98,13 @@ PEER_NAMES = [p for p in PROGRAMS if not p.startswith("baedal")]
 
 def best_peer_factor(sc, key, ideal_s, rep):
     """The best peer's overhead over baedal's (makespan less the ideal) in
-    repetition rep."""
-    base = sc[("baedal", key)][rep]["makespan_s"] - ideal_s
-    peer = min(sc[(p, key)][rep]["makespan_s"] for p in PEER_NAMES) - ideal_s
-    return peer / base
+    repetition rep; None where a figure is missing or baedal's is none."""
+    try:
+        base = sc[("baedal", key)][rep]["makespan_s"] - ideal_s
+        peer = min(sc[(p, key)][rep]["makespan_s"] for p in PEER_NAMES) - ideal_s
+        return peer / base
+    except (KeyError, IndexError, TypeError, ZeroDivisionError):
+        return None
 
 
 def ratio_rows(cfg, res):
