@@ -1,6 +1,7 @@
 /* End-to-end tests of the web side against a real baedald, with raw HTTP
  * from the test: the JSON API and its errors, the token, the event
- * stream's order and resume, and a stream that never reads. */
+ * stream's order and resume, a stream that never reads, and a stall of
+ * the loop on the stream and in the run's JSON. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -331,6 +332,90 @@ static void test_sse_never_read_is_bounded(void **state)
 	support_close(&c);
 }
 
+/* A JSON number field's value, or -1. */
+static long long json_num(const char *body, const char *key)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	const char *p = strstr(body, pat);
+	return p ? atoll(p + strlen(pat)) : -1;
+}
+
+/* The STALL line of a's run (its own 300 ms cook), after its DONE. */
+static void cook_on_loop(int port, char *stall, size_t cap)
+{
+	struct test_conn a;
+	char line[4096];
+	support_connect_greeted(&a, port, NULL, 0);
+	support_see_stalls = 1;
+	assert_int_equal(support_send(&a, "RUN async K:300ms:10ms\n"), 0);
+	for (;;) {
+		int rc = support_read_line(&a, line, sizeof line, SUPPORT_WAIT_MS);
+		if (rc != SUPPORT_LINE)
+			fail_msg("waiting for DONE: %s", support_read_outcome(rc));
+		if (strncmp(line, "STALL ", 6) == 0)
+			snprintf(stall, cap, "%.*s", (int)cap - 1, line);
+		if (strncmp(line, "DONE ", 5) == 0)
+			break;
+	}
+	support_see_stalls = 0;
+	support_close(&a);
+}
+
+/* Another client's 300 ms cook on the loop delays a web session's timers:
+ * its event stream gets the stall (the STALL line's id and hold), and the
+ * run's JSON lists it from the database. */
+static void test_sse_stall_of_another_cook(void **state)
+{
+	struct support_e2e *e = *state;
+	static struct reply r;
+	struct test_conn c;
+	struct sse_event ev;
+	char sid[64], path[128], form[256], body[512], stall[512] = "";
+	assert_int_equal(start(e, NULL, NULL), 0);
+	int port = http_port(&e->srv);
+	new_session(port, sid, sizeof sid);
+	snprintf(path, sizeof path, "/events?session=%s", sid);
+	sse_open(&c, port, path, NULL);
+	/* Timers due all through the cook that follows. */
+	snprintf(form, sizeof form, "session=%s&kind=gen&mode=async&count=40&meal=200ms..700ms",
+	         sid);
+	post_run(port, form, 201, body, sizeof body);
+	long long run = json_num(body, "run");
+	cook_on_loop(e->srv.port, stall, sizeof stall);
+	assert_true(stall[0]);
+	long long id = atoll(strstr(stall, " id=") + 4), held = atoll(strstr(stall, " held=") + 6);
+	assert_true(held >= 300000);
+	/* Heartbeats keep the stream open: a deadline of its own. */
+	int seen = 0;
+	long long until = support_now_ms() + SUPPORT_WAIT_MS;
+	while (!seen && support_now_ms() < until) {
+		int rc = sse_next(&c, &ev, 1000);
+		if (rc != SUPPORT_LINE && rc != SUPPORT_TIMEOUT)
+			break;
+		seen = rc == SUPPORT_LINE && strcmp(ev.event, "stall") == 0;
+	}
+	if (!seen)
+		fail_msg("no stall event on the stream; the STALL line: %s", stall);
+	assert_int_equal(json_num(ev.data, "id"), id);
+	assert_int_equal(json_num(ev.data, "held_us"), held);
+	assert_true(json_num(ev.data, "held_ms") >= 300);
+	assert_true(json_num(ev.data, "wall_us") > 0);
+	support_close(&c);
+	/* The store commits on its own thread: wait for the row. */
+	snprintf(path, sizeof path, "/api/runs/%lld", run);
+	long long deadline = support_now_ms() + SUPPORT_WAIT_MS;
+	do {
+		http_do(port, "GET", path, NULL, NULL, &r);
+	} while (!strstr(r.body, "\"stalls\":[{") && support_now_ms() < deadline &&
+	         usleep(100000) == 0);
+	const char *listed = strstr(r.body, "\"stalls\":[{");
+	if (!listed)
+		fail_msg("GET %s lists no stall: %.300s", path, r.body);
+	assert_int_equal(json_num(listed, "id"), id);
+	assert_int_equal(json_num(listed, "held_us"), held);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +424,7 @@ int main(void)
 		SUPPORT_E2E_TEST(test_token),
 		SUPPORT_E2E_TEST(test_no_token),
 		SUPPORT_E2E_TEST(test_sse_never_read_is_bounded),
+		SUPPORT_E2E_TEST(test_sse_stall_of_another_cook),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
