@@ -1,7 +1,6 @@
 #include "server/store_queue.h"
 
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include "server/log.h"
 
@@ -19,41 +18,18 @@ struct store_chunk {
 	_Alignas(64) unsigned char recs[STORE_CHUNK_SLOTS * STORE_SLOT_BYTES];
 };
 
-_Static_assert(sizeof(struct store_chunk) == STORE_CHUNK_BYTES, "a chunk should be a huge page");
-
 /* Appends must not fail, or an acknowledged order could go unrecorded:
- * when memory is gone there is nothing sensible left to do but stop.
- * While the writer lags, the queue grows by a chunk every 65,000 events:
- * as one huge page (transparent huge pages on request, a hint only) a
- * chunk costs the loop one page fault instead of 512. Mapped on its own,
- * not from malloc's heap, so that the hint covers the chunk alone and
- * the chunk is aligned for it. */
+ * when memory is gone there is nothing sensible left to do but stop. */
 static struct store_chunk *store_chunk_new(void)
 {
-	size_t len = 2 * (size_t)STORE_CHUNK_BYTES;
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
+	struct store_chunk *c = malloc(sizeof *c);
+	if (!c) {
 		log_error("store: out of memory for the record queue");
 		abort();
 	}
-	/* Keeps the aligned 2 MiB inside the mapping, unmaps the rest. */
-	uintptr_t at = ((uintptr_t)p + STORE_CHUNK_BYTES - 1) & ~(uintptr_t)(STORE_CHUNK_BYTES - 1);
-	size_t head = (size_t)(at - (uintptr_t)p), tail = len - head - STORE_CHUNK_BYTES;
-	if (head)
-		munmap(p, head);
-	if (tail)
-		munmap((char *)at + STORE_CHUNK_BYTES, tail);
-	struct store_chunk *c = (struct store_chunk *)at;
-	(void)madvise(c, sizeof *c, MADV_HUGEPAGE);
 	c->next = NULL;
 	atomic_init(&c->len, 0);
 	return c;
-}
-
-static void store_chunk_free(struct store_chunk *c)
-{
-	if (c)
-		munmap(c, sizeof *c);
 }
 
 int store_queue_init(struct store_queue *q)
@@ -83,11 +59,11 @@ void store_queue_destroy(struct store_queue *q)
 	struct store_chunk *c = q->head;
 	while (c) {
 		struct store_chunk *next = c->next;
-		store_chunk_free(c);
+		free(c);
 		c = next;
 	}
 	q->head = q->tail = NULL;
-	store_chunk_free(atomic_load(&q->spare));
+	free(atomic_load(&q->spare));
 	pthread_cond_destroy(&q->cond);
 	pthread_mutex_destroy(&q->mu);
 }
@@ -173,7 +149,7 @@ const struct store_rec *store_queue_peek(struct store_queue *q)
 		struct store_chunk *old = q->head;
 		q->head = old->next;
 		q->head_pos = 0;
-		store_chunk_free(atomic_exchange(&q->spare, old));
+		free(atomic_exchange(&q->spare, old));
 	}
 	return (const struct store_rec *)(const void *)(q->head->recs + q->head_pos);
 }

@@ -16,10 +16,7 @@
  * million-order run queues three events an order, and a lagging writer
  * leaves them in memory. */
 #define STORE_SLOT_BYTES 32u
-/* A chunk is one 2 MiB huge page: a chunk's link and length, then its
- * slots. */
-#define STORE_CHUNK_BYTES (2u << 20)
-#define STORE_CHUNK_SLOTS ((STORE_CHUNK_BYTES - 64u) / STORE_SLOT_BYTES)
+#define STORE_CHUNK_SLOTS 8192u
 #define STORE_ID_BYTES 16      /* a session id, decoded from its 32 hex digits */
 #define STORE_TEXT_MAX 32      /* a name or prefix: NUL-padded, unterminated when full */
 

@@ -126,7 +126,7 @@ static void *consume(void *arg)
 static void test_two_threads(void **state)
 {
 	(void)state;
-	enum { ROUNDS = 4 };
+	enum { ROUNDS = 20 };
 	struct store_queue q;
 	pthread_t t;
 	assert_int_equal(store_queue_init(&q), 0);
