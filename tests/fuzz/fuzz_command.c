@@ -159,6 +159,15 @@ static void check_command(const struct proto_limits *lim)
 	case CMD_WATCH:
 		CHECK(cmd.watch_events == 0 || cmd.watch_events == 1);
 		break;
+	case CMD_STATS:
+		break;
+	case CMD_CANCEL:
+		CHECK(cmd.run_id > 0);
+		break;
+	case CMD_REPLAY:
+		CHECK(cmd.run_id > 0);
+		CHECK(cmd.speed_milli >= PROTO_SPEED_MIN_MILLI && cmd.speed_milli <= PROTO_SPEED_MAX_MILLI);
+		break;
 	default:
 		CHECK(!"an unknown command kind");
 	}
@@ -225,11 +234,21 @@ static void put_meal(uint64_t us)
 	put("%s", d);
 }
 
+/* The arguments that follow a run's orders: group=, riders=, deadline=. */
 static void format_group(void)
 {
 	if (cmd.group[0]) {
 		put_gap();
 		put("group=%s", cmd.group);
+	}
+	if (cmd.riders) {
+		put_gap();
+		put("riders=%" PRIu32, cmd.riders);
+	}
+	if (cmd.deadline_us) {
+		put_gap();
+		put("deadline=");
+		put_meal(cmd.deadline_us);
 	}
 }
 
@@ -299,6 +318,21 @@ static void format_command(int odd)
 		put_gap();
 		put("%s", cmd.watch_events ? "events" : "ends");
 		break;
+	case CMD_CANCEL:
+		put_word("CANCEL", "cancel");
+		put_gap();
+		put("%" PRIu64, cmd.run_id);
+		break;
+	case CMD_STATS:
+		put_word("STATS", "stats");
+		break;
+	case CMD_REPLAY:
+		put_word("REPLAY", "replay");
+		put_gap();
+		put("%" PRIu64, cmd.run_id);
+		put_gap();
+		put("speed=%" PRIu32 ".%03" PRIu32, cmd.speed_milli / 1000, cmd.speed_milli % 1000);
+		break;
 	}
 	if (odd)
 		put("  \r");
@@ -313,6 +347,8 @@ static void check_same_command(void)
 	CHECK(strcmp(again.gen_prefix, cmd.gen_prefix) == 0 && strcmp(again.group, cmd.group) == 0);
 	CHECK(strcmp(again.session, cmd.session) == 0 && again.since_seq == cmd.since_seq);
 	CHECK(strcmp(again.token, cmd.token) == 0 && again.watch_events == cmd.watch_events);
+	CHECK(again.riders == cmd.riders && again.deadline_us == cmd.deadline_us);
+	CHECK(again.run_id == cmd.run_id && again.speed_milli == cmd.speed_milli);
 	if (cmd.kind != CMD_RUN)
 		return;
 	for (uint32_t i = 0; i < cmd.norders; i++) {

@@ -151,6 +151,23 @@ static void check_bye(const struct server_line *sl)
 	CHECK(strcmp(back.u.bye.reason, reason) == 0);
 }
 
+/* An ORDER line (ATTACH's, REPLAY's) written back reads the same. */
+static void check_order(const struct server_line *sl)
+{
+	char line[PROTO_MAX_LINE];
+	struct server_line back;
+	const struct proto_order *a = &sl->u.order;
+
+	CHECK(strnlen(a->name, sizeof a->name) < sizeof a->name);
+	int n = proto_format_order(line, sizeof line, a);
+	if (n <= 0)
+		return;
+	reparse(line, n, sl, &back);
+	CHECK(back.u.order.run == a->run && back.u.order.order == a->order);
+	CHECK(strcmp(back.u.order.name, a->name) == 0);
+	CHECK(back.u.order.meal_us == a->meal_us && back.u.order.cook_us == a->cook_us);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct server_line sl;
@@ -169,6 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case LINE_DONE: case LINE_RUNINFO: check_done(&sl); break;
 	case LINE_LAGGED: check_lagged(&sl); break;
 	case LINE_BYE: check_bye(&sl); break;
+	case LINE_ORDER: check_order(&sl); break;
 	default: CHECK(!"an unknown line kind");
 	}
 	return 0;
