@@ -611,3 +611,21 @@ int support_render_view(const struct model *m, int64_t now_us, const struct view
 	strbuf_free(&b);
 	return failed ? -1 : lines;
 }
+
+void support_read_session_id(struct test_conn *c, char id[33])
+{
+	char line[512];
+	support_expect_prefix(c, "HELLO proto=baedal/1 session=", line, sizeof line);
+	memcpy(id, line + strlen("HELLO proto=baedal/1 session="), 32);
+	id[32] = '\0';
+}
+
+unsigned long long support_field_u64(const char *line, const char *key)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, " %s=", key);
+	const char *at = strstr(line, pat);
+	if (!at)
+		fail_msg("no %s= in '%s'", key, line);
+	return strtoull(at + strlen(pat), NULL, 10);
+}

@@ -106,6 +106,11 @@ void support_connect_greeted(struct test_conn *c, int port, char *hello, size_t 
  * digits>", and without it got is want. Fails the test otherwise. */
 void support_expect_grouped(const char *got, const char *want);
 
+/* Reads the server's HELLO line; its session id (32 hex digits) to id. */
+void support_read_session_id(struct test_conn *c, char id[33]);
+/* The number after " key=" in line; fails the test if there is none. */
+unsigned long long support_field_u64(const char *line, const char *key);
+
 /* CLOCK_MONOTONIC in milliseconds. */
 long long support_now_ms(void);
 

@@ -13,23 +13,6 @@
 
 #include "tests/support.h"
 
-static void read_hello(struct test_conn *c, char id[33])
-{
-	char line[512];
-	support_expect_prefix(c, "HELLO proto=baedal/1 session=", line, sizeof line);
-	memcpy(id, line + strlen("HELLO proto=baedal/1 session="), 32);
-	id[32] = '\0';
-}
-
-static unsigned long long field_u(const char *line, const char *key)
-{
-	char pat[64];
-	snprintf(pat, sizeof pat, " %s=", key);
-	const char *at = strstr(line, pat);
-	if (!at)
-		fail_msg("no %s= in '%s'", key, line);
-	return strtoull(at + strlen(pat), NULL, 10);
-}
 
 static void attach(struct test_conn *c, const char *id, const char *since)
 {
@@ -47,7 +30,7 @@ static void test_attach_describes_a_running_run(void **state)
 	char id[33], line[512];
 
 	assert_int_equal(support_connect(&c1, f->srv.port), 0);
-	read_hello(&c1, id);
+	support_read_session_id(&c1, id);
 	assert_int_equal(support_send(&c1, "RUN sync A:200ms B:20ms:300ms\n"), 0);
 	support_expect_prefix(&c1, "OK run=1 mode=sync orders=2", line, sizeof line);
 	support_expect_prefix(&c1, "EV seq=1 run=1 order=1 name=A step=delivered", line,
@@ -55,14 +38,14 @@ static void test_attach_describes_a_running_run(void **state)
 	support_close(&c1);
 
 	assert_int_equal(support_connect(&c2, f->srv.port), 0);
-	read_hello(&c2, line);
+	support_read_session_id(&c2, line);
 	attach(&c2, id, "1");
 	support_expect_prefix(&c2, "RUNINFO run=1 mode=sync orders=2 status=running elapsed=- "
 	                           "ideal=520000 sum=500000 max=300000 age=", line, sizeof line);
 	assert_non_null(strstr(line, " history=full cook=20000 "));
 	assert_null(strstr(line, " gen="));
 	/* It started before it was acknowledged and the first event was read. */
-	assert_true(field_u(line, "age") > 0);
+	assert_true(support_field_u64(line, "age") > 0);
 	support_expect_line(&c2, "ORDER run=1 order=1 name=A meal=200000 cook=0");
 	support_expect_line(&c2, "ORDER run=1 order=2 name=B meal=300000 cook=20000");
 	support_expect_prefix(&c2, "OK attached session=", line, sizeof line);
@@ -80,7 +63,7 @@ static void test_attach_describes_ended_runs(void **state)
 	char id[33], line[512];
 
 	assert_int_equal(support_connect(&c1, f->srv.port), 0);
-	read_hello(&c1, id);
+	support_read_session_id(&c1, id);
 	assert_int_equal(support_send(&c1, "WATCH ends\nGEN async 3 5ms..15ms prefix=p_\n"), 0);
 	support_expect_prefix(&c1, "OK watch=ends", line, sizeof line);
 	support_expect_prefix(&c1, "OK run=1", line, sizeof line);
@@ -88,11 +71,11 @@ static void test_attach_describes_ended_runs(void **state)
 	support_close(&c1);
 
 	assert_int_equal(support_connect(&c2, f->srv.port), 0);
-	read_hello(&c2, line);
+	support_read_session_id(&c2, line);
 	attach(&c2, id, "10");
 	support_expect_prefix(&c2, "RUNINFO run=1 mode=async orders=3 status=done elapsed=", line,
 	                      sizeof line);
-	assert_true(field_u(line, "elapsed") >= 15000);
+	assert_true(support_field_u64(line, "elapsed") >= 15000);
 	assert_non_null(strstr(line, " ideal=15000 sum=30000 max=15000 age="));
 	assert_non_null(strstr(line, " history=full gen=5000..15000 prefix=p_"));
 	support_expect_prefix(&c2, "OK attached session=", line, sizeof line);
@@ -111,7 +94,7 @@ static void test_attach_marks_a_partial_history(void **state)
 	char id[33], line[512];
 
 	assert_int_equal(support_connect(&c1, f->srv.port), 0);
-	read_hello(&c1, id);
+	support_read_session_id(&c1, id);
 	assert_int_equal(support_send(&c1, "WATCH ends\nGEN async 2000 1ms\n"), 0);
 	support_expect_prefix(&c1, "OK watch=ends", line, sizeof line);
 	support_expect_prefix(&c1, "OK run=1", line, sizeof line);
@@ -122,7 +105,7 @@ static void test_attach_marks_a_partial_history(void **state)
 	support_close(&c1);
 
 	assert_int_equal(support_connect(&c2, f->srv.port), 0);
-	read_hello(&c2, line);
+	support_read_session_id(&c2, line);
 	assert_int_equal(support_send(&c2, "WATCH ends\n"), 0);
 	support_expect_line(&c2, "OK watch=ends");
 	attach(&c2, id, "0");
@@ -144,7 +127,7 @@ static void test_attach_past_the_last_seq(void **state)
 	char id[33], own[33], line[512];
 
 	assert_int_equal(support_connect(&c1, f->srv.port), 0);
-	read_hello(&c1, id);
+	support_read_session_id(&c1, id);
 	assert_int_equal(support_send(&c1, "RUN async A:1ms\n"), 0);
 	support_expect_prefix(&c1, "OK run=1", line, sizeof line);
 	for (int i = 0; i < 3; i++)
@@ -153,7 +136,7 @@ static void test_attach_past_the_last_seq(void **state)
 	support_close(&c1);
 
 	assert_int_equal(support_connect(&c2, f->srv.port), 0);
-	read_hello(&c2, own);
+	support_read_session_id(&c2, own);
 	attach(&c2, id, "5");
 	support_expect_line(&c2, "ERR bad_seq seq 5 is past the session's last line, seq 4");
 	assert_int_equal(support_send(&c2, "RUNS\n"), 0);

@@ -18,24 +18,6 @@
 #include "common/protocol.h"
 #include "tests/support.h"
 
-/* The session id from a HELLO line. */
-static void read_hello(struct test_conn *c, char id[33])
-{
-	char line[512];
-	support_expect_prefix(c, "HELLO proto=baedal/1 session=", line, sizeof line);
-	memcpy(id, line + strlen("HELLO proto=baedal/1 session="), 32);
-	id[32] = '\0';
-}
-
-static unsigned long long field_u(const char *line, const char *key)
-{
-	char pat[64];
-	snprintf(pat, sizeof pat, " %s=", key);
-	const char *at = strstr(line, pat);
-	if (!at)
-		fail_msg("no %s= in '%s'", key, line);
-	return strtoull(at + strlen(pat), NULL, 10);
-}
 
 /* ---- the transcript of docs/protocol.md -------------------------------- */
 
@@ -136,7 +118,7 @@ static void test_attach_replays_then_goes_on_live(void **state)
 	char id[33], line[512], cmd[128];
 
 	assert_int_equal(support_connect(&c1, f->srv.port), 0);
-	read_hello(&c1, id);
+	support_read_session_id(&c1, id);
 	assert_int_equal(support_send(&c1, "RUN sync A:60ms B:60ms\n"), 0);
 	support_expect_prefix(&c1, "OK run=1 mode=sync orders=2", line, sizeof line);
 	support_expect_prefix(&c1, "EV seq=1 run=1 order=1 name=A step=delivered", line,
@@ -144,7 +126,7 @@ static void test_attach_replays_then_goes_on_live(void **state)
 	support_close(&c1);   /* the run goes on without us */
 
 	assert_int_equal(support_connect(&c2, f->srv.port), 0);
-	read_hello(&c2, line);
+	support_read_session_id(&c2, line);
 	snprintf(cmd, sizeof cmd, "ATTACH %s 1\n", id);
 	assert_int_equal(support_send(&c2, cmd), 0);
 	/* First what the session holds: the run, its orders; then the reply. */
@@ -157,11 +139,11 @@ static void test_attach_replays_then_goes_on_live(void **state)
 	/* Everything after seq 1, replayed then live, in order, then DONE. */
 	for (unsigned long long seq = 2; seq <= 6; seq++) {
 		support_expect_prefix(&c2, "EV ", line, sizeof line);
-		assert_int_equal(field_u(line, "seq"), seq);
+		assert_int_equal(support_field_u64(line, "seq"), seq);
 	}
 	support_expect_prefix(&c2, "DONE seq=7 run=1 mode=sync orders=2 status=done", line,
 	                      sizeof line);
-	assert_true(field_u(line, "elapsed") >= 120000);
+	assert_true(support_field_u64(line, "elapsed") >= 120000);
 	support_close(&c2);
 	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from events"), 6);
@@ -178,19 +160,19 @@ static void test_gen_names_live_and_replayed(void **state)
 	char id[33], line[512], cmd[128], want[64];
 
 	assert_int_equal(support_connect(&c1, f->srv.port), 0);
-	read_hello(&c1, id);
+	support_read_session_id(&c1, id);
 	assert_int_equal(support_send(&c1, "GEN async 3 5ms prefix=p_\n"), 0);
 	support_expect_prefix(&c1, "OK run=1 mode=async orders=3", line, sizeof line);
 	for (int i = 0; i < 9; i++) {
 		support_expect_prefix(&c1, "EV ", line, sizeof line);
-		snprintf(want, sizeof want, " name=p_%llu ", field_u(line, "order"));
+		snprintf(want, sizeof want, " name=p_%llu ", support_field_u64(line, "order"));
 		assert_non_null(strstr(line, want));
 	}
 	support_expect_prefix(&c1, "DONE seq=10 run=1", line, sizeof line);
 	support_close(&c1);
 
 	assert_int_equal(support_connect(&c2, f->srv.port), 0);
-	read_hello(&c2, line);
+	support_read_session_id(&c2, line);
 	snprintf(cmd, sizeof cmd, "ATTACH %s 0\n", id);
 	assert_int_equal(support_send(&c2, cmd), 0);
 	support_expect_prefix(&c2, "RUNINFO run=1 mode=async orders=3 status=done", line,
@@ -198,8 +180,8 @@ static void test_gen_names_live_and_replayed(void **state)
 	support_expect_prefix(&c2, "OK attached session=", line, sizeof line);
 	for (unsigned long long seq = 1; seq <= 9; seq++) {
 		support_expect_prefix(&c2, "EV ", line, sizeof line);
-		assert_int_equal(field_u(line, "seq"), seq);
-		snprintf(want, sizeof want, " name=p_%llu ", field_u(line, "order"));
+		assert_int_equal(support_field_u64(line, "seq"), seq);
+		snprintf(want, sizeof want, " name=p_%llu ", support_field_u64(line, "order"));
 		assert_non_null(strstr(line, want));
 	}
 	support_expect_prefix(&c2, "DONE seq=10 run=1", line, sizeof line);
@@ -224,9 +206,9 @@ static void test_attach_takes_the_session_over(void **state)
 	char id[33], line[512], cmd[128];
 
 	assert_int_equal(support_connect(&c1, f->srv.port), 0);
-	read_hello(&c1, id);
+	support_read_session_id(&c1, id);
 	assert_int_equal(support_connect(&c2, f->srv.port), 0);
-	read_hello(&c2, line);
+	support_read_session_id(&c2, line);
 	snprintf(cmd, sizeof cmd, "ATTACH %s\n", id);
 	assert_int_equal(support_send(&c2, cmd), 0);
 	support_expect_prefix(&c2, "OK attached session=", line, sizeof line);
@@ -247,7 +229,7 @@ static void test_attach_needs_a_real_id(void **state)
 	char line[512];
 
 	assert_int_equal(support_connect(&c, f->srv.port), 0);
-	read_hello(&c, line);
+	support_read_session_id(&c, line);
 	assert_int_equal(support_send(&c, "ATTACH zzz\n"), 0);
 	support_expect_prefix(&c, "ERR bad_session ", line, sizeof line);
 	assert_int_equal(support_send(&c, "ATTACH 0123456789abcdef0123456789abcdef\n"), 0);
@@ -266,7 +248,7 @@ static void test_help_gives_syntax_and_group_is_stored(void **state)
 	char line[512];
 
 	assert_int_equal(support_connect(&c, f->srv.port), 0);
-	read_hello(&c, line);
+	support_read_session_id(&c, line);
 	assert_int_equal(support_send(&c, "HELP\nPING\n"), 0);
 	for (size_t i = 0; proto_usage[i]; i++) {
 		snprintf(line, sizeof line, "USAGE %s", proto_usage[i]);
@@ -291,7 +273,7 @@ static void test_overlong_line_is_refused_and_skipped(void **state)
 	char *big = malloc(10001);
 
 	assert_int_equal(support_connect(&c, f->srv.port), 0);
-	read_hello(&c, line);
+	support_read_session_id(&c, line);
 	memset(big, 'x', 10000);
 	big[10000] = '\0';
 	/* Sent in pieces with no newline, then the newline, then a command. */
@@ -319,7 +301,7 @@ static void test_half_close_still_reports(void **state)
 	char line[512];
 
 	assert_int_equal(support_connect(&c, f->srv.port), 0);
-	read_hello(&c, line);
+	support_read_session_id(&c, line);
 	assert_int_equal(support_send(&c, "RUN async A:20ms B:30ms\nPING"), 0);
 	shutdown(c.fd, SHUT_WR);   /* a partial last line is dropped */
 	support_expect_prefix(&c, "OK run=1", line, sizeof line);
@@ -340,7 +322,7 @@ static void test_sigterm_interrupts_and_flushes(void **state)
 	char line[512];
 
 	assert_int_equal(support_connect(&c, f->srv.port), 0);
-	read_hello(&c, line);
+	support_read_session_id(&c, line);
 	assert_int_equal(support_send(&c, "RUN sync A:20ms B:1m\n"), 0);
 	support_expect_prefix(&c, "OK run=1", line, sizeof line);
 	for (int i = 0; i < 4; i++)   /* A's three events, B delivered */
@@ -367,7 +349,7 @@ static void test_crash_leaves_acknowledged_orders(void **state)
 	char line[512];
 
 	assert_int_equal(support_connect(&c, f->srv.port), 0);
-	read_hello(&c, line);
+	support_read_session_id(&c, line);
 	assert_int_equal(support_send(&c, "GEN async 300 1m\n"), 0);
 	support_expect_prefix(&c, "OK run=1 mode=async orders=300", line, sizeof line);
 	support_server_kill(&f->srv);   /* kill -9 with 300 orders in flight */
