@@ -2,8 +2,9 @@
 # contrib/completion/baedal.bash driven as bash drives it: COMP_LINE,
 # COMP_POINT, COMP_WORDS and COMP_CWORD set for a command line, _baedal
 # called, COMPREPLY read. Its commands and flags are the ones `baedal
-# --help` prints, and `attach` and `runs` offer the session ids of a real
-# database. Ends "N passed, N failed".
+# --help` prints, `attach` and `runs` offer the session ids of a real
+# database, and `export` and `replay` the run ids a real server lists.
+# Ends "N passed, N failed".
 #   sh tests/completion.test.sh [BUILD_DIR]
 if [ -z "${BASH_VERSION:-}" ]; then
 	exec bash "$0" "$@"
@@ -11,6 +12,8 @@ fi
 set -u
 BUILD=${1:-build}
 . "$(dirname "$0")/lib.sh"
+# The run ids' server is the one the test starts, not the caller's.
+unset BAEDAL_HTTP BAEDAL_SERVER BAEDAL_TOKEN
 COMPLETION=contrib/completion/baedal.bash
 
 # shellcheck source=../contrib/completion/baedal.bash
@@ -89,7 +92,8 @@ expect "--token-file completes file names" "baedal --token-file $dir/token." \
 # Session ids: none without a database; with one, those of its runs,
 # newest first, and --since once the id is given.
 BAEDAL_DB="$dir/none.db" expect "no database: no ids" "baedal attach " ""
-start_server "$dir/baedal.db"
+start_server "$dir/baedal.db" --http 127.0.0.1:0
+http="127.0.0.1:$(sed -n 's/^http on .*:\([0-9][0-9]*\)$/\1/p' "$dir/server.log")"
 ids=""
 for _ in 1 2; do
 	$client --plain run async A:1ms >/dev/null 2>"$dir/err"
@@ -105,7 +109,41 @@ expect "an id's prefix" "baedal attach ${2:0:12}" "$2"
 expect "--since after the id" "baedal attach $1 " "--since"
 newest=$(_baedal_sessions | head -n 1)
 if [[ $newest == "$2" ]]; then ok "the newest session first"; else not_ok "the newest session first: '$newest', want '$2'"; fi
+
+# Run ids: those the server's HTTP side lists, wherever the line or the
+# environment says it is; none, silently, where no server answers.
+runs=$(sqlite3 "$dir/baedal.db" 'select run_id from runs order by run_id' | tr '\n' ' ' | sed 's/ $//')
+set -- $runs
+if [[ $# -eq 2 ]]; then ok "two runs stored"; else not_ok "two runs stored: '$runs'"; fi
+BAEDAL_HTTP=$http expect "export offers the server's run ids" "baedal export " "$runs"
+BAEDAL_HTTP=$http expect "replay offers them too" "baedal --plain replay " "$runs"
+BAEDAL_HTTP=$http expect "a run id's prefix" "baedal export $2" "$2"
+BAEDAL_HTTP=$http expect "export's flags after the run" "baedal export $2 --s" "--server --svg"
+expect "export's --http on the line" "baedal export --http $http " "$runs"
+expect "export's --http= on the line" "baedal export --http=$http " "$runs"
+BAEDAL_HTTP=127.0.0.1:1 expect "--http on the line before \$BAEDAL_HTTP" "baedal export --http $http " "$runs"
+BAEDAL_HTTP=$http expect "replay with \$BAEDAL_HTTP and --server" "baedal --server 127.0.0.1:$port replay " "$runs"
+expect "replay's --server with no known HTTP side: no ids" "baedal --server 127.0.0.1:$port replay " ""
+BAEDAL_SERVER=127.0.0.1:$port expect "replay's \$BAEDAL_SERVER with no known HTTP side: no ids" "baedal replay " ""
 stop_server
 (cd "$dir" && unset BAEDAL_DB && _baedal_sessions) >"$dir/cwd_ids"
 if [[ $(wc -l <"$dir/cwd_ids") -eq 2 ]]; then ok "./baedal.db without BAEDAL_DB"; else not_ok "./baedal.db without BAEDAL_DB"; fi
+got=$(BAEDAL_HTTP=$http comp "baedal export " 2>"$dir/comp_err")
+if [[ -z $got && ! -s $dir/comp_err ]]; then
+	ok "no server: no run ids, no message"
+else
+	not_ok "no server: no run ids, no message: '$got'"
+	cat "$dir/comp_err"
+fi
+
+# A server with a token answers only with it: from the line's --token-file
+# or $BAEDAL_TOKEN, as the client takes it.
+echo "completion-secret" >"$dir/token"
+start_server "$dir/baedal.db" --http 127.0.0.1:0 --token-file "$dir/token"
+http="127.0.0.1:$(sed -n 's/^http on .*:\([0-9][0-9]*\)$/\1/p' "$dir/server.log")"
+export BAEDAL_HTTP=$http
+expect "a token's server without it: no ids" "baedal export " ""
+expect "the token from --token-file" "baedal --token-file $dir/token export " "$runs"
+BAEDAL_TOKEN=completion-secret expect "the token from \$BAEDAL_TOKEN" "baedal export " "$runs"
+stop_server
 finish
