@@ -73,6 +73,9 @@ $(BUILD)/web_assets.o: $(BUILD)/web_assets.c server/http_page.h
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_SUPPORT_OBJ) $(SERVER_OBJ) $(CLIENT_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) -lm
 
+# The run coroutines' tests share one fake clock, timers and pool.
+$(BUILD)/tests/test_run $(BUILD)/tests/test_riders: $(BUILD)/tests/fake_run.o
+
 # This test fails our objects' allocations one by one (libevent's and
 # sqlite's, in shared libraries, are left alone).
 $(BUILD)/tests/test_alloc_fail: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
