@@ -77,6 +77,7 @@ struct health *health_new(struct server *srv, uint64_t warn_stall_us)
 		return NULL;
 	h->srv = srv;
 	h->warn_stall_us = warn_stall_us;
+	h->next_stall_id = store_next_stall_id(srv->store);
 	h->start_us = clock_mono_us();
 	h->cpu_start_us = health_cpu_us();
 	h->probe = evtimer_new(srv->base, health_probe_cb, h);
@@ -116,6 +117,19 @@ void health_run_loop(struct health *h, struct event_base *base)
 
 /* ---- stalls ------------------------------------------------------------- */
 
+const struct health_stall *health_stall_by_id(const struct health *h, uint64_t id)
+{
+	/* An id of an earlier process lands on a slot of this one's, or an
+	 * empty one (id 0): the check says it is not kept. */
+	const struct health_stall *st = &h->recent[id % HEALTH_RECENT_STALLS];
+	return id && st->id == id ? st : NULL;
+}
+
+const struct health_stall *health_last_stall(const struct health *h)
+{
+	return h->stalls ? health_stall_by_id(h, h->next_stall_id - 1) : NULL;
+}
+
 static size_t health_told_slot(const void *p)
 {
 	uintptr_t v = (uintptr_t)p;
@@ -137,7 +151,7 @@ static void health_tell(struct health *h, struct session *s)
 		return;
 	h->told[i] = s;
 	h->ntold++;
-	const struct health_stall *st = &h->recent[(h->stalls - 1) % HEALTH_RECENT_STALLS];
+	const struct health_stall *st = health_last_stall(h);
 	char line[SESSION_LINE_MAX];
 	uint64_t seq = session_next_seq(s);
 	int n = snprintf(line, sizeof line, "STALL seq=%llu id=%llu held=%llu cause=%s run=%llu "
@@ -156,7 +170,8 @@ void health_note_timer(struct health *h, struct session *s, uint64_t deadline_us
 	 * histogram merged when it is read. */
 	histogram_record(&h->timers, now_us > deadline_us ? now_us - deadline_us : 0);
 	/* Due before the last stall ended and run only now: it waited for it. */
-	if (h->stalls && s && deadline_us < h->recent[(h->stalls - 1) % HEALTH_RECENT_STALLS].end_us)
+	const struct health_stall *last = health_last_stall(h);
+	if (last && s && deadline_us < last->end_us)
 		health_tell(h, s);
 }
 #endif
@@ -169,16 +184,17 @@ void health_note_hold(struct health *h, uint64_t start_us, uint64_t end_us,
 	uint64_t held = end_us - start_us;
 	/* A stall inside this callback (a cook in a run's start) is the
 	 * cause: only what is left of the hold besides it counts. */
-	const struct health_stall *last = &h->recent[(h->stalls + HEALTH_RECENT_STALLS - 1) %
-	                                             HEALTH_RECENT_STALLS];
-	if (h->stalls && last->start_us >= start_us && last->end_us <= end_us)
+	const struct health_stall *last = health_last_stall(h);
+	if (last && last->start_us >= start_us && last->end_us <= end_us)
 		held -= last->end_us - last->start_us;
 	if (held < h->warn_stall_us)
 		return;
-	struct health_stall *st = &h->recent[h->stalls % HEALTH_RECENT_STALLS];
-	*st = (struct health_stall){ .id = ++h->stalls, .start_us = start_us, .end_us = end_us,
+	uint64_t id = h->next_stall_id++;
+	struct health_stall *st = &h->recent[id % HEALTH_RECENT_STALLS];
+	*st = (struct health_stall){ .id = id, .start_us = start_us, .end_us = end_us,
 	                             .wall_us = clock_wall_at(start_us), .cause = cause,
 	                             .run = run, .order = order };
+	h->stalls++;
 	h->stalled_us += end_us - start_us;
 	/* The probe samples every 10 ms: it may have come due up to that long
 	 * after the stall began. What came due as it began waited all of it:
@@ -189,7 +205,7 @@ void health_note_hold(struct health *h, uint64_t start_us, uint64_t end_us,
 	         (double)(end_us - start_us) / 1000.0, health_cause_name(cause),
 	         (unsigned long long)run, (unsigned)order);
 	store_add_stall(h->srv->store, &(struct store_stall){
-		.wall_us = st->wall_us, .duration_us = end_us - start_us,
+		.id = id, .wall_us = st->wall_us, .duration_us = end_us - start_us,
 		.cause = health_cause_name(cause), .run = run, .order = order });
 	memset(h->told, 0, sizeof h->told);
 	h->ntold = 0;

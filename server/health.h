@@ -30,7 +30,7 @@ const char *health_cause_name(enum health_cause c);
 #define HEALTH_MARKS 512u
 
 struct health_stall {
-	uint64_t id;                /* 1, 2, ... since the server started */
+	uint64_t id;                /* the stalls table's stall_id: on from the last stored */
 	uint64_t start_us, end_us;  /* CLOCK_MONOTONIC */
 	int64_t wall_us;            /* the wall clock at its start */
 	enum health_cause cause;
@@ -51,7 +51,10 @@ struct health {
 	struct event *probe;
 	int probing;
 	uint64_t probe_due_us;
+	/* This process's, from 0 (what a Prometheus counter counts); the ids
+	 * go on from the database's last, across restarts. */
 	uint64_t stalls, stalled_us;
+	uint64_t next_stall_id;
 	struct health_stall recent[HEALTH_RECENT_STALLS];   /* ring: stall id % size */
 	/* The sessions told of the last stall: an open-addressing set of
 	 * pointers, compared, never followed. */
@@ -94,6 +97,11 @@ void health_note_timer(struct health *h, struct session *s, uint64_t deadline_us
 void health_note_hold(struct health *h, uint64_t start_us, uint64_t end_us,
                       enum health_cause cause, struct session *s, uint64_t run, uint32_t order);
 void health_note_run_end(struct health *h, const struct run *r);
+
+/* Stall id's record if it is among the last HEALTH_RECENT_STALLS of this
+ * process, else NULL; the last stall of this process, or NULL. */
+const struct health_stall *health_stall_by_id(const struct health *h, uint64_t id);
+const struct health_stall *health_last_stall(const struct health *h);
 
 /* The age of the store's oldest uncommitted record, to within a probe
  * period (0: none); the loop thread's CPU time since the start. */

@@ -170,8 +170,8 @@ static void sse_add_stall(struct evbuffer *buf, const struct health *h, const ch
 	                    "\"held_us\":%llu,\"held_ms\":%.1f,\"cause\":\"%s\",\"run\":%llu,"
 	                    "\"order\":%u,\"wall_us\":", seq, seq, id, held, (double)held / 1e3, cause,
 	                    run, order);
-	const struct health_stall *st = h && id ? &h->recent[(id - 1) % HEALTH_RECENT_STALLS] : NULL;
-	if (st && st->id == id)
+	const struct health_stall *st = h ? health_stall_by_id(h, id) : NULL;
+	if (st)
 		evbuffer_add_printf(buf, "%" PRId64 "}\n\n", st->wall_us);
 	else
 		evbuffer_add(buf, "null}\n\n", 7);

@@ -113,7 +113,8 @@ static void prom_loop(struct evbuffer *out, const struct health *h, const struct
 	           "Passes of the event loop: a wait for the kernel and the callbacks it woke.",
 	           (double)h->iterations);
 	prom_value(out, "baedal_loop_stalls_total", "counter",
-	           "Callbacks that held the loop for --warn-stall or longer.", (double)h->stalls);
+	           "Callbacks that held the loop for --warn-stall or longer, since the process "
+	           "started.", (double)h->stalls);
 	prom_value(out, "baedal_loop_stalled_seconds_total", "counter",
 	           "Time the loop was held by those stalls.", (double)h->stalled_us / 1e6);
 	prom_histogram(out, "baedal_loop_lag_seconds",
@@ -190,9 +191,9 @@ void health_write_metrics(struct evbuffer *out, const struct server *srv)
 static void stats_stalls(const struct health *h, uint64_t now_us,
                          void (*send)(void *, const char *, int), void *arg)
 {
-	uint64_t first = h->stalls > HEALTH_RECENT_STALLS ? h->stalls - HEALTH_RECENT_STALLS : 0;
-	for (uint64_t id = first + 1; id <= h->stalls; id++) {
-		const struct health_stall *st = &h->recent[(id - 1) % HEALTH_RECENT_STALLS];
+	uint64_t kept = h->stalls < HEALTH_RECENT_STALLS ? h->stalls : HEALTH_RECENT_STALLS;
+	for (uint64_t id = h->next_stall_id - kept; id < h->next_stall_id; id++) {
+		const struct health_stall *st = health_stall_by_id(h, id);
 		STAT_SEND(send, arg, "STALLED id=%" PRIu64 " start=%" PRId64 " ago=%" PRIu64
 		          " held=%" PRIu64 " cause=%s run=%" PRIu64 " order=%" PRIu32 "\n", st->id,
 		          st->wall_us, now_us - st->start_us, st->end_us - st->start_us,

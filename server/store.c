@@ -39,7 +39,7 @@ struct store {
 	struct store_writer w;
 	struct store_queue q;
 	bool queue_ready, pub_ready, started;
-	uint64_t recovered, next_run_id;
+	uint64_t recovered, next_run_id, next_stall_id;
 	int wake_fd;
 	struct event *wake_ev;
 	struct event *kick_ev;      /* wakes the writer once per burst */
@@ -196,6 +196,13 @@ static int store_recover(struct store *s, const char *path, char *err, size_t er
 		return -1;
 	}
 	s->next_run_id = (uint64_t)next;
+	next = 1;
+	if (store_query(s->db, "SELECT coalesce(max(stall_id), 0) + 1 FROM stalls", &next, NULL, 0)
+	    != 0) {
+		store_fail_db(s, path, "cannot read the last stall id", err, errlen);
+		return -1;
+	}
+	s->next_stall_id = (uint64_t)next;
 	return 0;
 }
 
@@ -278,6 +285,11 @@ uint64_t store_recovered_runs(const struct store *s)
 uint64_t store_next_run_id(const struct store *s)
 {
 	return s->next_run_id;
+}
+
+uint64_t store_next_stall_id(const struct store *s)
+{
+	return s->next_stall_id;
 }
 
 static void store_wake(struct store *s)
@@ -473,11 +485,11 @@ void store_when_durable(struct store *s, store_durable_cb cb, void *arg)
 		store_wake(s);
 }
 
-static void store_copy_text(char dst[STORE_TEXT_MAX], const char *src)
+static void store_copy_text(char *dst, size_t cap, const char *src)
 {
-	size_t len = strnlen(src, STORE_TEXT_MAX);
+	size_t len = strnlen(src, cap);
 	memcpy(dst, src, len);
-	memset(dst + len, 0, STORE_TEXT_MAX - len);
+	memset(dst + len, 0, cap - len);
 }
 
 static int store_hex_value(char c)
@@ -571,7 +583,7 @@ void store_add_group(struct store *s, uint64_t run_id, const char *group, uint32
                      uint64_t deadline_us)
 {
 	struct store_rec *r = store_rec_begin(s, REC_GROUP, run_id, 0, 0);
-	store_copy_text(r->u.group.id, group);
+	store_copy_text(r->u.group.id, STORE_TEXT_MAX, group);
 	r->u.group.riders = riders;
 	r->u.group.deadline_us = deadline_us;
 	store_push(s, 1);
@@ -583,7 +595,7 @@ void store_add_order(struct store *s, uint64_t run_id, uint32_t idx, const char 
 	struct store_rec *r = store_rec_begin(s, REC_ORDER, run_id, idx, 0);
 	r->u.order.cook_us = cook_us;
 	r->u.order.meal_us = meal_us;
-	store_copy_text(r->u.order.name, name);
+	store_copy_text(r->u.order.name, STORE_TEXT_MAX, name);
 	store_push(s, 1);
 }
 
@@ -593,7 +605,7 @@ void store_add_generated_orders(struct store *s, uint64_t run_id, uint32_t count
 	struct store_rec *r = store_rec_begin(s, REC_GEN, run_id, count, 0);
 	r->u.gen.lo_us = lo_us;
 	r->u.gen.hi_us = hi_us;
-	store_copy_text(r->u.gen.prefix, prefix);
+	store_copy_text(r->u.gen.prefix, STORE_TEXT_MAX, prefix);
 	store_push(s, count);
 }
 
@@ -609,9 +621,10 @@ void store_add_event(struct store *s, uint64_t run_id, uint32_t idx, enum proto_
 void store_add_stall(struct store *s, const struct store_stall *st)
 {
 	struct store_rec *r = store_rec_begin(s, REC_STALL, st->run, st->order, 0);
+	r->u.stall.id = st->id;
 	r->u.stall.wall_us = st->wall_us;
 	r->u.stall.duration_us = st->duration_us;
-	store_copy_text(r->u.stall.cause, st->cause);
+	store_copy_text(r->u.stall.cause, STORE_CAUSE_MAX, st->cause);
 	store_push(s, 1);
 }
 

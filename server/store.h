@@ -23,9 +23,12 @@ struct store;
  * runs yet. */
 struct store *store_open(const char *path, char *err, size_t errlen);
 
-/* Runs marked interrupted by store_open(); the first free run id. */
+/* Runs marked interrupted by store_open(); the first free run id; the
+ * first free stall id (the server numbers its stalls on from there, so
+ * that an id names one stall across restarts). */
 uint64_t store_recovered_runs(const struct store *s);
 uint64_t store_next_run_id(const struct store *s);
+uint64_t store_next_stall_id(const struct store *s);
 
 /* Starts the writer thread and registers its wake-up with base, so that
  * store_when_durable() callbacks run on base's loop. 0 or -1 (err filled). */
@@ -71,10 +74,12 @@ struct store_end {
 };
 void store_end_run(struct store *s, uint64_t run_id, const struct store_end *end);
 
-/* A stall of the event loop (health.h): when it began (wall clock), how
+/* A stall of the event loop (health.h): its id (stored as stall_id: the
+ * one its STALL line and STATS gave), when it began (wall clock), how
  * long it held the loop, its cause, and the run and order it worked on
  * (0: none). */
 struct store_stall {
+	uint64_t id;
 	int64_t wall_us;
 	uint64_t duration_us;
 	const char *cause;

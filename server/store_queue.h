@@ -19,6 +19,7 @@
 #define STORE_CHUNK_SLOTS 8192u
 #define STORE_ID_BYTES 16      /* a session id, decoded from its 32 hex digits */
 #define STORE_TEXT_MAX 32      /* a name or prefix: NUL-padded, unterminated when full */
+#define STORE_CAUSE_MAX 24     /* a stall's cause, the same way: room beside its id */
 
 enum store_rec_kind { REC_SESSION, REC_RUN, REC_ORDER, REC_GEN, REC_EVENT, REC_END, REC_GROUP,
                      REC_STALL };
@@ -43,7 +44,12 @@ struct store_rec {
 		struct { uint64_t lo_us, hi_us; char prefix[STORE_TEXT_MAX]; } gen;
 		struct { uint64_t t_us; int64_t wall_us; } event;
 		struct { char id[STORE_TEXT_MAX]; uint64_t deadline_us; uint32_t riders; } group;
-		struct { int64_t wall_us; uint64_t duration_us; char cause[STORE_TEXT_MAX]; } stall;
+		struct {
+			uint64_t id;
+			int64_t wall_us;
+			uint64_t duration_us;
+			char cause[STORE_CAUSE_MAX];
+		} stall;
 		struct {
 			int64_t elapsed_us, wall_us;
 			uint64_t cook_us, blocked_us, caused_us;

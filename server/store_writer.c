@@ -26,8 +26,8 @@ static const char *const store_sql[ST_COUNT] = {
 	             " VALUES (?, ?, ?, ?, ?)",
 	[ST_END] = "UPDATE runs SET status = ?2, elapsed_us = ?3, finished_us = ?4, cook_us = ?5,"
 	           " blocked_us = ?6, caused_us = ?7, cancelled = ?8 WHERE run_id = ?1",
-	[ST_STALL] = "INSERT INTO stalls (started_us, duration_us, cause, run_id, idx)"
-	             " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_STALL] = "INSERT INTO stalls (stall_id, started_us, duration_us, cause, run_id, idx)"
+	             " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 /* ST_ORDERS's first row; the rest repeat its unnumbered parameters. */
@@ -327,18 +327,19 @@ static int store_write_stall(struct store_writer *w, const struct store_rec *r,
                              struct store_tx *tx)
 {
 	sqlite3_stmt *st = w->st[ST_STALL];
-	sqlite3_bind_int64(st, 1, r->u.stall.wall_us);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)r->u.stall.duration_us);
-	sqlite3_bind_text(st, 3, r->u.stall.cause, (int)strnlen(r->u.stall.cause, STORE_TEXT_MAX),
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->u.stall.id);
+	sqlite3_bind_int64(st, 2, r->u.stall.wall_us);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)r->u.stall.duration_us);
+	sqlite3_bind_text(st, 4, r->u.stall.cause, (int)strnlen(r->u.stall.cause, STORE_CAUSE_MAX),
 	                  SQLITE_STATIC);
 	if (r->run_id)
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)r->run_id);
-	else
-		sqlite3_bind_null(st, 4);
-	if (r->n)
-		sqlite3_bind_int64(st, 5, r->n);
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)r->run_id);
 	else
 		sqlite3_bind_null(st, 5);
+	if (r->n)
+		sqlite3_bind_int64(st, 6, r->n);
+	else
+		sqlite3_bind_null(st, 6);
 	return store_step(w, ST_STALL, r->run_id, tx);
 }
 

@@ -1,8 +1,8 @@
 /* End to end, the loop's health: an async run's 500 ms cook on the loop is
  * one stall, stored, told to its session and to the one whose timers it
  * delayed and to no other; the same order offloaded is none, and the
- * loop's lag is far smaller. The /metrics text passes a strict parser
- * (and promtool, where installed). */
+ * loop's lag is far smaller. A stall's id goes on across a restart. The
+ * /metrics text passes a strict parser (and promtool, where installed). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -161,12 +161,65 @@ static void test_offloaded_cook_is_no_stall(void **state)
 		assert_true(4 * lag_pool < lag_inline);
 }
 
+/* One async run whose 100 ms cook is a stall (--warn-stall 50ms): its
+ * STALL line's id, which STATS lists too; *count: STATS's stalls=. */
+static uint64_t cook_one_stall(struct support_e2e *f, uint64_t *run, uint64_t *count)
+{
+	struct test_conn c;
+	struct watched w;
+	char line[4096], stalled[512] = "";
+	support_connect_greeted(&c, f->srv.port, NULL, 0);
+	assert_int_equal(support_send(&c, "RUN async A:100ms:1ms\n"), 0);
+	support_expect_prefix(&c, "OK run=", line, sizeof line);
+	memset(&w, 0, sizeof w);
+	*run = field(line, "run");
+	watch_until_done(&c, &w);
+	assert_int_equal(w.stalls, 1);
+	*count = stat_of(&c, "STAT loop ", "stalls", stalled, sizeof stalled);
+	assert_int_equal(field(stalled, "id"), field(w.stall, "id"));
+	support_close(&c);
+	return field(w.stall, "id");
+}
+
+/* A stall's id names one stall everywhere, across a restart on the same
+ * database: the second server's STALL line, STATS and the stored row all
+ * give the same id, above the first server's; STATS's count (like
+ * /metrics's counter) is the process's own and starts again. */
+static void test_stall_ids_go_on_after_restart(void **state)
+{
+	struct support_e2e *f = *state;
+	uint64_t run1, run2, count1, count2;
+	char sql[160];
+
+	assert_int_equal(support_server_start(&f->srv, f->db, "--warn-stall", "50ms", NULL), 0);
+	uint64_t id1 = cook_one_stall(f, &run1, &count1);
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
+	assert_int_equal(support_server_start(&f->srv, f->db, "--warn-stall", "50ms", NULL), 0);
+	uint64_t id2 = cook_one_stall(f, &run2, &count2);
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
+	print_message("stall ids %" PRIu64 " then %" PRIu64 "\n", id1, id2);
+	assert_int_equal(count1, 1);
+	assert_int_equal(count2, 1);
+	assert_true(id2 > id1);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from stalls"), 2);
+	/* The second row stored is the second server's stall, under its id. */
+	assert_int_equal(support_sql_int(f->db, "select stall_id from stalls order by started_us "
+	                                        "limit 1 offset 1"), (long long)id2);
+	snprintf(sql, sizeof sql, "select count(*) from stalls where stall_id = %" PRIu64
+	         " and run_id = %" PRIu64 " and cause = 'cook'", id1, run1);
+	assert_int_equal(support_sql_int(f->db, sql), 1);
+	snprintf(sql, sizeof sql, "select count(*) from stalls where stall_id = %" PRIu64
+	         " and run_id = %" PRIu64 " and cause = 'cook'", id2, run2);
+	assert_int_equal(support_sql_int(f->db, sql), 1);
+}
+
 int main(void)
 {
 	support_see_stalls = 1;
 	const struct CMUnitTest tests[] = {
 		SUPPORT_E2E_TEST(test_inline_cook_is_one_stall),
 		SUPPORT_E2E_TEST(test_offloaded_cook_is_no_stall),
+		SUPPORT_E2E_TEST(test_stall_ids_go_on_after_restart),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
