@@ -1,7 +1,7 @@
-/* Checks and number formatting shared by the command parser (protocol.c),
- * the server-line parser and formatter (protocol_server.c), the server and
- * the client's reading of OK lines; defined in protocol_util.c, not part
- * of the protocol's API. */
+/* Checks and number formatting shared by the command parser (protocol.c,
+ * protocol_orders.c), the server-line parser and formatter
+ * (protocol_server.c), the server and the client's reading of OK lines;
+ * defined in protocol_util.c, not part of the protocol's API. */
 #ifndef BAEDAL_PROTOCOL_UTIL_H
 #define BAEDAL_PROTOCOL_UTIL_H
 
