@@ -191,6 +191,11 @@ void follow_commands(struct follow *f, struct strbuf *cmd)
 				strbuf_printf(cmd, "%.*s%s\n", n - 1, line, opt);
 			follow_expect_reply(f, FOLLOW_REPLY_RUN, (enum proto_mode)m);
 		}
+		/* Last, once the runs ended: the loop's lag, told under the totals. */
+		if (o->cook && f->out != TERM_JSON) {
+			strbuf_puts(cmd, "STATS\n");
+			follow_expect_reply(f, FOLLOW_REPLY_STATS, MODE_SYNC);
+		}
 	} else if (o->command == CLI_ATTACH) {
 		/* The live view draws the runs from their start: it asks for every
 		 * line held, whatever --since says (which spares the printed
@@ -368,6 +373,9 @@ static int follow_on_ok(struct follow *f, const struct server_line *sl)
 		else
 			report_runs_table(&f->buf, f->model.hints, f->model.nhints);
 		break;
+	case FOLLOW_REPLY_STATS:
+		f->has_stats = 1;
+		break;
 	case FOLLOW_REPLY_AUTH:
 		break;
 	}
@@ -494,6 +502,12 @@ int follow_line(struct follow *f, const char *line, size_t len, int64_t now_us)
 	f->now_us = now_us;
 	if (len > 6 && memcmp(line, "STALL ", 6) == 0)
 		return follow_on_stall(f, line, len);
+	int k = stats_parse_line(&f->stats, line, len);
+	if (k == STATS_STAT || k == STATS_STALLED)
+		return FOLLOW_CONTINUE;
+	if (k < 0)
+		return follow_fail(f, "protocol error: the server sent '%s'",
+		                   follow_printable(line, len, text, sizeof text));
 	if (proto_parse_server_line(line, len, &sl) < 0)
 		return follow_on_unknown(f, line, len);
 	switch (sl.kind) {
@@ -579,6 +593,8 @@ void follow_totals(struct follow *f)
 		strbuf_addch(&f->buf, '\n', 1);
 		report_totals(&f->buf, rows, n);
 		stats_note_stalls(&f->buf, &f->model);
+		if (f->has_stats)
+			stats_note_lag(&f->buf, &f->stats);
 	}
 	free(rows);
 }

@@ -9,17 +9,18 @@
 #include "client/cli.h"
 #include "client/model.h"
 #include "client/report.h"
+#include "client/stats.h"
 #include "client/strbuf.h"
 #include "client/term.h"
 #include "common/protocol.h"
 
 #define FOLLOW_CONTINUE (-1)        /* not an exit code: go on reading */
 #define FOLLOW_IDLE_US 200000
-#define FOLLOW_EXPECT_MAX (2 + CLI_RIDERS_MAX)   /* AUTH, then the runs */
+#define FOLLOW_EXPECT_MAX (2 + CLI_RIDERS_MAX)   /* AUTH, the runs, STATS */
 #define FOLLOW_ERR_LEN (REMOTE_LINE_MAX + 200)
 
 enum follow_reply { FOLLOW_REPLY_RUN, FOLLOW_REPLY_GEN, FOLLOW_REPLY_RUNS, FOLLOW_REPLY_ATTACH,
-                    FOLLOW_REPLY_AUTH, FOLLOW_REPLY_REPLAY };
+                    FOLLOW_REPLY_AUTH, FOLLOW_REPLY_REPLAY, FOLLOW_REPLY_STATS };
 
 struct follow_expect {
 	enum follow_reply kind;
@@ -43,6 +44,8 @@ struct follow {
 	int64_t idle_deadline_us;       /* attach with no active run: > 0 */
 	int interrupted;                /* a run awaited ended interrupted */
 	int dirty;                      /* the model changed since the last frame */
+	struct stats stats;             /* compare --cook's STATS, after its runs */
+	int has_stats;                  /* its answer came whole */
 	char bye[32];
 	char err[FOLLOW_ERR_LEN];       /* why the command failed */
 };

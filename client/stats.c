@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "client/model.h"
@@ -164,6 +165,18 @@ int stats_parse_stall(const char *line, size_t len, struct stats_stall *out)
 	return stats_stall_common(rest, rlen, out);
 }
 
+void stats_format_time(char *buf, size_t cap, uint64_t us)
+{
+	if (us < 1000)
+		snprintf(buf, cap, "%.3f ms", (double)us / 1000.0);
+	else if (us < 10000)
+		snprintf(buf, cap, "%.2f ms", (double)us / 1000.0);
+	else if (us < 1000000)
+		snprintf(buf, cap, "%" PRIu64 " ms", (us + 500) / 1000);
+	else
+		snprintf(buf, cap, "%.2f s", (double)us / 1e6);
+}
+
 double stats_utilisation(const struct stats *s)
 {
 	return s->uptime_us ? 100.0 * (double)s->busy_us / (double)s->uptime_us : 0.0;
@@ -225,4 +238,15 @@ void stats_note_stalls(struct strbuf *b, const struct model *m)
 		strbuf_puts(b, ")");
 	}
 	strbuf_puts(b, ".\n");
+}
+
+void stats_note_lag(struct strbuf *b, const struct stats *s)
+{
+	char up[24], max[24], p99[24];
+
+	stats_format_time(up, sizeof up, s->uptime_us);
+	stats_format_time(max, sizeof max, s->lag_max);
+	stats_format_time(p99, sizeof p99, s->lag_p99);
+	strbuf_printf(b, "Loop lag since the server started %s ago: max %s, p99 %s.\n", up, max,
+	              p99);
 }

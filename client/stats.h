@@ -51,6 +51,9 @@ int stats_parse_line(struct stats *s, const char *line, size_t len);
  * if the line is not one. */
 int stats_parse_stall(const char *line, size_t len, struct stats_stall *out);
 
+/* A time for people: "0.052 ms", "3.41 ms", "452 ms", "1.25 s". */
+void stats_format_time(char *buf, size_t cap, uint64_t us);
+
 /* Loop utilisation in percent: busy CPU time over wall time. */
 double stats_utilisation(const struct stats *s);
 
@@ -62,5 +65,10 @@ void stats_json_stall(struct strbuf *b, const struct stats_stall *st);
  * and whose cook it was ("The loop stalled 2 times (450 ms, 452 ms:
  * async's cooks of B and C)."); nothing without any. */
 void stats_note_stalls(struct strbuf *b, const struct model *m);
+
+/* After the totals of compare --cook: the loop's lag as the server
+ * measured it over its life, from a STATS answer ("Loop lag since the
+ * server started 6.21 s ago: max 452 ms, p99 1.20 ms."). */
+void stats_note_lag(struct strbuf *b, const struct stats *s);
 
 #endif

@@ -12,18 +12,6 @@
 #define TOP_BOLD "\033[1m"
 #define TOP_RESET "\033[0m"
 
-void top_view_time(char *buf, size_t cap, uint64_t us)
-{
-	if (us < 1000)
-		snprintf(buf, cap, "%.3f ms", (double)us / 1000.0);
-	else if (us < 10000)
-		snprintf(buf, cap, "%.2f ms", (double)us / 1000.0);
-	else if (us < 1000000)
-		snprintf(buf, cap, "%" PRIu64 " ms", (us + 500) / 1000);
-	else
-		snprintf(buf, cap, "%.2f s", (double)us / 1e6);
-}
-
 /* The frame being built: its lines are cut to the width as they are
  * added, and colored whole, so that no escape is ever cut. */
 struct top_frame {
@@ -64,23 +52,23 @@ static void top_frame_loop(struct top_frame *f, const struct stats *s)
 {
 	char a[24], b[24], c[24], d[24];
 
-	top_view_time(a, sizeof a, s->stalled_us);
+	stats_format_time(a, sizeof a, s->stalled_us);
 	top_line(f, NULL, "loop    busy %5.1f %%   %" PRIu64 " iterations   %" PRIu64
 	         " stall%s (%s held)", stats_utilisation(s), s->iterations, s->stalls,
 	         s->stalls == 1 ? "" : "s", a);
-	top_view_time(a, sizeof a, s->recent_p50);
-	top_view_time(b, sizeof b, s->recent_p99);
-	top_view_time(c, sizeof c, s->recent_max);
+	stats_format_time(a, sizeof a, s->recent_p50);
+	stats_format_time(b, sizeof b, s->recent_p99);
+	stats_format_time(c, sizeof c, s->recent_max);
 	top_line(f, s->recent_max >= s->warn_stall_us && s->recent_count ? TOP_RED : NULL,
 	         "lag     last 10 s: p50 %s  p99 %s  max %s  (%" PRIu64 " samples)", a, b, c,
 	         s->recent_count);
-	top_view_time(a, sizeof a, s->lag_p50);
-	top_view_time(b, sizeof b, s->lag_p99);
-	top_view_time(c, sizeof c, s->lag_p999);
-	top_view_time(d, sizeof d, s->lag_max);
+	stats_format_time(a, sizeof a, s->lag_p50);
+	stats_format_time(b, sizeof b, s->lag_p99);
+	stats_format_time(c, sizeof c, s->lag_p999);
+	stats_format_time(d, sizeof d, s->lag_max);
 	top_line(f, NULL, "        all time:  p50 %s  p99 %s  p999 %s  max %s", a, b, c, d);
 	if (f->o->unanswered_us > 0) {
-		top_view_time(a, sizeof a, f->o->unanswered_us);
+		stats_format_time(a, sizeof a, f->o->unanswered_us);
 		top_line(f, TOP_RED, "        HELD: no answer for %s (something cooks on the loop)", a);
 	}
 }
@@ -107,8 +95,8 @@ static void top_frame_store(struct top_frame *f, const struct stats *s)
 {
 	char a[24], b[24];
 
-	top_view_time(a, sizeof a, s->store_lag_us);
-	top_view_time(b, sizeof b, s->commit_p99);
+	stats_format_time(a, sizeof a, s->store_lag_us);
+	stats_format_time(b, sizeof b, s->commit_p99);
 	top_line(f, NULL, "store   lag %s  queue %" PRIu64 " rows  %" PRIu64 " commits (%"
 	         PRIu64 " rows)  commit p99 %s", a, s->store_queue, s->commits, s->rows, b);
 }
@@ -117,7 +105,7 @@ static void top_frame_stalls(struct top_frame *f, const struct stats *s)
 {
 	char held[24], ago[24], warn[24];
 
-	top_view_time(warn, sizeof warn, s->warn_stall_us);
+	stats_format_time(warn, sizeof warn, s->warn_stall_us);
 	if (s->nrecent == 0) {
 		top_line(f, NULL, "stalls  none (a stall: one callback holding the loop %s or more)",
 		         warn);
@@ -127,8 +115,8 @@ static void top_frame_stalls(struct top_frame *f, const struct stats *s)
 	         warn);
 	for (size_t i = s->nrecent; i-- > 0;) {
 		const struct stats_stall *st = &s->recent[i];
-		top_view_time(held, sizeof held, st->held_us);
-		top_view_time(ago, sizeof ago, st->ago_us);
+		stats_format_time(held, sizeof held, st->held_us);
+		stats_format_time(ago, sizeof ago, st->ago_us);
 		if (st->run)
 			top_line(f, TOP_RED, "  #%-4" PRIu64 " %9s  %-5s run %" PRIu64 " order %" PRIu32
 			         "   %s ago", st->id, held, st->cause, st->run, st->order, ago);
@@ -143,8 +131,8 @@ int top_view_frame(const struct stats *s, const struct top_view_opts *o, struct 
 	struct top_frame f = { .o = o, .out = out, .max_lines = o->height > 2 ? o->height - 1 : 1 };
 	char up[24], every[24];
 
-	top_view_time(up, sizeof up, s->uptime_us);
-	top_view_time(every, sizeof every, o->interval_us);
+	stats_format_time(up, sizeof up, s->uptime_us);
+	stats_format_time(every, sizeof every, o->interval_us);
 	top_line(&f, TOP_BOLD, "baedal top  %s  up %s  every %s  (Ctrl-C quits)", o->server, up,
 	         every);
 	top_frame_loop(&f, s);

@@ -32,7 +32,4 @@ void top_view_plain_stalls(const struct stats *s, uint64_t after, struct strbuf 
 /* One NDJSON object ("type":"stats"). */
 void top_view_json(const struct stats *s, struct strbuf *out);
 
-/* A time for people: "0.052 ms", "3.41 ms", "452 ms", "1.25 s". */
-void top_view_time(char *buf, size_t cap, uint64_t us);
-
 #endif

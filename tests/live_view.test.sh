@@ -55,7 +55,8 @@ check_screen "NO_COLOR: still the live rows" "$dir/plain" '^  A .* collected$'
 
 # 4. compare --cook in an 80-column window: the runs take turns; while
 # async cooks B and C on the loop, A's and B's short meals come due, so the
-# axis marks the held loop and the totals show what it caused.
+# axis marks the held loop and the totals show what it caused, and the
+# loop's lag after them.
 tmux -S "$sock" new-session -d -s cook -x 80 -y 30 \
 	"TERM=xterm-256color $client compare --cook A:10ms:50ms B:300ms:50ms C:300ms:400ms; echo EXIT=\$?; sleep 60"
 if wait_for cook ' cooking$'; then ok "compare --cook: an order shown cooking"; else not_ok "compare --cook: an order shown cooking"; fi
@@ -76,6 +77,18 @@ check_screen "compare --cook: what vs sync means" "$dir/cook" '^vs sync: how man
 check_screen "compare --cook: what async cost" "$dir/cook" "^async's cooks held the loop [0-9]+ ms: meals due then ended up to [1-9][0-9]* ms late\.$"
 check_screen "compare --cook: what offload cost" "$dir/cook" '^offload cooked on worker threads: the loop stayed free, no meal was late\.$'
 check_screen "compare --cook: the runs took turns" "$dir/cook" "^The runs took turns on the server, so that no run's cooking slowed another's\.$"
+# The loop's lag as the server measured it: its max is at least the
+# longest cook's 300 ms, which held the loop (a lower bound only).
+lag='^Loop lag since the server started [0-9.]+ m?s ago: max [0-9.]+ m?s, p99 [0-9.]+ m?s\.$'
+check_screen "compare --cook: the loop's lag under the totals" "$dir/cook" "$lag"
+lag_max=$(grep -E -- "$lag" "$dir/cook" | sed 's/.* max \([0-9.]*\) \(m*s\),.*/\1 \2/' |
+	awk '{ print ($2 == "s") ? $1 * 1000 : $1 }')
+if [ -n "$lag_max" ] && awk -v m="$lag_max" 'BEGIN { exit !(m >= 300) }'; then
+	ok "compare --cook: the lag's max is at least the longest cook ($lag_max ms)"
+else
+	not_ok "compare --cook: the lag's max is at least the longest cook (${lag_max:-none})"
+	cat "$dir/cook"
+fi
 tmux -S "$sock" capture-pane -p -J -t cook >"$dir/joined"
 if grep -v "^session " "$dir/joined" | awk 'length($0) > 79 { bad = 1 } END { exit !bad }'; then
 	not_ok "compare --cook: every line fits 80 columns"; cat "$dir/joined"

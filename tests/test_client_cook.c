@@ -136,7 +136,10 @@ static void test_follow_compare_cook(void **state)
 	follow_init(&fx.f, &fx.opts, TERM_PLAIN);
 	strbuf_init(&cmd);
 	follow_commands(&fx.f, &cmd);
-	/* All three at once: the server runs them side by side. */
+	/* The three runs (the client sends each once the one before ended),
+	 * then STATS, for the loop's lag under the totals. */
+	assert_true(cmd.len > 6 && strcmp(cmd.data + cmd.len - 6, "STATS\n") == 0);
+	cmd.data[cmd.len - 6] = '\0';
 	support_expect_grouped(cmd.data, "RUN sync A:20ms:30ms B:40ms\nRUN async A:20ms:30ms B:40ms\n"
 	                              "RUN offload A:20ms:30ms B:40ms\n");
 	strbuf_free(&cmd);
@@ -157,6 +160,29 @@ static void test_follow_compare_cook(void **state)
 		"offload run=3  A  cooked        20.100 ms\n"
 		"offload run=3  done  2 orders  elapsed 50.200 ms  ideal 50.000 ms  overhead +0.200 ms"
 		"  speed-up 1.79x  cook 20.000 ms  blocked 0.000 ms  caused 0.000 ms\n");
+	strbuf_reset(&fx.f.buf);
+	for (int run = 1; run <= 2; run++) {
+		char done[256];
+		snprintf(done, sizeof done, "DONE seq=%d run=%d mode=%s orders=2 status=done "
+		         "elapsed=70200 ideal=70000 sum=70000 max=40000 cook=20000 blocked=0 caused=0",
+		         9 + run, run, run == 1 ? "sync" : "async");
+		assert_int_equal(line(&fx, done), FOLLOW_CONTINUE);
+	}
+	assert_false(follow_finished(&fx.f));
+	/* STATS's answer: the lag the server measured goes under the totals. */
+	assert_int_equal(line(&fx, "STAT loop uptime=6210000 busy=1 iterations=1 stalls=1 "
+	                           "stalled=452000 warn_stall=100000"), FOLLOW_CONTINUE);
+	assert_int_equal(line(&fx, "STAT lag count=90 p50=120 p99=1200 p999=452000 max=452000 "
+	                           "recent_count=0 recent_p50=0 recent_p99=0 recent_max=0"),
+	                 FOLLOW_CONTINUE);
+	assert_int_equal(line(&fx, "STALLED id=7 start=1 ago=2 held=452000 cause=cook run=2 "
+	                           "order=1"), FOLLOW_CONTINUE);
+	assert_int_equal(line(&fx, "OK stats"), FOLLOW_CONTINUE);
+	assert_true(follow_finished(&fx.f));
+	strbuf_reset(&fx.f.buf);
+	follow_totals(&fx.f);
+	assert_non_null(strstr(fx.f.buf.data, "\nLoop lag since the server started 6.21 s ago: "
+	                                      "max 452 ms, p99 1.20 ms.\n"));
 	follow_free(&fx.f);
 
 	/* Plain compare is unchanged: two runs, sync and async. */
