@@ -69,6 +69,7 @@ static int fake_run_arm_run(void *ctx, struct run *r, uint64_t now_us, uint64_t 
 {
 	(void)ctx;
 	assert_int_equal(now_us, fake.now_us);
+	fake.deadlines_armed++;
 	fake_run_add_timer((struct fake_timer){ .r = r, .deadline_us = deadline_us });
 	return 0;
 }
@@ -90,6 +91,8 @@ static void fake_run_yield(void *ctx, struct run *r)
 	(void)ctx;
 	assert_true(fake.nyielded < FAKE_RUN_QUEUE);
 	fake.yielded[fake.nyielded++] = r;
+	if (fake.nyielded > fake.most_yielded)
+		fake.most_yielded = fake.nyielded;
 }
 
 static void fake_run_pause(void *ctx, struct run *r)
@@ -104,6 +107,7 @@ static void fake_run_cook_inline(void *ctx, struct order *o, uint64_t cook_us)
 {
 	(void)ctx;
 	(void)o;
+	fake.cooks++;
 	fake.now_us += cook_us;
 }
 
@@ -112,6 +116,7 @@ static void fake_run_cook_inline(void *ctx, struct order *o, uint64_t cook_us)
 static void fake_run_cook_submit(void *ctx, struct order *o, struct pool_job *job)
 {
 	(void)ctx;
+	fake.cooks++;
 	unsigned k = 0;
 	for (unsigned i = 1; i < FAKE_RUN_WORKERS; i++)
 		if (fake.worker_free[i] < fake.worker_free[k])

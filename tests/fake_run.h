@@ -46,6 +46,9 @@ struct fake_world {
 	size_t nevents;
 	int finished, disarmed, deadline_disarmed;
 	uint32_t in_flight, most_in_flight;       /* delivered, not yet collected */
+	int cooks;                                /* on the loop or submitted */
+	int deadlines_armed;
+	size_t most_yielded;                      /* runs yielded at once */
 	int64_t early_us;   /* fire the next timer this much before its deadline */
 	uint32_t fail_arm;  /* this order's timer cannot be set (0: none) */
 };

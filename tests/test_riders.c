@@ -181,17 +181,26 @@ static void test_cancel_mid_run(void **state)
 	run_free(r);
 }
 
+/* Riders' runs cook nothing here, and one run yields one batch at a time. */
+static int riders_world_after(void **state)
+{
+	(void)state;
+	assert_int_equal(fake.cooks, 0);
+	assert_true(fake.most_yielded <= 1);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_riders_take_list_scheduling_time, fake_run_reset),
-		cmocka_unit_test_setup(test_two_riders_event_order, fake_run_reset),
-		cmocka_unit_test_setup(test_one_rider_is_sync, fake_run_reset),
-		cmocka_unit_test_setup(test_many_orders_few_riders, fake_run_reset),
-		cmocka_unit_test_setup(test_deadline_cancels_what_is_not_collected, fake_run_reset),
-		cmocka_unit_test_setup(test_deadline_cancels_waiting_orders, fake_run_reset),
-		cmocka_unit_test_setup(test_deadline_not_reached, fake_run_reset),
-		cmocka_unit_test_setup(test_cancel_mid_run, fake_run_reset),
+		cmocka_unit_test_setup_teardown(test_riders_take_list_scheduling_time, fake_run_reset, riders_world_after),
+		cmocka_unit_test_setup_teardown(test_two_riders_event_order, fake_run_reset, riders_world_after),
+		cmocka_unit_test_setup_teardown(test_one_rider_is_sync, fake_run_reset, riders_world_after),
+		cmocka_unit_test_setup_teardown(test_many_orders_few_riders, fake_run_reset, riders_world_after),
+		cmocka_unit_test_setup_teardown(test_deadline_cancels_what_is_not_collected, fake_run_reset, riders_world_after),
+		cmocka_unit_test_setup_teardown(test_deadline_cancels_waiting_orders, fake_run_reset, riders_world_after),
+		cmocka_unit_test_setup_teardown(test_deadline_not_reached, fake_run_reset, riders_world_after),
+		cmocka_unit_test_setup_teardown(test_cancel_mid_run, fake_run_reset, riders_world_after),
 	};
 	return cmocka_run_group_tests_name("riders", tests, NULL, NULL);
 }

@@ -310,22 +310,30 @@ static void test_names(void **state)
 	run_free(r);
 }
 
+/* No run here has a deadline: none may be armed. */
+static int run_world_after(void **state)
+{
+	(void)state;
+	assert_int_equal(fake.deadlines_armed, 0);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_sync_takes_the_sum, fake_run_reset),
-		cmocka_unit_test_setup(test_async_takes_the_longest, fake_run_reset),
-		cmocka_unit_test_setup(test_early_timer_sleeps_again, fake_run_reset),
-		cmocka_unit_test_setup(test_async_batches_yield, fake_run_reset),
-		cmocka_unit_test_setup(test_interrupt_disarms, fake_run_reset),
-		cmocka_unit_test_setup(test_sync_cooks_then_eats_each_in_turn, fake_run_reset),
-		cmocka_unit_test_setup(test_async_cooks_block_in_turn, fake_run_reset),
-		cmocka_unit_test_setup(test_offload_cooks_on_the_workers, fake_run_reset),
-		cmocka_unit_test_setup(test_inline_cooking_delays_other_timers, fake_run_reset),
-		cmocka_unit_test_setup(test_interrupt_takes_cooks_back, fake_run_reset),
-		cmocka_unit_test_setup(test_ended_order_cannot_resume, fake_run_reset),
-		cmocka_unit_test_setup(test_failed_arm_interrupts_the_run, fake_run_reset),
-		cmocka_unit_test_setup(test_names, fake_run_reset),
+		cmocka_unit_test_setup_teardown(test_sync_takes_the_sum, fake_run_reset, run_world_after),
+		cmocka_unit_test_setup_teardown(test_async_takes_the_longest, fake_run_reset, run_world_after),
+		cmocka_unit_test_setup_teardown(test_early_timer_sleeps_again, fake_run_reset, run_world_after),
+		cmocka_unit_test_setup_teardown(test_async_batches_yield, fake_run_reset, run_world_after),
+		cmocka_unit_test_setup_teardown(test_interrupt_disarms, fake_run_reset, run_world_after),
+		cmocka_unit_test_setup_teardown(test_sync_cooks_then_eats_each_in_turn, fake_run_reset, run_world_after),
+		cmocka_unit_test_setup_teardown(test_async_cooks_block_in_turn, fake_run_reset, run_world_after),
+		cmocka_unit_test_setup_teardown(test_offload_cooks_on_the_workers, fake_run_reset, run_world_after),
+		cmocka_unit_test_setup_teardown(test_inline_cooking_delays_other_timers, fake_run_reset, run_world_after),
+		cmocka_unit_test_setup_teardown(test_interrupt_takes_cooks_back, fake_run_reset, run_world_after),
+		cmocka_unit_test_setup_teardown(test_ended_order_cannot_resume, fake_run_reset, run_world_after),
+		cmocka_unit_test_setup_teardown(test_failed_arm_interrupts_the_run, fake_run_reset, run_world_after),
+		cmocka_unit_test_setup_teardown(test_names, fake_run_reset, run_world_after),
 	};
 	return cmocka_run_group_tests_name("run", tests, NULL, NULL);
 }
