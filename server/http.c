@@ -218,13 +218,97 @@ static void http_request_cb(struct evhttp_request *req, void *arg)
 	TAILQ_INIT(&hr.query);
 	if (!path || (query && evhttp_parse_query_str(query, &hr.query) < 0)) {
 		http_reply_error(req, "bad_args", "the request's URL does not parse");
-	} else if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > HTTP_BODY_MAX) {
-		http_reply_error(req, "too_large", "a request's body is at most %u bytes",
-		                 HTTP_BODY_MAX);
 	} else {
 		http_route(&hr, path);
 	}
 	evhttp_clear_headers(&hr.query);
+}
+
+/* ---- libevent's own error pages ------------------------------------------ */
+
+/* libevent 2.1 answers some requests itself, before any callback of ours
+ * sees them: a body over evhttp_set_max_body_size (413), a request line
+ * and headers over evhttp_set_max_headers_size or that do not parse (400),
+ * a method it does not know (501). No hook reaches an incoming request
+ * before its body is read (evhttp_request_set_header_cb and _chunked_cb
+ * serve requests we make), so its limits are what bound a request's
+ * memory; its answer is an HTML page, which is rewritten here, on the
+ * connection's output, into the JSON error every other answer is. */
+#define PAGE_HEAD "<HTML><HEAD>\n<TITLE>"
+#define PAGE_TAIL "</BODY></HTML>\n"
+#define PAGE_TYPE "\r\nContent-Type: text/html\r\n"
+#define PAGE_MAX 1024
+
+/* The code for the status libevent answered with. */
+static const char *http_page_code(int status, char *msg, size_t cap)
+{
+	switch (status) {
+	case 413:
+		snprintf(msg, cap, "a request's body is at most %u bytes", HTTP_BODY_MAX);
+		return "too_large";
+	case 501:
+		snprintf(msg, cap, "the server does not take this method");
+		return "method";
+	case 503:
+		snprintf(msg, cap, "out of memory; try again");
+		return "busy";
+	}
+	snprintf(msg, cap, "the request does not parse, or its request line and headers are "
+	         "over %u bytes", HTTP_HEADERS_MAX);
+	return "bad_request";
+}
+
+/* The reply in text, if it is one of libevent's pages, as JSON in out. */
+static int http_page_json(const char *text, struct evbuffer *out)
+{
+	int status = 0, major = 0, minor = 0, n = 0;
+	const char *end = strstr(text, "\r\n\r\n");
+	const char *type = strstr(text, PAGE_TYPE);
+	if (sscanf(text, "HTTP/%1d.%1d %3d %n", &major, &minor, &status, &n) != 3 || n == 0 ||
+	    !end || !type || type > end || strncmp(end + 4, PAGE_HEAD, strlen(PAGE_HEAD)) != 0)
+		return -1;
+	char msg[160];
+	const char *code = http_page_code(status, msg, sizeof msg);
+	struct evbuffer *body = evbuffer_new();
+	if (!body)
+		return -1;
+	evbuffer_add_printf(body, "{\"error\":\"%s\",\"message\":", code);
+	export_json_string(body, msg);
+	evbuffer_add(body, "}\n", 2);
+	status = http_error_status(code);
+	evbuffer_add_printf(out, "HTTP/%d.%d %d %s\r\nContent-Type: application/json\r\n"
+	                    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+	                    "Connection: close\r\nContent-Length: %zu\r\n\r\n", major, minor,
+	                    status, http_reason(status), evbuffer_get_length(body));
+	evbuffer_add_buffer(out, body);
+	evbuffer_free(body);
+	return 0;
+}
+
+/* Called as the output grows: once it holds exactly one of libevent's
+ * pages (it writes them whole, on an idle connection), swaps it. */
+static void http_page_rewrite_cb(struct evbuffer *out, const struct evbuffer_cb_info *info,
+                                 void *arg)
+{
+	(void)arg;
+	size_t len = evbuffer_get_length(out), tail = strlen(PAGE_TAIL);
+	char text[PAGE_MAX + 1];
+	struct evbuffer_ptr at;
+	if (info->n_added == 0 || len > PAGE_MAX || len < tail ||
+	    evbuffer_ptr_set(out, &at, len - tail, EVBUFFER_PTR_SET) < 0 ||
+	    evbuffer_copyout_from(out, &at, text, tail) != (ev_ssize_t)tail ||
+	    memcmp(text, PAGE_TAIL, tail) != 0)
+		return;
+	evbuffer_copyout(out, text, len);
+	text[len] = '\0';
+	struct evbuffer *json = evbuffer_new();
+	if (!json)
+		return;
+	if (http_page_json(text, json) == 0) {
+		evbuffer_drain(out, len);
+		evbuffer_add_buffer(out, json);
+	}
+	evbuffer_free(json);
 }
 
 /* Connections are client I/O, served first like the TCP side's. */
@@ -232,8 +316,13 @@ static struct bufferevent *http_bev_cb(struct event_base *base, void *arg)
 {
 	(void)arg;
 	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (bev)
-		bufferevent_priority_set(bev, PRIO_IO);
+	if (!bev)
+		return NULL;
+	bufferevent_priority_set(bev, PRIO_IO);
+	if (!evbuffer_add_cb(bufferevent_get_output(bev), http_page_rewrite_cb, NULL)) {
+		bufferevent_free(bev);
+		return NULL;
+	}
 	return bev;
 }
 
@@ -285,9 +374,9 @@ int http_start(struct server *srv)
 	struct timeval idle = { .tv_sec = (time_t)(us / 1000000u),
 	                        .tv_usec = (suseconds_t)(us % 1000000u) };
 	evhttp_set_timeout_tv(h->eh, &idle);
-	/* evhttp answers a body over its own limit by itself; up to it, the
-	 * request reaches http_request_cb, whose limit answers in JSON. */
-	evhttp_set_max_body_size(h->eh, HTTP_BODY_MAX * 4);
+	/* evhttp enforces both, before a request reaches us; its answers are
+	 * made JSON by http_page_rewrite_cb. */
+	evhttp_set_max_body_size(h->eh, HTTP_BODY_MAX);
 	evhttp_set_max_headers_size(h->eh, HTTP_HEADERS_MAX);
 	evhttp_set_allowed_methods(h->eh, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 	                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |

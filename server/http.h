@@ -60,7 +60,7 @@ void http_reply(struct evhttp_request *req, int status, const char *type, struct
 void http_reply_error(struct evhttp_request *req, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* The HTTP status for one of the protocol's error codes (or the web
- * side's own: not_found, method, too_large, session_attached). */
+ * side's own: not_found, method, too_large, session_attached, bad_request). */
 int http_error_status(const char *code);
 /* The value of key in the query, or NULL. */
 const char *http_query(const struct http_req *hr, const char *key);

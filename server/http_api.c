@@ -62,7 +62,8 @@ void http_api_runs(struct http_req *hr)
 	if (!sr || !b) {
 		if (sr)
 			http_reply_error(hr->req, "busy", "out of memory");
-		evbuffer_free(b);
+		if (b)
+			evbuffer_free(b);
 		return;
 	}
 	int n = store_read_runs(sr, session, runs, HTTP_API_RUNS);

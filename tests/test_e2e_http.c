@@ -2,6 +2,7 @@
  * from the test: the JSON API and its errors, the token, the event
  * stream's order and resume, a stream that never reads, and a stall of
  * the loop on the stream and in the run's JSON. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,39 +34,99 @@ static int http_port(const struct test_server *srv)
 
 struct reply {
 	int status;
+	char type[64];      /* its Content-Type */
 	char body[65536];
 };
+
+/* The reply on c, read to its end. */
+static void http_read_reply(struct test_conn *c, struct reply *r)
+{
+	static char all[1 << 20];
+	size_t got = 0;
+	long long deadline = support_now_ms() + SUPPORT_WAIT_MS;
+	while (got < sizeof all - 1 && support_now_ms() < deadline) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		ssize_t n = recv(c->fd, all + got, sizeof all - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	support_close(c);
+	all[got] = '\0';
+	r->status = 0;
+	sscanf(all, "HTTP/1.1 %d", &r->status);
+	const char *b = strstr(all, "\r\n\r\n");
+	const char *t = strstr(all, "\r\nContent-Type: ");
+	r->type[0] = '\0';
+	if (t && (!b || t < b))
+		sscanf(t + 16, "%63[^\r]", r->type);
+	snprintf(r->body, sizeof r->body, "%s", b ? b + 4 : "");
+}
+
+/* Sends raw on a connection of its own, all it can (over a limit the
+ * server answers and closes before taking it all), then reads the reply. */
+static void http_exchange(int port, const char *raw, size_t len, struct reply *r)
+{
+	struct test_conn c;
+	size_t sent = 0;
+	if (support_connect(&c, port) < 0)
+		fail_msg("cannot connect to port %d", port);
+	while (sent < len) {
+		ssize_t n = send(c.fd, raw + sent, len - sent, MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		sent += (size_t)n;
+	}
+	http_read_reply(&c, r);
+}
+
+/* head, then total bytes of body as fast as the server takes them (in
+ * chunks of the chunked encoding if chunked), then the reply. How many
+ * body bytes the server let in before it stopped reading. */
+static size_t http_flood(int port, const char *head, int chunked, size_t total, struct reply *r)
+{
+	struct test_conn c;
+	static char piece[4096 + 16];
+	size_t sent = 0, len = 4096, off = 0;
+	if (support_connect(&c, port) < 0)
+		fail_msg("cannot connect to port %d", port);
+	assert_int_equal(support_send(&c, head), 0);
+	memset(piece, 'A', sizeof piece);
+	if (chunked) {
+		memcpy(piece, "1000\r\n", 6);
+		memcpy(piece + 6 + 4096, "\r\n", 2);
+		len = 6 + 4096 + 2;
+	}
+	long long deadline = support_now_ms() + SUPPORT_WAIT_MS;
+	while (sent < total && support_now_ms() < deadline) {
+		struct pollfd pfd = { .fd = c.fd, .events = POLLOUT };
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		ssize_t n = send(c.fd, piece + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0)
+			break;
+		sent += (size_t)n;
+		off = (off + (size_t)n) % len;
+	}
+	http_read_reply(&c, r);
+	return sent;
+}
 
 /* One request on a connection of its own; the reply read to its end. */
 static void http_do(int port, const char *method, const char *path, const char *headers,
                     const char *body, struct reply *r)
 {
-	struct test_conn c;
 	static char req[200000];
-	if (support_connect(&c, port) < 0)
-		fail_msg("cannot connect to port %d", port);
-	snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-	         "%sContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n%s",
-	         method, path, headers ? headers : "", body ? strlen(body) : 0, body ? body : "");
-	assert_int_equal(support_send(&c, req), 0);
-	static char all[1 << 20];
-	size_t len = 0;
-	long long deadline = support_now_ms() + SUPPORT_WAIT_MS;
-	while (len < sizeof all - 1 && support_now_ms() < deadline) {
-		struct pollfd pfd = { .fd = c.fd, .events = POLLIN };
-		if (poll(&pfd, 1, 1000) <= 0)
-			continue;
-		ssize_t n = recv(c.fd, all + len, sizeof all - 1 - len, 0);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	support_close(&c);
-	all[len] = '\0';
-	r->status = 0;
-	sscanf(all, "HTTP/1.1 %d", &r->status);
-	const char *b = strstr(all, "\r\n\r\n");
-	snprintf(r->body, sizeof r->body, "%s", b ? b + 4 : "");
+	int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+	                 "%sContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu"
+	                 "\r\n\r\n%s", method, path, headers ? headers : "", body ? strlen(body) : 0,
+	                 body ? body : "");
+	assert_true(n > 0 && (size_t)n < sizeof req);
+	http_exchange(port, req, (size_t)n, r);
 }
 
 /* A JSON string field's value (no escapes in what these tests read). */
@@ -250,6 +312,65 @@ static void test_error_statuses(void **state)
 	assert_non_null(strstr(r.body, "\"error\":\"bad_seq\""));
 }
 
+/* A JSON error with its status and code, as every error of the web side. */
+static void assert_json_error(const struct reply *r, int status, const char *code)
+{
+	char want[64];
+	snprintf(want, sizeof want, "{\"error\":\"%s\",\"message\":\"", code);
+	if (r->status != status || strcmp(r->type, "application/json") != 0 ||
+	    strncmp(r->body, want, strlen(want)) != 0)
+		fail_msg("wanted %d %s in JSON, got %d (%s): %.200s", status, code, r->status, r->type,
+		         r->body);
+}
+
+#define FLOOD_BYTES (64u << 20)
+
+/* Past the body and header limits the reply is JSON too, the server stops
+ * reading (a client sending 64 MiB gets its answer long before), and it
+ * goes on serving. */
+static void test_limits_answer_json(void **state)
+{
+	struct support_e2e *e = *state;
+	static struct reply r;
+	static char big[100 << 10], headers[12 << 10];
+	const char *post = "POST /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	                   "Content-Type: application/x-www-form-urlencoded\r\n";
+	char head[512];
+	assert_int_equal(start(e, NULL, NULL), 0);
+	int port = http_port(&e->srv);
+
+	memset(big, 'A', sizeof big - 1);
+	memcpy(big, "orders=", 7);
+	http_do(port, "POST", "/api/runs", NULL, big, &r);
+	assert_json_error(&r, 413, "too_large");
+	/* A declared length over the limit is answered before any body. */
+	snprintf(head, sizeof head, "%sContent-Length: %u\r\n\r\norders=A", post, 10u << 20);
+	http_exchange(port, head, strlen(head), &r);
+	assert_json_error(&r, 413, "too_large");
+	snprintf(head, sizeof head, "%sContent-Length: %u\r\n\r\n", post, FLOOD_BYTES);
+	size_t in = http_flood(port, head, 0, FLOOD_BYTES, &r);
+	if (in >= FLOOD_BYTES)
+		fail_msg("the server read all %zu bytes of a body over its limit", in);
+	assert_json_error(&r, 413, "too_large");
+	snprintf(head, sizeof head, "%sTransfer-Encoding: chunked\r\n\r\n", post);
+	in = http_flood(port, head, 1, FLOOD_BYTES, &r);
+	if (in >= FLOOD_BYTES)
+		fail_msg("the server read all %zu bytes of a chunked body over its limit", in);
+	assert_json_error(&r, 413, "too_large");
+
+	memset(headers, 'h', sizeof headers - 3);
+	memcpy(headers, "X-Pad: ", 7);
+	memcpy(headers + sizeof headers - 3, "\r\n", 3);
+	http_do(port, "GET", "/api/runs", headers, NULL, &r);
+	assert_json_error(&r, 400, "bad_request");
+	http_exchange(port, "BREW /api/runs HTTP/1.1\r\n\r\n", 27, &r);
+	assert_json_error(&r, 405, "method");
+
+	http_do(port, "GET", "/api/runs", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(kill(e->srv.pid, 0), 0);
+}
+
 /* With a token, every request but the page's static files needs it; a
  * wrong one gets 401 and nothing else. */
 static void test_token(void **state)
@@ -421,6 +542,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		SUPPORT_E2E_TEST(test_sse_order_and_resume),
 		SUPPORT_E2E_TEST(test_error_statuses),
+		SUPPORT_E2E_TEST(test_limits_answer_json),
 		SUPPORT_E2E_TEST(test_token),
 		SUPPORT_E2E_TEST(test_no_token),
 		SUPPORT_E2E_TEST(test_sse_never_read_is_bounded),
