@@ -4,7 +4,10 @@
 # async run whose 300 ms cook on the loop stalls it; the rendered DOM
 # must show the three runs with every order collected, their totals, and
 # the stall (a red span on a loop row, "loop stalled ... ms" under the
-# totals). The screenshot is kept: <build>/browser/page.png.
+# totals). Then the same browser opens the list of recent runs at /, the
+# client starts a run once the list is drawn, and the list must show the
+# new run and later its final status, without a reload. The screenshots
+# are kept: <build>/browser/page.png and recent.png.
 #   sh tests/browser.sh [BUILD_DIR [PICTURES_DIR]]   (make browser-test)
 # With PICTURES_DIR (make pictures), the screenshot and the lesson's SVG
 # timeline from this real run are copied there for the README.
@@ -27,12 +30,14 @@ trap cleanup EXIT INT TERM
 "$BUILD/baedald" --listen 127.0.0.1:0 --http 127.0.0.1:0 --db "$dir/baedal.db" 2>"$out/baedald.log" &
 srv_pid=$!
 port=""
+tcp=""
 for _ in $(seq 100); do
 	port=$(sed -n 's/.*http on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out/baedald.log")
-	[ -n "$port" ] && break
+	tcp=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$out/baedald.log")
+	[ -n "$port" ] && [ -n "$tcp" ] && break
 	sleep 0.1
 done
-[ -n "$port" ] || { cat "$out/baedald.log"; echo "FAIL: the server did not start"; exit 1; }
+[ -n "$port" ] && [ -n "$tcp" ] || { cat "$out/baedald.log"; echo "FAIL: the server did not start"; exit 1; }
 base="http://127.0.0.1:$port"
 
 post() {
@@ -49,9 +54,10 @@ chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-extensio
 	"$base/s/$session" >"$out/chromium.log" 2>&1 &
 browser_pid=$!
 if python3 tests/browser_cdp.py "$dir/profile/DevToolsActivePort" "$out/page.png" 90 \
-	>"$out/dom.json"; then
+	"$base/" "$out/recent.png" "$BUILD/baedal" --server "127.0.0.1:$tcp" --plain \
+	run async A:2s B:3s >"$out/dom.json"; then
 	cat "$out/dom.json"
-	echo "screenshot: $out/page.png"
+	echo "screenshots: $out/page.png $out/recent.png"
 	if [ -n "$pictures" ]; then
 		mkdir -p "$pictures"
 		cp "$out/page.png" "$pictures/page.png"

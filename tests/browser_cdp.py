@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Drives a headless Chromium through the DevTools protocol (the standard
-library only): waits until the page shows what `want` asks, prints the
-rendered runs, saves a screenshot. Used by tests/browser.sh.
+library only): waits until the session's page shows its runs done, prints
+the rendered runs, saves a screenshot. Then, given the list's URL, opens
+it, starts a run with CLIENT... once the list is drawn, and waits until
+the list shows the new run and then its final status, without a reload.
+Used by tests/browser.sh.
 
 usage: browser_cdp.py DEVTOOLS_PORT_FILE SCREENSHOT.png TIMEOUT_S
+                      [LIST_URL LIST_SCREENSHOT.png CLIENT...]
 """
-import base64, json, os, re, socket, struct, sys, time, urllib.request
+import base64, json, os, re, socket, struct, subprocess, sys, time, urllib.request
 
 # What the page shows, read from its DOM.
 PROBE = """JSON.stringify({
@@ -19,6 +23,12 @@ PROBE = """JSON.stringify({
   summary: document.getElementById('stalls').textContent,
   error: document.getElementById('error').textContent})"""
 RUNS = 3
+# The list of recent runs at /.
+RECENT = """JSON.stringify({
+  shown: !document.getElementById('recent-box').hidden,
+  rows: [...document.querySelectorAll('#recent tbody tr')].map(
+    tr => ({run: tr.dataset.run, status: tr.dataset.status})),
+  error: document.getElementById('error').textContent})"""
 
 
 def stalled(state):
@@ -101,15 +111,23 @@ def page_socket(port_file, deadline):
     raise RuntimeError('chromium did not open its devtools port')
 
 
-def main():
-    port_file, png, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
-    deadline = time.time() + timeout
-    ws = page_socket(port_file, deadline)
+def probe(ws, expression):
+    res = ws.call('Runtime.evaluate', expression=expression, returnByValue=True)
+    return json.loads(res['result'].get('value') or '{}')
+
+
+def screenshot(ws, png):
+    shot = ws.call('Page.captureScreenshot', format='png')
+    with open(png, 'wb') as f:
+        f.write(base64.b64decode(shot['data']))
+
+
+def session_page(ws, png, deadline):
+    """The session's runs, drawn live until done."""
     seen_running = done = False
     state = {}
     while time.time() < deadline:
-        res = ws.call('Runtime.evaluate', expression=PROBE, returnByValue=True)
-        state = json.loads(res['result'].get('value') or '{}')
+        state = probe(ws, PROBE)
         runs = state.get('runs', [])
         seen_running |= any(r['status'] == 'running' for r in runs)
         done = (len(runs) == RUNS and stalled(state) and all(r['status'] == 'done' for r in runs)
@@ -119,9 +137,7 @@ def main():
         if done:
             break
         time.sleep(0.2)
-    shot = ws.call('Page.captureScreenshot', format='png')
-    with open(png, 'wb') as f:
-        f.write(base64.b64decode(shot['data']))
+    screenshot(ws, png)
     print(json.dumps(state, indent=1))
     print('seen running:', seen_running)
     if not done:
@@ -129,6 +145,57 @@ def main():
                  'and the stall of the loop')
     if not seen_running:
         sys.exit('the page never showed a run running: it was not live')
+
+
+def wait_recent(ws, deadline, until):
+    """The list's state once until(rows) holds, or None at the deadline."""
+    state = {}
+    while time.time() < deadline:
+        state = probe(ws, RECENT)
+        if state.get('shown') and until(state.get('rows', [])):
+            return state
+        time.sleep(0.2)
+    print(json.dumps(state, indent=1))
+    return None
+
+
+def recent_list(ws, url, png, client, deadline):
+    """The list at url follows a run started after it was drawn."""
+    ws.call('Page.navigate', url=url)
+    state = wait_recent(ws, deadline, lambda rows: len(rows) >= RUNS)
+    if not state:
+        sys.exit('the list of recent runs was not drawn')
+    before = {r['run'] for r in state['rows']}
+    print('list before the run:', sorted(before))
+    run = subprocess.Popen(client, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        state = wait_recent(ws, deadline, lambda rows: any(r['run'] not in before for r in rows))
+        if not state:
+            sys.exit('the new run never appeared in the list: it is not live')
+        new = next(r for r in state['rows'] if r['run'] not in before)
+        print('the new run appeared:', new)
+        state = wait_recent(ws, deadline, lambda rows: any(
+            r['run'] == new['run'] and r['status'] == 'done' for r in rows))
+        if not state:
+            sys.exit(f'run {new["run"]} never showed its final status in the list')
+        print('and later:', [r for r in state['rows'] if r['run'] == new['run']][0])
+        screenshot(ws, png)
+        _, err = run.communicate(timeout=max(1, deadline - time.time()))
+        if run.returncode != 0:
+            sys.exit(f'the client failed ({run.returncode}): {err.decode(errors="replace")}')
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+
+
+def main():
+    port_file, png, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    deadline = time.time() + timeout
+    ws = page_socket(port_file, deadline)
+    session_page(ws, png, deadline)
+    if len(sys.argv) > 6:
+        recent_list(ws, sys.argv[4], sys.argv[5], sys.argv[6:], time.time() + timeout)
 
 
 if __name__ == '__main__':

@@ -1,4 +1,5 @@
-// The page: recent runs at /, a session's runs drawn live at /s/SESSION.
+// The page: recent runs at /, kept current, a session's runs drawn live
+// at /s/SESSION.
 // Data from the JSON API and the session's event stream (docs/http.md).
 'use strict';
 
@@ -278,12 +279,13 @@ function link(text, href) {
   a.href = withToken(href);
   return a;
 }
-async function showRecent() {
-  const list = await api('/api/runs');
+function drawRecent(list) {
   const body = $('recent').tBodies[0];
   body.textContent = '';
-  for (const i of list.runs) {
+  for (const i of list) {
     const tr = el('tr');
+    tr.dataset.run = i.run;
+    tr.dataset.status = i.status;
     for (const v of [i.run, i.mode, i.orders, i.status, secs(i.elapsed_us)]) tr.appendChild(el('td', '', String(v)));
     const s = el('td', 'session');
     s.appendChild(link(i.session.slice(0, 8) + '…', '/s/' + i.session));
@@ -297,6 +299,36 @@ async function showRecent() {
   }
   $('recent-box').hidden = false;
 }
+// The list follows every session's runs: no event stream covers them all,
+// so it is asked for again every RECENT_POLL_MS while the page is visible,
+// and redrawn only when it changed (a link being clicked stays put).
+const RECENT_POLL_MS = 2000;
+let recentShown = null, recentTimer = null, recentBusy = false, recentFailed = false;
+async function showRecent() {
+  const list = await api('/api/runs');
+  const text = JSON.stringify(list.runs);
+  if (!session && text !== recentShown) {
+    recentShown = text;
+    drawRecent(list.runs);
+  }
+}
+async function pollRecent() {
+  clearTimeout(recentTimer);
+  recentTimer = null;
+  if (session || document.hidden || recentBusy) return;
+  recentBusy = true;
+  try {
+    await showRecent();
+    if (recentFailed) showError(null);
+    recentFailed = false;
+  } catch (err) {
+    showError(err);
+    recentFailed = true;
+  }
+  recentBusy = false;
+  if (!session && !document.hidden) recentTimer = setTimeout(pollRecent, RECENT_POLL_MS);
+}
+document.addEventListener('visibilitychange', pollRecent);
 
 // ---- the form ----------------------------------------------------------------
 
@@ -336,4 +368,5 @@ setInterval(() => {
   if ([...runs.values()].some(r => r.info.status === 'running')) draw();
 }, 100);
 
-(session ? openSession(session) : showRecent()).catch(showError);
+if (session) openSession(session).catch(showError);
+else pollRecent();
