@@ -18,6 +18,7 @@ struct stats_key {
 };
 
 #define K(name, field) { name, offsetof(struct stats, field) }
+#define STATS_NOTE_WIDTH 79
 
 static const struct stats_key loop_keys[] = {
 	K("uptime", uptime_us), K("busy", busy_us), K("iterations", iterations),
@@ -216,9 +217,34 @@ static void stats_order_name(struct strbuf *b, const struct model_run *r, uint32
 		strbuf_printf(b, "order %" PRIu32, order);
 }
 
+/* Breaks what b holds from `from` on at spaces, so that no line of it
+ * is wider than STATS_NOTE_WIDTH: a note with many stalls, or slow ones,
+ * still fits an 80-column terminal. */
+static void stats_wrap(struct strbuf *b, size_t from)
+{
+	size_t line = from, space = 0;
+	int has_space = 0;
+
+	for (size_t i = from; i < b->len && b->data; i++) {
+		if (b->data[i] == '\n') {
+			line = i + 1;
+			has_space = 0;
+		} else if (i - line >= STATS_NOTE_WIDTH && has_space) {
+			b->data[space] = '\n';
+			line = space + 1;
+			has_space = b->data[i] == ' ';
+			space = i;
+		} else if (b->data[i] == ' ') {
+			has_space = 1;
+			space = i;
+		}
+	}
+}
+
 void stats_note_stalls(struct strbuf *b, const struct model *m)
 {
 	size_t kept = m->nstalls < MODEL_STALLS_MAX ? m->nstalls : MODEL_STALLS_MAX;
+	size_t from = b->len;
 	const struct model_run *r;
 
 	if (m->nstalls == 0)
@@ -238,15 +264,18 @@ void stats_note_stalls(struct strbuf *b, const struct model *m)
 		strbuf_puts(b, ")");
 	}
 	strbuf_puts(b, ".\n");
+	stats_wrap(b, from);
 }
 
 void stats_note_lag(struct strbuf *b, const struct stats *s)
 {
 	char up[24], max[24], p99[24];
+	size_t from = b->len;
 
 	stats_format_time(up, sizeof up, s->uptime_us);
 	stats_format_time(max, sizeof max, s->lag_max);
 	stats_format_time(p99, sizeof p99, s->lag_p99);
 	strbuf_printf(b, "Loop lag since the server started %s ago: max %s, p99 %s.\n", up, max,
 	              p99);
+	stats_wrap(b, from);
 }

@@ -63,7 +63,8 @@ void stats_json_stall(struct strbuf *b, const struct stats_stall *st);
 
 /* After the totals: the stalls the session was told of, each held time
  * and whose cook it was ("The loop stalled 2 times (450 ms, 452 ms:
- * async's cooks of B and C)."); nothing without any. */
+ * async's cooks of B and C)."); nothing without any. Like the lag's line
+ * below, broken at spaces where it would pass 79 columns. */
 void stats_note_stalls(struct strbuf *b, const struct model *m);
 
 /* After the totals of compare --cook: the loop's lag as the server

@@ -140,6 +140,52 @@ static void test_note_after_totals(void **state)
 	model_free(&m);
 }
 
+/* Many or slow stalls: the note is broken at spaces, every line within
+ * 79 columns, the words the same. */
+static void test_note_wraps(void **state)
+{
+	static char *names[] = { "A:10ms:100ms", "B:450ms:100ms", "C:450ms:1s" };
+	struct model m;
+	struct strbuf b;
+	struct model_run *r;
+	(void)state;
+	model_init(&m, 1);
+	strbuf_init(&b);
+	r = model_add_run(&m, 3, MODE_ASYNC, 3, 0);
+	assert_non_null(r);
+	model_set_orders(r, names, 3);
+	for (uint64_t id = 1; id <= 3; id++) {
+		struct stats_stall st = { .id = id, .held_us = 14070000 + id, .run = 3,
+		                          .order = (uint32_t)id, .cause = "cook" };
+		model_add_stall(&m, &st);
+	}
+	strbuf_puts(&b, "before\n");
+	stats_note_stalls(&b, &m);
+	assert_string_equal(b.data, "before\nThe loop stalled 3 times: 14070 ms, 14070 ms, 14070 "
+	                            "ms (async's cooks of A, B\nand C).\n");
+	for (uint64_t id = 4; id <= 40; id++) {
+		struct stats_stall st = { .id = id, .held_us = 120000, .run = 3, .order = 1,
+		                          .cause = "cook" };
+		model_add_stall(&m, &st);
+	}
+	strbuf_reset(&b);
+	stats_note_stalls(&b, &m);
+	int lines = 0;
+	for (char *p = b.data; *p; lines++) {
+		char *nl = strchr(p, '\n');
+		assert_non_null(nl);
+		assert_true(nl - p <= 79);
+		p = nl + 1;
+	}
+	assert_true(lines >= 2);
+	for (char *p = strchr(b.data, '\n'); p && p[1]; p = strchr(p, '\n'))
+		*p = ' ';
+	assert_int_equal(strncmp(b.data, "The loop stalled 40 times: 14070 ms, ", 37), 0);
+	assert_non_null(strstr(b.data, ", 120 ms, ... (async's cooks of A, B, C, A, A, "));
+	strbuf_free(&b);
+	model_free(&m);
+}
+
 /* top's frame: the stall and the lag, every line within the width, and
  * the held loop said while an answer is late. */
 static void test_top_frame(void **state)
@@ -177,6 +223,7 @@ int main(void)
 		cmocka_unit_test(test_stalled_keeps_newest),
 		cmocka_unit_test(test_stall_notice),
 		cmocka_unit_test(test_note_after_totals),
+		cmocka_unit_test(test_note_wraps),
 		cmocka_unit_test(test_top_frame),
 	};
 	return cmocka_run_group_tests_name("stats", tests, NULL, NULL);
