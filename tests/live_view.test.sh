@@ -28,7 +28,9 @@ if wait_for live 'EXIT='; then ok "the client ends"; else not_ok "the client end
 capture live "$dir/final"
 check_screen "exit code 0" "$dir/final" '^EXIT=0$'
 check_screen "the totals table" "$dir/final" '^mode +orders +elapsed +ideal +overhead +speed-up$'
-check_screen "sync took the sum: 3.5 s" "$dir/final" '^sync +3 +3\.5[0-9]{2} s +3\.500 s +\+[0-9]+\.[0-9]{3} ms +1\.00x$'
+# Its speed-up is the sum over its elapsed: 1.00x, or just under once a busy
+# machine adds 18 ms or more.
+check_screen "sync took the sum: 3.5 s" "$dir/final" '^sync +3 +3\.5[0-9]{2} s +3\.500 s +\+[0-9]+\.[0-9]{3} ms +(1\.00|0\.9[0-9])x$'
 check_screen "async took the longest: 1.5 s" "$dir/final" '^async +3 +1\.5[0-9]{2} s +1\.500 s +\+[0-9]+\.[0-9]{3} ms +2\.[0-9]{2}x$'
 check_screen "every order collected" "$dir/final" ' collected$'
 [ "$(grep -cE '^sync +run' "$dir/final")" = 1 ] && ok "redrawn in place, not scrolled" || { not_ok "redrawn in place"; cat "$dir/final"; }
