@@ -26,6 +26,9 @@ struct http {
 	struct http_sse *streams;      /* every SSE stream (http_sse.c) */
 	size_t nstreams;
 	struct event *heartbeat;
+	struct http_sse *sse_dirty;    /* streams with output to flush (http_sse.c) */
+	struct event *sse_flush;       /* flushes them, once the callback is done */
+	struct evbuffer *sse_scratch;  /* a line's event, formatted once for all */
 	struct http_client *clients;   /* protocol connections for POSTs (http_submit.c) */
 	struct http_export *exports;   /* exports being streamed (http_export.c) */
 	size_t nexports;

@@ -22,20 +22,79 @@ struct http_sse {
 	struct evhttp_connection *evcon;
 	struct session *session;        /* NULL once it is gone */
 	uint64_t dropped;               /* live events not sent since the last lagged */
+	/* What was published for it since the last flush: a run's steps are
+	 * copied here, formatted once for every stream, and go out as one
+	 * chunk after the callback that made them, so that a run's own clock
+	 * never waits for its watchers. */
+	struct evbuffer *pending;
+	int dirty;                          /* on the flush list */
 	struct http_sse *s_prev, *s_next;   /* the session's streams */
 	struct http_sse *prev, *next;       /* every stream */
+	struct http_sse *d_prev, *d_next;   /* the flush list */
 };
 
 static size_t sse_out_len(const struct http_sse *st)
 {
 	return evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(
-		st->evcon)));
+		st->evcon))) + evbuffer_get_length(st->pending);
 }
 
-/* Sends buf (drained) as one chunk: flushed as soon as the socket takes it. */
+static void sse_undirty(struct http_sse *st)
+{
+	struct http *h = st->srv->http;
+	if (!st->dirty)
+		return;
+	if (st->d_prev)
+		st->d_prev->d_next = st->d_next;
+	else
+		h->sse_dirty = st->d_next;
+	if (st->d_next)
+		st->d_next->d_prev = st->d_prev;
+	st->d_prev = st->d_next = NULL;
+	st->dirty = 0;
+}
+
+/* Queues len bytes for st; the flush event sends them. */
+static void sse_send_bytes(struct http_sse *st, const void *data, size_t len)
+{
+	struct http *h = st->srv->http;
+	if (evbuffer_add(st->pending, data, len) < 0 || st->dirty)
+		return;
+	st->dirty = 1;
+	st->d_prev = NULL;
+	st->d_next = h->sse_dirty;
+	if (h->sse_dirty)
+		h->sse_dirty->d_prev = st;
+	h->sse_dirty = st;
+	event_active(h->sse_flush, 0, 0);
+}
+
+/* Queues buf (drained). */
 static void sse_send(struct http_sse *st, struct evbuffer *buf)
 {
-	evhttp_send_reply_chunk(st->req, buf);
+	size_t len = evbuffer_get_length(buf);
+	const unsigned char *p = evbuffer_pullup(buf, -1);
+	if (p)
+		sse_send_bytes(st, p, len);
+	evbuffer_drain(buf, len);
+}
+
+/* What a stream holds goes out as one chunk: flushed as soon as the
+ * socket takes it. */
+static void sse_flush_one(struct http_sse *st)
+{
+	sse_undirty(st);
+	if (evbuffer_get_length(st->pending))
+		evhttp_send_reply_chunk(st->req, st->pending);
+}
+
+static void sse_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	(void)fd;
+	(void)what;
+	while (srv->http->sse_dirty)
+		sse_flush_one(srv->http->sse_dirty);
 }
 
 static void sse_unlink(struct http_sse *st)
@@ -57,6 +116,13 @@ static void sse_unlink(struct http_sse *st)
 	if (st->next)
 		st->next->prev = st->prev;
 	h->nstreams--;
+	sse_undirty(st);
+}
+
+static void sse_free(struct http_sse *st)
+{
+	evbuffer_free(st->pending);
+	free(st);
 }
 
 /* The connection is going (the client left, or a write failed). */
@@ -70,16 +136,17 @@ static void sse_close_cb(struct evhttp_connection *evcon, void *arg)
 	if (!evhttp_request_get_connection(st->req))
 		evhttp_request_free(st->req);
 	sse_unlink(st);
-	free(st);
+	sse_free(st);
 }
 
 /* Ends the reply (the client may reconnect) and forgets the stream. */
 static void sse_end(struct http_sse *st)
 {
 	evhttp_connection_set_closecb(st->evcon, NULL, NULL);
+	sse_flush_one(st);
 	evhttp_send_reply_end(st->req);
 	sse_unlink(st);
-	free(st);
+	sse_free(st);
 }
 
 /* A reader past the cap holds too much: its connection goes. */
@@ -91,12 +158,11 @@ static void sse_kill(struct http_sse *st)
 
 static void sse_send_lagged(struct http_sse *st, const char *key, uint64_t n)
 {
-	struct evbuffer *buf = evbuffer_new();
-	if (!buf)
-		return;
-	evbuffer_add_printf(buf, "event: lagged\ndata: {\"%s\":%" PRIu64 "}\n\n", key, n);
-	sse_send(st, buf);
-	evbuffer_free(buf);
+	char text[80];
+	int len = snprintf(text, sizeof text, "event: lagged\ndata: {\"%s\":%" PRIu64 "}\n\n",
+	                   key, n);
+	if (len > 0 && (size_t)len < sizeof text)
+		sse_send_bytes(st, text, (size_t)len);
 }
 
 static void sse_add_event(struct evbuffer *buf, const struct proto_event *ev, int gen_name)
@@ -191,19 +257,16 @@ static int sse_take_event(struct http_sse *st)
 	return 1;
 }
 
-static void sse_event_to(struct http_sse *st, const struct proto_event *ev, int gen_name)
+/* text: the event, formatted once for every stream. */
+static void sse_event_to(struct http_sse *st, const void *text, size_t len)
 {
-	struct evbuffer *buf;
-	if (!sse_take_event(st) || !(buf = evbuffer_new()))
-		return;
-	sse_add_event(buf, ev, gen_name);
-	sse_send(st, buf);
-	evbuffer_free(buf);
+	if (sse_take_event(st))
+		sse_send_bytes(st, text, len);
 }
 
 /* A done is never dropped; the count of the events that were goes first,
  * so that a reader knows every event of the run was sent or counted. */
-static void sse_done_to(struct http_sse *st, const char *line, size_t len)
+static void sse_done_to(struct http_sse *st, const void *text, size_t len)
 {
 	if (sse_out_len(st) > HTTP_SSE_OUT_CAP) {
 		sse_kill(st);
@@ -213,30 +276,43 @@ static void sse_done_to(struct http_sse *st, const char *line, size_t len)
 		sse_send_lagged(st, "dropped", st->dropped);
 		st->dropped = 0;
 	}
-	struct evbuffer *buf = evbuffer_new();
-	if (!buf)
-		return;
+	sse_send_bytes(st, text, len);
+}
+
+/* A DONE or STALL line as its event, into buf. */
+static void sse_add_line(struct evbuffer *buf, const struct health *h, const char *line,
+                         size_t len)
+{
 	if (len > 6 && memcmp(line, "STALL ", 6) == 0)
-		sse_add_stall(buf, st->srv->health, line, len);
+		sse_add_stall(buf, h, line, len);
 	else
 		sse_add_done(buf, line, len);
-	sse_send(st, buf);
-	evbuffer_free(buf);
 }
 
 void http_sse_publish_event(struct session *s, const struct proto_event *ev, int gen_name)
 {
-	for (struct http_sse *st = s->sse; st; st = st->s_next)
-		sse_event_to(st, ev, gen_name);
+	struct evbuffer *buf = s->sse->srv->http->sse_scratch;
+	sse_add_event(buf, ev, gen_name);
+	size_t len = evbuffer_get_length(buf);
+	const unsigned char *text = evbuffer_pullup(buf, -1);
+	for (struct http_sse *st = s->sse; st && text; st = st->s_next)
+		sse_event_to(st, text, len);
+	evbuffer_drain(buf, len);
 }
 
 void http_sse_publish_done(struct session *s, const char *line, size_t len)
 {
+	struct server *srv = s->sse->srv;
+	struct evbuffer *buf = srv->http->sse_scratch;
+	sse_add_line(buf, srv->health, line, len);
+	size_t n = evbuffer_get_length(buf);
+	const unsigned char *text = evbuffer_pullup(buf, -1);
 	struct http_sse *next;
-	for (struct http_sse *st = s->sse; st; st = next) {
+	for (struct http_sse *st = s->sse; st && text; st = next) {
 		next = st->s_next;
-		sse_done_to(st, line, len);
+		sse_done_to(st, text, n);
 	}
+	evbuffer_drain(buf, n);
 }
 
 void http_sse_session_gone(struct session *s)
@@ -259,10 +335,18 @@ static void sse_replay(struct http_sse *st, struct session *s, uint64_t since)
 		const struct replay_line *l = &s->replay[(s->replay_head + i) % s->replay_cap];
 		if (l->seq <= since)
 			continue;
+		struct evbuffer *buf = st->srv->http->sse_scratch;
 		if (l->len == 0)
-			sse_event_to(st, &l->u.ev, l->gen_name);
+			sse_add_event(buf, &l->u.ev, l->gen_name);
 		else
-			sse_done_to(st, l->u.text, l->len);
+			sse_add_line(buf, st->srv->health, l->u.text, l->len);
+		size_t n = evbuffer_get_length(buf);
+		const unsigned char *text = evbuffer_pullup(buf, -1);
+		if (text && l->len == 0)
+			sse_event_to(st, text, n);
+		else if (text)
+			sse_done_to(st, text, n);
+		evbuffer_drain(buf, n);
 	}
 }
 
@@ -330,6 +414,10 @@ void http_sse_handle(struct http_req *hr)
 		return;
 	}
 	struct http_sse *st = h->nstreams < HTTP_SSE_MAX ? calloc(1, sizeof *st) : NULL;
+	if (st && !(st->pending = evbuffer_new())) {
+		free(st);
+		st = NULL;
+	}
 	if (!st) {
 		http_reply_error(hr->req, "busy", "%zu event streams are open; try again", h->nstreams);
 		return;
@@ -375,12 +463,7 @@ static void sse_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 			sse_send_lagged(st, "dropped", st->dropped);
 			st->dropped = 0;
 		}
-		struct evbuffer *buf = evbuffer_new();
-		if (!buf)
-			continue;
-		evbuffer_add(buf, ": heartbeat\n\n", 13);
-		sse_send(st, buf);
-		evbuffer_free(buf);
+		sse_send_bytes(st, ": heartbeat\n\n", 13);
 	}
 }
 
@@ -388,8 +471,12 @@ int http_sse_init(struct server *srv)
 {
 	struct http *h = srv->http;
 	h->heartbeat = event_new(srv->base, -1, EV_PERSIST, sse_heartbeat_cb, srv);
-	if (!h->heartbeat)
+	h->sse_flush = event_new(srv->base, -1, 0, sse_flush_cb, srv);
+	h->sse_scratch = evbuffer_new();
+	if (!h->heartbeat || !h->sse_flush || !h->sse_scratch)
 		return -1;
+	/* After the timers that came due with the steps it carries. */
+	event_priority_set(h->sse_flush, PRIO_TIMER);
 	struct timeval tv = { .tv_sec = HTTP_SSE_HEARTBEAT_S };
 	event_add(h->heartbeat, &tv);
 	return 0;
@@ -411,9 +498,15 @@ void http_sse_free_all(struct server *srv)
 		struct http_sse *st = h->streams;
 		evhttp_connection_set_closecb(st->evcon, NULL, NULL);
 		sse_unlink(st);
-		free(st);
+		sse_free(st);
 	}
 	if (h->heartbeat)
 		event_free(h->heartbeat);
 	h->heartbeat = NULL;
+	if (h->sse_flush)
+		event_free(h->sse_flush);
+	h->sse_flush = NULL;
+	if (h->sse_scratch)
+		evbuffer_free(h->sse_scratch);
+	h->sse_scratch = NULL;
 }
