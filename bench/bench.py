@@ -65,6 +65,10 @@ class Server:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.err)
         LIVE[self.proc.pid] = self.proc
         self.addr = self._wait_listening()
+        # logged before "listening on": known by now, when the listener is on
+        with open(self.errpath) as f:
+            m = re.search(r"http on (\S+)", f.read())
+        self.http = m.group(1) if m else None
         self.maxrss_kb = None
 
     def _wait_listening(self):

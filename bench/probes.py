@@ -9,6 +9,8 @@ import sqlite3
 import threading
 import time
 
+import sse
+
 
 class Ctx:
     def __init__(self, build, tmp, server, run_cmd, timed_cmd, log):
@@ -28,7 +30,9 @@ def config(quick):
     if quick:
         return {"quick": True, "runs": 1, "lesson": ["A:300ms", "B:300ms", "C:400ms"],
                 "scale_ns": [10000, 100000], "big_n": 100000, "spread_n": 100000,
-                "conns": 1000, "watch_n": 10000, "peer_timeout": 60}
+                "conns": 1000, "watch_n": 10000, "peer_timeout": 60,
+                "sse_clients": 100, "sse_gen_n": 100000, "riders_n": 100000, "riders": 100,
+                "feature_runs": 1}
     return {"quick": False, "runs": 3, "lesson": ["A:3s", "B:3s", "C:4s"],
             "scale_ns": [10000, 100000, 1000000], "big_n": 1000000, "spread_n": 1000000,
             "conns": 10000, "watch_n": 100000, "peer_timeout": 300}
@@ -101,11 +105,14 @@ def gen(ctx, n, lo_us, hi_us, watched, riders=True, figures=True, **server):
     events read as fast as they come (watched) or not sent at all (WATCH
     ends: the client waits for DONE); every figure after it is committed.
     figures=False skips the rows' lateness, for runs that need the
-    makespan alone."""
+    makespan alone. riders: as many as the orders (True), none (False) or
+    that many."""
     srv = ctx.server(**server)
     try:
         meal = "%dus" % lo_us if lo_us == hi_us else "%dus..%dus" % (lo_us, hi_us)
-        line = "GEN async %d %s" % (n, meal) + (" riders=%d" % n if riders else "")
+        if riders is True:
+            riders = n
+        line = "GEN async %d %s" % (n, meal) + (" riders=%d" % riders if riders else "")
         text = ctx.run_cmd([ctx.loadgen, "one" if watched else "ends", srv.addr, line], 600)
         d = json.loads(text)
         # DONE is sent once the run's end and all its events are committed;
@@ -113,7 +120,8 @@ def gen(ctx, n, lo_us, hi_us, watched, riders=True, figures=True, **server):
         # the run's own length is how long storage lagged.
         res = {"ok": d["ok"], "makespan_s": d["elapsed_us"] / 1e6,
                "commit_lag_s": max(0.0, d["done_s"] - d["ok_s"] - d["elapsed_us"] / 1e6),
-               "ok_s": d["ok_s"], "streamed": d["events"], "dropped": d["dropped"]}
+               "ok_s": d["ok_s"], "ideal_s": d["ideal_us"] / 1e6, "streamed": d["events"],
+               "dropped": d["dropped"]}
         if figures:
             res.update(db_figures(srv.db))
     finally:
@@ -247,15 +255,78 @@ def feature_costs(ctx, cfg):
     and each one off alone, back to back in every repetition, so that
     every pair is measured seconds apart; all on comes first in one
     repetition and last in the next, so that a machine growing busier or
-    quieter does not favour either side."""
+    quieter does not favour either side. A feature's cost is a few per
+    cent at most, within one pair's noise: more pairs than the other
+    targets have, so that the median says more than the noise."""
     n = cfg["big_n"]
     res = {}
-    for rep in range(cfg["runs"]):
-        ctx.log("run %d/%d: features on and off, N=%d" % (rep + 1, cfg["runs"], n))
+    reps = cfg.get("feature_runs", cfg["runs"])
+    for rep in range(reps):
+        ctx.log("run %d/%d: features on and off, N=%d" % (rep + 1, reps, n))
         order = [("on", {})] + list(FEATURES.items())
         for name, off in (order if rep % 2 == 0 else order[::-1]):
             res.setdefault(name, []).append(
                 gen(ctx, n, 1000000, 1000000, False, figures=False, **off))
+    return res
+
+
+def rss_sampler(srv):
+    """(sample, peak): sample() reads the server's RSS, peak[0] the most."""
+    peak = [srv.rss_kb()]
+
+    def sample():
+        try:
+            peak[0] = max(peak[0], srv.rss_kb())
+        except (OSError, AttributeError):
+            pass
+    return sample, peak
+
+
+def sse_lesson(ctx, cfg, n, rep):
+    """Browsers watching the lesson: n event streams of the session that
+    runs it, sync and async at once; each run's overhead from its DONE, and
+    whether every stream got every step the protocol connection got."""
+    srv = ctx.server()
+    lesson = " ".join(cfg["lesson"])
+    ctx.note(["# %d streams: GET http://127.0.0.1:$HTTP/events?session=ID, then RUN sync %s "
+              "and RUN async %s" % (n, lesson, lesson)])
+    try:
+        dones, streams, evs = sse.watch(srv.addr, srv.http, n, ["RUN sync " + lesson,
+                                                              "RUN async " + lesson], 2)
+    finally:
+        srv.stop()
+    whole = all(st.events == evs and st.dones == 2 for st in streams)
+    return [{"rep": rep, "clients": n, "mode": d["mode"], "status": d["status"], "whole": whole,
+             "overhead_ms": (int(d["elapsed"]) - int(d["ideal"])) / 1e3} for d in dones]
+
+
+def sse_gen(ctx, cfg, rate):
+    """One browser on a large GEN: every event streamed or counted in a
+    lagged event, the server's RSS sampled as it reads (rate bytes/s, 0:
+    as fast as it comes)."""
+    n = cfg["sse_gen_n"]
+    srv = ctx.server()
+    sample, peak = rss_sampler(srv)
+    base = peak[0]
+    ctx.note(["# 1 stream%s: GET http://127.0.0.1:$HTTP/events?session=ID, then WATCH ends, "
+              "GEN async %d 1s" % (" read at %d B/s" % rate if rate else "", n)])
+    try:
+        dones, streams, _ = sse.watch(srv.addr, srv.http, 1, ["WATCH ends",
+                                                               "GEN async %d 1s" % n], 1,
+                                      rate=rate, sample=sample)
+    finally:
+        srv.stop()
+    st = streams[0]
+    return {"rate": rate, "events": st.events, "dropped": st.dropped, "closed": st.closed,
+            "accounted": st.events + st.dropped == 3 * n and st.dones == 1,
+            "rss_growth_mb": (peak[0] - base) / 1024, "status": dones[0]["status"]}
+
+
+def riders_big(ctx, cfg):
+    """Bounded concurrency at scale: N orders of 1 ms, a fixed number of
+    riders: every hand-over of a rider is a wake-up of the loop."""
+    res = gen(ctx, cfg["riders_n"], 1000, 1000, False, riders=cfg["riders"], figures=False)
+    res["over_ideal"] = res["makespan_s"] / res["ideal_s"]
     return res
 
 
@@ -273,4 +344,15 @@ def run_all(ctx, cfg):
         res["watch_fast"].append(watched(ctx, cfg["watch_n"], 0))
         res["watch_slow"].append(watched(ctx, cfg["watch_n"], 1000000))
         res["live"].append(live_view(ctx, cfg["watch_n"]))
+    ctx.log("target 5: %d browsers on the lesson, one on %d orders"
+            % (cfg["sse_clients"], cfg["sse_gen_n"]))
+    res["sse_lesson"], res["sse_fast"], res["sse_slow"] = [], [], []
+    for rep in range(cfg["runs"]):
+        pair = [0, cfg["sse_clients"]]
+        for n in (pair if rep % 2 == 0 else pair[::-1]):
+            res["sse_lesson"] += sse_lesson(ctx, cfg, n, rep)
+        res["sse_fast"].append(sse_gen(ctx, cfg, 0))
+        res["sse_slow"].append(sse_gen(ctx, cfg, 1000000))
+    ctx.log("target 6: %d orders of 1 ms, %d riders" % (cfg["riders_n"], cfg["riders"]))
+    res["riders_big"] = [riders_big(ctx, cfg) for _ in range(cfg["runs"])]
     return res

@@ -199,6 +199,49 @@ def watch_rows(cfg, res):
     return rows
 
 
+def browser_rider_rows(cfg, res):
+    """The browser view's and the riders' targets: browsers (event
+    streams) watching the lesson and a large run, a million orders through
+    a hundred riders."""
+    rows, lesson = [], res.get("sse_lesson", [])
+    k = cfg["sse_clients"]
+    for mode in ("sync", "async"):
+        st = stat([d["overhead_ms"] for d in lesson if d["mode"] == mode and d["clients"] == k])
+        rows.append(("lesson %s, %d browsers watching: overhead ms" % (mode, k), fmt(st),
+                     "≤ +1 ms", verdict(st, 1.0)))
+        by_rep = {}
+        for d in lesson:
+            if d["mode"] == mode:
+                by_rep.setdefault(d["rep"], {})[d["clients"]] = d["overhead_ms"]
+        st = stat([r[k] - r[0] for r in by_rep.values() if k in r and 0 in r])
+        rows.append(("lesson %s: overhead with %d browsers less with none, ms" % (mode, k),
+                     fmt(st), "≤ +1 ms", verdict(st, 1.0)))
+    whole = [d["whole"] for d in lesson if d["clients"] == k]
+    rows.append(("every browser got every step and both runs' ends",
+                 "%d/%d runs" % (sum(whole), len(whole)), "all",
+                 "met" if whole and all(whole) else "NOT met"))
+    n = cfg["sse_gen_n"]
+    fast, slow = res.get("sse_fast", []), res.get("sse_slow", [])
+    st = stat([100.0 * d["events"] / (3 * n) for d in fast])
+    rows.append(("GEN %d, one browser reading as fast as it can: %% of events streamed" % n,
+                 fmt(st, 1), "-", "(the rest counted: next row)"))
+    acc = [d["accounted"] for d in fast + slow]
+    rows.append(("GEN %d, one browser (fast, and at 1 MB/s): every event streamed or "
+                 "counted in a lagged event" % n, "%d/%d runs" % (sum(acc), len(acc)), "all",
+                 "met" if acc and all(acc) else "NOT met"))
+    st = stat([d["rss_growth_mb"] for d in slow])
+    rows.append(("GEN %d, one browser at 1 MB/s: server RSS growth MB" % n, fmt(st, 1),
+                 "bounded (≤ 64)", verdict(st, 64)))
+    big = res.get("riders_big", [])
+    pre = "%d × 1 ms, %d riders (ideal %g s)" % (cfg["riders_n"], cfg["riders"],
+                                                 cfg["riders_n"] / 1000.0 / cfg["riders"])
+    st = stat([d["over_ideal"] for d in big])
+    rows.append((pre + ": makespan ÷ ideal", fmt(st), "≤ 1.25", verdict(st, 1.25)))
+    st = stat([d["rss_mb"] for d in big])
+    rows.append((pre + ": server peak RSS MB", fmt(st, 0), "≤ 300", verdict(st, 300)))
+    return rows
+
+
 def peer_rows(res):
     rows = []
     for key in sorted({k for _, k in res}, key=lambda k: (k.split()[1], int(k.split()[0]))):
@@ -244,6 +287,13 @@ def render(machine, cfg, res, commands):
               "## Targets in absolute figures", "",
               table(["#", "figure", "median (min–max)", "target", "verdict"],
                     target_rows(cfg, res)), "",
+              "## Browsers and riders", "",
+              "A browser here is an event stream (`GET /events?session=ID`) of the "
+              "session that runs the work, read over loopback like the page's "
+              "EventSource reads it. The lesson runs with none and with %d of them, "
+              "back to back in every repetition." % cfg["sse_clients"], "",
+              table(["figure", "median (min–max)", "target", "verdict"],
+                    browser_rider_rows(cfg, res)), "",
               "## Beside the peers (same workload, in-process, no network, no storage "
               "for the peers; baedal through its server with every row stored, its "
               "client asking for the run's end only (WATCH ends), and baedal-watched "
