@@ -5,7 +5,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <stdlib.h>
@@ -15,15 +14,13 @@
 
 #include "server/clock.h"
 #include "server/log.h"
-#include "server/migrations.h"
 #include "server/store_file.h"
 #include "server/store_queue.h"
+#include "server/store_schema.h"
 #include "server/store_writer.h"
 
 _Static_assert(STORE_TEXT_MAX == PROTO_NAME_MAX, "a record must hold any order name");
 _Static_assert(2 * STORE_ID_BYTES == PROTO_SESSION_HEX, "a record must hold any session id");
-
-#define STORE_BUSY_TIMEOUT_MS 5000
 
 struct store_waiter {
 	struct store_waiter *next;
@@ -62,149 +59,6 @@ struct store {
 	char last_err[STORE_ERR_LEN];
 	struct store_waiter *wait_head, **wait_tail;
 };
-
-__attribute__((format(printf, 3, 4)))
-static void store_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static void store_fail_db(struct store *s, const char *path, const char *what, char *err,
-                          size_t errlen)
-{
-	int code = sqlite3_errcode(s->db) & 0xff;
-	int sys = sqlite3_system_errno(s->db);
-	/* errno explains why a file would not open or read ("Is a directory",
-	 * "Permission denied"); after other errors it is stale. */
-	if (sys != 0 && (code == SQLITE_CANTOPEN || code == SQLITE_IOERR))
-		store_errf(err, errlen, "database %s: %s: %s (%s)", path, what, sqlite3_errmsg(s->db),
-		           strerror(sys));
-	else
-		store_errf(err, errlen, "database %s: %s: %s", path, what, sqlite3_errmsg(s->db));
-}
-
-/* Runs one statement that returns at most one row; *text gets a copy of
- * its first column when asked. */
-static int store_query(sqlite3 *db, const char *sql, sqlite3_int64 *num, char *text, size_t cap)
-{
-	sqlite3_stmt *st;
-	int rc;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && num)
-		*num = sqlite3_column_int64(st, 0);
-	if (rc == SQLITE_ROW && text) {
-		const unsigned char *t = sqlite3_column_text(st, 0);
-		snprintf(text, cap, "%s", t ? (const char *)t : "");
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int store_configure(struct store *s, const char *path, char *err, size_t errlen)
-{
-	char mode[16] = "";
-	int rc = sqlite3_open_v2(path, &s->db,
-	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-	                         NULL);
-	if (rc != SQLITE_OK) {
-		if (!s->db) {
-			store_errf(err, errlen, "database %s: cannot open: out of memory", path);
-			return -1;
-		}
-		store_fail_db(s, path, "cannot open", err, errlen);
-		return -1;
-	}
-	/* SQLite opened the path anew: the file locked, not one put in its place. */
-	if (!store_file_same(&s->file)) {
-		store_errf(err, errlen, "database %s: replaced while it was being opened", path);
-		return -1;
-	}
-	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
-	if (store_query(s->db, "PRAGMA journal_mode = WAL", NULL, mode, sizeof mode) != 0) {
-		store_fail_db(s, path, "cannot use WAL", err, errlen);
-		return -1;
-	}
-	/* A file system without shared memory, for one, quietly keeps the old mode. */
-	if (strcmp(mode, "wal") != 0) {
-		store_errf(err, errlen, "database %s: cannot use WAL: journal mode stays \"%s\"", path,
-		           mode);
-		return -1;
-	}
-	if (sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
-		store_fail_db(s, path, "cannot set synchronous=FULL", err, errlen);
-		return -1;
-	}
-	return 0;
-}
-
-static int store_apply(struct store *s, const struct migration *m, const char *path,
-                       char *err, size_t errlen)
-{
-	char sql[64], what[128];
-	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", m->version);
-	/* The version moves in the same transaction as the schema, so a
-	 * crash leaves either both or neither. */
-	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK &&
-	    sqlite3_exec(s->db, m->sql, NULL, NULL, NULL) == SQLITE_OK &&
-	    sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK &&
-	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-		return 0;
-	snprintf(what, sizeof what, "migration %s failed", m->name);
-	store_fail_db(s, path, what, err, errlen);
-	if (!sqlite3_get_autocommit(s->db))
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
-}
-
-static int store_migrate(struct store *s, const char *path, char *err, size_t errlen)
-{
-	sqlite3_int64 version = 0;
-	if (store_query(s->db, "PRAGMA user_version", &version, NULL, 0) != 0) {
-		store_fail_db(s, path, "cannot read the schema version", err, errlen);
-		return -1;
-	}
-	if (version < 0 || (size_t)version > migrations_count) {
-		store_errf(err, errlen,
-		           "database %s has schema version %lld, newer than this baedald (%zu); "
-		           "use a newer baedald", path, (long long)version, migrations_count);
-		return -1;
-	}
-	for (size_t i = (size_t)version; i < migrations_count; i++)
-		if (store_apply(s, &migrations[i], path, err, errlen) != 0)
-			return -1;
-	return 0;
-}
-
-/* A crash leaves runs 'running' that nothing will finish: say so. */
-static int store_recover(struct store *s, const char *path, char *err, size_t errlen)
-{
-	sqlite3_int64 next = 1;
-	if (sqlite3_exec(s->db, "UPDATE runs SET status = 'interrupted' WHERE status = 'running'",
-	                 NULL, NULL, NULL) != SQLITE_OK) {
-		store_fail_db(s, path, "cannot mark unfinished runs interrupted", err, errlen);
-		return -1;
-	}
-	s->recovered = (uint64_t)sqlite3_changes64(s->db);
-	if (store_query(s->db, "SELECT coalesce(max(run_id), 0) + 1 FROM runs", &next, NULL, 0)
-	    != 0) {
-		store_fail_db(s, path, "cannot read the last run id", err, errlen);
-		return -1;
-	}
-	s->next_run_id = (uint64_t)next;
-	next = 1;
-	if (store_query(s->db, "SELECT coalesce(max(stall_id), 0) + 1 FROM stalls", &next, NULL, 0)
-	    != 0) {
-		store_fail_db(s, path, "cannot read the last stall id", err, errlen);
-		return -1;
-	}
-	s->next_stall_id = (uint64_t)next;
-	return 0;
-}
 
 static int store_init_runtime(struct store *s, const char *path, char *err, size_t errlen)
 {
@@ -268,12 +122,16 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	/* The lock comes before anything reads or writes the database: a
 	 * second server must not migrate it, mark the first one's runs
 	 * interrupted or take its run ids. */
+	struct store_schema_ids ids;
 	if (store_file_lock(&s->file, path, err, errlen) != 0 ||
-	    store_configure(s, path, err, errlen) != 0 || store_migrate(s, path, err, errlen) != 0 ||
-	    store_recover(s, path, err, errlen) != 0 || store_init_runtime(s, path, err, errlen) != 0) {
+	    store_schema_open(&s->db, &s->file, path, &ids, err, errlen) != 0 ||
+	    store_init_runtime(s, path, err, errlen) != 0) {
 		store_destroy(s);
 		return NULL;
 	}
+	s->recovered = ids.recovered;
+	s->next_run_id = ids.next_run_id;
+	s->next_stall_id = ids.next_stall_id;
 	return s;
 }
 
