@@ -35,7 +35,9 @@ def config(quick):
                 "feature_runs": 1}
     return {"quick": False, "runs": 3, "lesson": ["A:3s", "B:3s", "C:4s"],
             "scale_ns": [10000, 100000, 1000000], "big_n": 1000000, "spread_n": 1000000,
-            "conns": 10000, "watch_n": 100000, "peer_timeout": 300}
+            "conns": 10000, "watch_n": 100000, "peer_timeout": 300,
+            "sse_clients": 100, "sse_gen_n": 100000, "riders_n": 1000000, "riders": 100,
+            "feature_runs": 5}
 
 
 PEERS = {
