@@ -254,24 +254,23 @@ def scaling(ctx, cfg, res):
 
 def feature_costs(ctx, cfg):
     """Each feature's cost on the big run's makespan (WATCH ends): all on
-    and each one off alone, back to back in every repetition, so that
-    every pair is measured seconds apart; all on comes first in one
-    repetition and last in the next, so that a machine growing busier or
-    quieter does not favour either side. The first run of a repetition
-    is the slower one, by a few per cent (measured: 12 pairs of health on
-    and off, each order six times, +6 % to -6 % by order alone): an even
-    number of repetitions puts each side first equally often. A
-    feature's cost is a few per cent at most, within one pair's noise:
-    more pairs than the other targets have."""
+    against that feature off alone, as adjacent pairs, so that the two
+    are measured seconds apart. Which of the two runs first alternates:
+    the first run of a pair is the slower one by a few per cent whatever
+    it is (measured: 12 pairs of health on and off, +6 % to -6 % by the
+    order alone), and an even number of pairs puts each side first
+    equally often. A feature's cost is a few per cent at most, within one
+    pair's noise: more pairs than the other targets have."""
     n = cfg["big_n"]
     res = {}
     reps = cfg.get("feature_runs", cfg["runs"])
     for rep in range(reps):
         ctx.log("run %d/%d: features on and off, N=%d" % (rep + 1, reps, n))
-        order = [("on", {})] + list(FEATURES.items())
-        for name, off in (order if rep % 2 == 0 else order[::-1]):
-            res.setdefault(name, []).append(
-                gen(ctx, n, 1000000, 1000000, False, figures=False, **off))
+        for name, off in FEATURES.items():
+            pair = [("on", {}), ("off", off)]
+            for side, kw in (pair if rep % 2 == 0 else pair[::-1]):
+                res.setdefault(name, {}).setdefault(side, []).append(
+                    gen(ctx, n, 1000000, 1000000, False, figures=False, **kw))
     return res
 
 

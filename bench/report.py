@@ -134,9 +134,8 @@ def ratio_rows(cfg, res):
         st = stat([best_peer_factor(sc, k, 1.0, i) for i in reps])
         rows.append(("%d × 1 s: the best peer's overhead ÷ baedal's" % n, fmt(st, 1), "≥ 10",
                      verdict(st, 10, higher_is_better=True)))
-    feat = res.get("features", {})
-    for name in (f for f in feat if f != "on"):
-        st = paired(feat["on"], feat[name],
+    for name, sides in res.get("features", {}).items():
+        st = paired(sides.get("on", []), sides.get("off", []),
                     lambda on, off: 100.0 * (on["makespan_s"] / off["makespan_s"] - 1))
         rows.append(("%s × 1 s, WATCH ends: makespan with %s on vs off" % (cfg["big_n"], name),
                      fmt_pct(st), "≤ +2 %", verdict(st, 2)))
