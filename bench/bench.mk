@@ -1,5 +1,5 @@
 # The benchmark: baedal beside Python asyncio, Node and Go (bench/README.md).
-# `make bench` (about 10 minutes) and `make bench-quick` (a smoke run, < 1 minute).
+# `make bench` (about 15 minutes) and `make bench-quick` (a smoke run, < 2 minutes).
 
 BENCH_BIN = $(BUILD)/bench/loadgen $(BUILD)/bench/peer-go $(BUILD)/bench/nohealth/baedald
 # command:Debian package, for what the suite runs besides the build's own deps.

@@ -324,7 +324,10 @@ def update_readme(path, machine, cfg, res):
     block = "\n".join([README_BEGIN, "", "%s, %s, load %s before, %s after:" % (
         machine.get("date", "?"), machine.get("cpu", "?"), machine.get("load_before", "?"),
         machine.get("load_after", "?")), "", table(["figure", "median (min–max)", "target",
-                                                    "verdict"], ratio_rows(cfg, res)), ""])
+                                                    "verdict"], ratio_rows(cfg, res)), "",
+        "Browsers (event streams of the session) and riders, in the same run:", "",
+        table(["figure", "median (min–max)", "target", "verdict"],
+              browser_rider_rows(cfg, res)), ""])
     with open(path, "w") as f:
         f.write(text[:a] + block + "\n" + text[b:])
     return True
