@@ -629,3 +629,11 @@ unsigned long long support_field_u64(const char *line, const char *key)
 		fail_msg("no %s= in '%s'", key, line);
 	return strtoull(at + strlen(pat), NULL, 10);
 }
+
+unsigned long long support_submit_run(struct test_conn *c, const char *line)
+{
+	char ok[256];
+	assert_int_equal(support_send(c, line), 0);
+	support_expect_prefix(c, "OK run=", ok, sizeof ok);
+	return support_field_u64(ok, "run");
+}

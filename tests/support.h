@@ -110,6 +110,8 @@ void support_expect_grouped(const char *got, const char *want);
 void support_read_session_id(struct test_conn *c, char id[33]);
 /* The number after " key=" in line; fails the test if there is none. */
 unsigned long long support_field_u64(const char *line, const char *key);
+/* Sends a RUN or GEN line and reads its "OK run=N": N. */
+unsigned long long support_submit_run(struct test_conn *c, const char *line);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 long long support_now_ms(void);

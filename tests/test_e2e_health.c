@@ -25,18 +25,6 @@ struct watched {
 	uint64_t run;
 };
 
-static uint64_t field(const char *line, const char *key)
-{
-	const char *v;
-	size_t n;
-	uint64_t out = 0;
-	if (proto_find_field(line, strlen(line), key, &v, &n) < 0)
-		fail_msg("no %s= in '%s'", key, line);
-	for (size_t i = 0; i < n && v[i] >= '0' && v[i] <= '9'; i++)
-		out = out * 10 + (uint64_t)(v[i] - '0');
-	return out;
-}
-
 static void watch_until_done(struct test_conn *c, struct watched *w)
 {
 	char line[4096];
@@ -63,7 +51,7 @@ static uint64_t stat_of(struct test_conn *c, const char *prefix, const char *key
 		if (rc != SUPPORT_LINE)
 			fail_msg("waiting for STATS: %s", support_read_outcome(rc));
 		if (strncmp(line, prefix, strlen(prefix)) == 0)
-			v = field(line, key);
+			v = support_field_u64(line, key);
 		if (stalled && strncmp(line, "STALLED ", 8) == 0)
 			snprintf(stalled, cap, "%.500s", line);
 		if (strcmp(line, "OK stats") == 0)
@@ -82,18 +70,16 @@ static uint64_t cook_beside_others(struct support_e2e *f, const char *mode, stru
                                    size_t cap)
 {
 	struct test_conn a, b, idle;
-	char line[4096], run_line[64];
+	char run_line[64];
 	support_connect_greeted(&a, f->srv.port, NULL, 0);
 	support_connect_greeted(&b, f->srv.port, NULL, 0);
 	support_connect_greeted(&idle, f->srv.port, NULL, 0);
 	assert_int_equal(support_send(&b, "GEN async 20 200ms..300ms\n"), 0);
 	support_expect_prefix(&b, "OK run=", NULL, 0);
 	snprintf(run_line, sizeof run_line, "RUN %s A:500ms:10ms\n", mode);
-	assert_int_equal(support_send(&a, run_line), 0);
-	support_expect_prefix(&a, "OK run=", line, sizeof line);
 	memset(cooker, 0, sizeof *cooker);
 	memset(other, 0, sizeof *other);
-	cooker->run = field(line, "run");
+	cooker->run = support_submit_run(&a, run_line);
 	watch_until_done(&a, cooker);
 	watch_until_done(&b, other);
 	*stalls = stat_of(&idle, "STAT loop ", "stalls", stalled, cap);
@@ -118,15 +104,15 @@ static void test_inline_cook_is_one_stall(void **state)
 	assert_int_equal(stalls, 1);
 	assert_true(lag >= 500000);
 	assert_int_equal(cooker.stalls, 1);
-	assert_true(field(cooker.stall, "held") >= 500000);
+	assert_true(support_field_u64(cooker.stall, "held") >= 500000);
 	assert_non_null(strstr(cooker.stall, " cause=cook "));
-	assert_int_equal(field(cooker.stall, "run"), cooker.run);
-	assert_int_equal(field(cooker.stall, "order"), 1);
+	assert_int_equal(support_field_u64(cooker.stall, "run"), cooker.run);
+	assert_int_equal(support_field_u64(cooker.stall, "order"), 1);
 	/* The other session's timers waited for it: told once, the same stall. */
 	assert_int_equal(other.stalls, 1);
-	assert_int_equal(field(other.stall, "id"), field(cooker.stall, "id"));
-	assert_int_equal(field(stalled, "run"), cooker.run);
-	assert_true(field(stalled, "held") >= 500000);
+	assert_int_equal(support_field_u64(other.stall, "id"), support_field_u64(cooker.stall, "id"));
+	assert_int_equal(support_field_u64(stalled, "run"), cooker.run);
+	assert_true(support_field_u64(stalled, "held") >= 500000);
 
 	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
 	char sql[160];
@@ -167,18 +153,16 @@ static uint64_t cook_one_stall(struct support_e2e *f, uint64_t *run, uint64_t *c
 {
 	struct test_conn c;
 	struct watched w;
-	char line[4096], stalled[512] = "";
+	char stalled[512] = "";
 	support_connect_greeted(&c, f->srv.port, NULL, 0);
-	assert_int_equal(support_send(&c, "RUN async A:100ms:1ms\n"), 0);
-	support_expect_prefix(&c, "OK run=", line, sizeof line);
 	memset(&w, 0, sizeof w);
-	*run = field(line, "run");
+	*run = support_submit_run(&c, "RUN async A:100ms:1ms\n");
 	watch_until_done(&c, &w);
 	assert_int_equal(w.stalls, 1);
 	*count = stat_of(&c, "STAT loop ", "stalls", stalled, sizeof stalled);
-	assert_int_equal(field(stalled, "id"), field(w.stall, "id"));
+	assert_int_equal(support_field_u64(stalled, "id"), support_field_u64(w.stall, "id"));
 	support_close(&c);
-	return field(w.stall, "id");
+	return support_field_u64(w.stall, "id");
 }
 
 /* A stall's id names one stall everywhere, across a restart on the same

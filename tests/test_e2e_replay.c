@@ -60,14 +60,7 @@ static void follow_run(struct test_conn *c, uint64_t run, struct seen *s)
 
 static uint64_t run_live(struct test_conn *c, const char *line, struct seen *s)
 {
-	char ok[256];
-	const char *v;
-	size_t n;
-	uint64_t run = 0;
-	assert_int_equal(support_send(c, line), 0);
-	support_expect_prefix(c, "OK run=", ok, sizeof ok);
-	assert_int_equal(proto_find_field(ok + 3, strlen(ok + 3), "run", &v, &n), 0);
-	assert_int_equal(proto_parse_u64(v, n, &run), 0);
+	uint64_t run = support_submit_run(c, line);
 	memset(s, 0, sizeof *s);
 	follow_run(c, run, s);
 	return run;

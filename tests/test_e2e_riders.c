@@ -48,19 +48,6 @@ static void follow_run(struct test_conn *c, uint64_t run, struct seen *s)
 	}
 }
 
-static uint64_t submit(struct test_conn *c, const char *line)
-{
-	char ok[256];
-	const char *v;
-	size_t n;
-	uint64_t run = 0;
-	assert_int_equal(support_send(c, line), 0);
-	support_expect_prefix(c, "OK run=", ok, sizeof ok);
-	assert_int_equal(proto_find_field(ok + 3, strlen(ok + 3), "run", &v, &n), 0);
-	assert_int_equal(proto_parse_u64(v, n, &run), 0);
-	return run;
-}
-
 static const int64_t meal_ms[NORDERS + 1] = { 0, 300, 300, 400 };
 
 /* Two riders: C waits for A's rider; the run takes at least the ideal,
@@ -70,7 +57,7 @@ static void test_two_riders(void **state)
 	struct support_e2e *e = *state;
 	struct seen s;
 	support_connect_greeted(&e->c, e->srv.port, NULL, 0);
-	uint64_t run = submit(&e->c, "RUN async A:300ms B:300ms C:400ms riders=2\n");
+	uint64_t run = support_submit_run(&e->c, "RUN async A:300ms B:300ms C:400ms riders=2\n");
 	follow_run(&e->c, run, &s);
 	assert_int_equal(s.done.status, RUN_DONE);
 	assert_int_equal(s.done.riders, 2);
@@ -95,7 +82,7 @@ static void test_deadline(void **state)
 	struct support_e2e *e = *state;
 	struct seen s;
 	support_connect_greeted(&e->c, e->srv.port, NULL, 0);
-	uint64_t run = submit(&e->c, "RUN async A:300ms B:300ms C:400ms deadline=350ms\n");
+	uint64_t run = support_submit_run(&e->c, "RUN async A:300ms B:300ms C:400ms deadline=350ms\n");
 	follow_run(&e->c, run, &s);
 	assert_int_equal(s.done.status, RUN_TIMED_OUT);
 	assert_int_equal(s.done.collected, 2);
@@ -131,7 +118,7 @@ static void test_cancel(void **state)
 	support_connect_greeted(&e->c, e->srv.port, hello, sizeof hello);
 	assert_int_equal(proto_parse_server_line(hello, strlen(hello), &sl), 0);
 	memcpy(session, sl.u.hello.session, sizeof session);
-	uint64_t run = submit(&e->c, "RUN async A:30s B:30s\n");
+	uint64_t run = support_submit_run(&e->c, "RUN async A:30s B:30s\n");
 
 	support_connect_greeted(&other, e->srv.port, NULL, 0);
 	snprintf(line, sizeof line, "CANCEL %llu\n", (unsigned long long)run);
