@@ -69,15 +69,6 @@ static void sse_send_bytes(struct http_sse *st, const void *data, size_t len)
 	event_active(h->sse_flush, 0, 0);
 }
 
-/* Queues buf (drained). */
-static void sse_send(struct http_sse *st, struct evbuffer *buf)
-{
-	size_t len = evbuffer_get_length(buf);
-	const unsigned char *p = evbuffer_pullup(buf, -1);
-	if (p)
-		sse_send_bytes(st, p, len);
-	evbuffer_drain(buf, len);
-}
 
 /* What a stream holds goes out as one chunk: flushed as soon as the
  * socket takes it. */
@@ -440,12 +431,11 @@ void http_sse_handle(struct http_req *hr)
 	struct timeval idle = { .tv_sec = (time_t)(us / 1000000u),
 	                        .tv_usec = (suseconds_t)(us % 1000000u) };
 	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(st->evcon), NULL, &idle);
-	struct evbuffer *buf = evbuffer_new();
-	if (buf) {
-		evbuffer_add_printf(buf, "retry: 2000\n: session %s seq %" PRIu64 "\n\n", s->id, s->seq);
-		sse_send(st, buf);
-		evbuffer_free(buf);
-	}
+	char opener[128];
+	int n = snprintf(opener, sizeof opener, "retry: 2000\n: session %s seq %" PRIu64 "\n\n", s->id,
+	                 s->seq);
+	if (n > 0 && (size_t)n < sizeof opener)
+		sse_send_bytes(st, opener, (size_t)n);
 	sse_replay(st, s, since);
 }
 
