@@ -159,17 +159,14 @@ def watched(ctx, n, rate):
     """Target 4a: one watcher of an n-order run, reading at rate bytes/s
     (0: as fast as it can); the server's RSS sampled every 50 ms."""
     srv = ctx.server()
-    base = srv.rss_kb()
-    peak = [base]
+    sample, peak = rss_sampler(srv)
+    base = peak[0]
     stop = threading.Event()
 
-    def sample():
+    def sample_until_stopped():
         while not stop.wait(0.05):
-            try:
-                peak[0] = max(peak[0], srv.rss_kb())
-            except (OSError, AttributeError):
-                return
-    t = threading.Thread(target=sample)
+            sample()
+    t = threading.Thread(target=sample_until_stopped)
     t.start()
     try:
         cmd = [ctx.loadgen, "one", srv.addr, "GEN async %d 1s" % n] + ([str(rate)] if rate else [])
