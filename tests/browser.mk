@@ -1,7 +1,7 @@
 # The page in a real browser (headless Chromium, installed if missing):
 # not part of `make test`, so that a fresh machine's first test run need
 # not download a browser. .ci/run runs it after make test.
-BROWSER_PKGS = chromium python3 curl
+BROWSER_PKGS = chromium python3 curl procps
 
 .PHONY: browser-deps browser-test pictures
 

@@ -20,9 +20,31 @@ mkdir -p "$out"
 dir=$(mktemp -d)
 srv_pid=""
 browser_pid=""
+# The browser's helper processes (network service, renderers) can outlive
+# the main one and go on writing to the profile, so every process that
+# names this run's profile is stopped and waited for before the profile is
+# removed: the profile's path is the one mark all of them carry.
+browser_left() {
+	pgrep -f -- "--user-data-dir=$dir/profile" >/dev/null
+}
+stop_browser() {
+	kill -TERM "$browser_pid" 2>/dev/null && wait "$browser_pid" 2>/dev/null
+	pkill -TERM -f -- "--user-data-dir=$dir/profile" 2>/dev/null || true
+	i=0
+	while browser_left && [ "$i" -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	pkill -KILL -f -- "--user-data-dir=$dir/profile" 2>/dev/null || true
+	return 0
+}
 cleanup() {
-	[ -n "$browser_pid" ] && kill "$browser_pid" 2>/dev/null && wait "$browser_pid" 2>/dev/null
+	[ -n "$browser_pid" ] && stop_browser
 	[ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null
+	for _ in 1 2 3 4 5; do
+		rm -rf "$dir" 2>/dev/null && return 0
+		sleep 0.2
+	done
 	rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
@@ -50,6 +72,7 @@ post -d "session=$session&mode=async&orders=A:2s+B:2s+C:3s&group=lesson" "$base/
 post -d "session=$session&mode=async&orders=K:300ms:500ms" "$base/api/runs" >/dev/null
 
 chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-extensions \
+	--disable-breakpad --disable-crash-reporter \
 	--user-data-dir="$dir/profile" --remote-debugging-port=0 --window-size=1200,800 \
 	"$base/s/$session" >"$out/chromium.log" 2>&1 &
 browser_pid=$!
