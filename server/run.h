@@ -10,6 +10,7 @@
 #include "common/protocol.h"
 #include "server/coro.h"
 #include "server/pool.h"
+#include "server/timer.h"
 
 struct run;
 struct order;
@@ -54,7 +55,7 @@ struct order {
 	uint64_t deadline_us;       /* delivered + meal, CLOCK_MONOTONIC; 0: not delivered */
 	uint32_t wait_next;         /* the next order waiting for a rider (1-based; 0: none) */
 	uint8_t queued;             /* waiting for a rider: no timer, no cook */
-	struct event timer;         /* event_assign'ed by the server's hooks */
+	struct timer_link timer;    /* the server's hooks' */
 };
 
 /* An order's cooking, kept beside the orders only by runs that cook, so

@@ -1,5 +1,6 @@
 #include "server/run_hooks.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,7 +15,7 @@
 #include "server/session.h"
 #include "server/store.h"
 
-/* ---- orders on libevent timers ------------------------------------------ */
+/* ---- orders on the server's timers ------------------------------------------ */
 
 static uint64_t hook_now(void *ctx)
 {
@@ -32,24 +33,32 @@ static void note_lateness(struct server *srv, const struct order *o, uint64_t no
 		srv->cooker->caused_us = now - o->deadline_us;
 }
 
-static void order_timer_cb(evutil_socket_t fd, short what, void *arg)
+static struct order *order_of(struct timer_link *t)
 {
-	struct order *o = arg;
-	(void)fd;
-	(void)what;
+	return (struct order *)((char *)t - offsetof(struct order, timer));
+}
+
+static void order_due(struct timer_link *t, void *ctx)
+{
+	struct server *srv = ctx;
+	struct order *o = order_of(t);
 	uint64_t now = timer_wait_out(o->deadline_us);
-	struct server *srv = o->run->hooks->ctx;
 	if (now >= o->deadline_us)
 		health_note_timer(srv->health, o->run->owner, o->deadline_us, now);
 	note_lateness(srv, o, now);
 	run_order_wake_at(o, now);
 }
 
+/* An order handed back to the loop by timer_fire_now(). */
+static void order_woken(struct timer_link *t, void *ctx)
+{
+	(void)ctx;
+	run_order_wake(order_of(t));
+}
+
 static int hook_arm(void *ctx, struct order *o, uint64_t now_us, uint64_t deadline_us)
 {
 	struct server *srv = ctx;
-	event_assign(&o->timer, srv->base, -1, 0, order_timer_cb, o);
-	event_priority_set(&o->timer, PRIO_TIMER);
 	if (timer_arm(&srv->timers, &o->timer, now_us, deadline_us, o->meal_us) == 0)
 		return 0;
 	log_error("run %llu: could not set the timer of order %u: the run is interrupted",
@@ -60,9 +69,7 @@ static int hook_arm(void *ctx, struct order *o, uint64_t now_us, uint64_t deadli
 static void hook_disarm(void *ctx, struct order *o)
 {
 	(void)ctx;
-	/* An order still on a worker has never had its timer assigned. */
-	if (event_initialized(&o->timer))
-		event_del(&o->timer);
+	timer_disarm(&o->timer);
 }
 
 static void run_resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -136,7 +143,7 @@ static int hook_arm_run(void *ctx, struct run *r, uint64_t now_us, uint64_t dead
 	struct server *srv = ctx;
 	event_assign(&r->deadline_timer, srv->base, -1, 0, run_deadline_cb, r);
 	event_priority_set(&r->deadline_timer, PRIO_TIMER);
-	return timer_arm(&srv->timers, &r->deadline_timer, now_us, deadline_us, r->deadline_us);
+	return timer_arm_event(&srv->timers, &r->deadline_timer, now_us, deadline_us);
 }
 
 static void hook_disarm_run(void *ctx, struct run *r)
@@ -159,13 +166,6 @@ static void hook_cook_inline(void *ctx, struct order *o, uint64_t cook_us)
 	                 o->run->id, o->idx);
 }
 
-static void order_wake_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	run_order_wake(arg);
-}
-
 static void hook_cook_submit(void *ctx, struct order *o, struct pool_job *job)
 {
 	struct server *srv = ctx;
@@ -179,9 +179,7 @@ static void hook_cook_submit(void *ctx, struct order *o, struct pool_job *job)
 	cook(job->in_us, NULL);
 	health_note_hold(srv->health, began, clock_mono_us(), CAUSE_COOK, o->run->owner,
 	                 o->run->id, o->idx);
-	event_assign(&o->timer, srv->base, -1, 0, order_wake_cb, o);
-	event_priority_set(&o->timer, PRIO_TIMER);
-	event_active(&o->timer, EV_TIMEOUT, 0);
+	timer_fire_now(&srv->timers, &o->timer);
 }
 
 static void cook_done_cb(struct pool_job *job, void *ctx)
@@ -242,6 +240,8 @@ int run_hooks_start(struct server *srv)
 		.emit = hook_emit, .finish = hook_finish,
 		.workers = workers, .ctx = srv,
 	};
+	if (timers_init(&srv->timers, srv->base, PRIO_TIMER, order_due, order_woken, srv) < 0)
+		return -1;
 	srv->pool_capacity = POOL_CAPACITY;
 	srv->pool = pool_new(srv->base, workers, POOL_CAPACITY, cook_done_cb, srv);
 	if (!srv->pool)
@@ -259,4 +259,6 @@ void run_hooks_stop(struct server *srv)
 {
 	pool_free(srv->pool);
 	srv->pool = NULL;
+	/* Orders still armed are unlinked: their runs are freed after this. */
+	timers_free(&srv->timers);
 }

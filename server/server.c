@@ -183,11 +183,11 @@ static struct event_base *server_new_base(void)
 	/* The default clock here is CLOCK_MONOTONIC_COARSE, which ticks every
 	 * 4 ms: timers would fire milliseconds off. */
 	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-	/* A million timers can come due in one pass; after 256 of them the
-	 * loop looks at its connections again, so that event lines are
-	 * written out as they are made instead of piling up past a client's
-	 * output limit. */
-	event_config_set_max_dispatch_interval(ec, NULL, 256, PRIO_TIMER);
+	/* A million timers can come due in one pass; after 256 of them (a
+	 * timer queue hands out TIMER_BATCH a callback) the loop looks at its
+	 * connections again, so that event lines are written out as they are
+	 * made instead of piling up past a client's output limit. */
+	event_config_set_max_dispatch_interval(ec, NULL, 256 / TIMER_BATCH, PRIO_TIMER);
 	struct event_base *base = event_base_new_with_config(ec);
 	event_config_free(ec);
 	if (base && event_base_priority_init(base, PRIO_COUNT) < 0) {
@@ -259,9 +259,8 @@ static int server_start(struct server *srv)
 		log_error("cannot set up the event loop");
 		return -1;
 	}
-	timer_init(&srv->timers, srv->base);
 	if (run_hooks_start(srv) < 0) {
-		log_error("cannot start the cooking threads");
+		log_error("cannot start the timers and the cooking threads");
 		return -1;
 	}
 	if (store_start(srv->store, srv->base, err, sizeof err) < 0) {
