@@ -183,11 +183,12 @@ static struct event_base *server_new_base(void)
 	/* The default clock here is CLOCK_MONOTONIC_COARSE, which ticks every
 	 * 4 ms: timers would fire milliseconds off. */
 	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-	/* A million timers can come due in one pass; after 256 of them (a
+	/* A million timers can come due in one pass; after 4096 of them (a
 	 * timer queue hands out TIMER_BATCH a callback) the loop looks at its
 	 * connections again, so that event lines are written out as they are
-	 * made instead of piling up past a client's output limit. */
-	event_config_set_max_dispatch_interval(ec, NULL, 256 / TIMER_BATCH, PRIO_TIMER);
+	 * made (some 300 KB at a time for a client that watches them all)
+	 * instead of piling up past a client's output limit (conn.h). */
+	event_config_set_max_dispatch_interval(ec, NULL, 4096 / TIMER_BATCH, PRIO_TIMER);
 	struct event_base *base = event_base_new_with_config(ec);
 	event_config_free(ec);
 	if (base && event_base_priority_init(base, PRIO_COUNT) < 0) {

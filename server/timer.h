@@ -33,9 +33,11 @@ typedef void (*timer_due_fn)(struct timer_link *t, void *ctx);
 #define TIMER_BUCKET_BITS 6
 #define TIMER_QUEUE_SLOTS 4096      /* open addressing, more than twice the most queues */
 
-/* How many timers one pass of a queue hands out before it lets the loop
- * serve connections and other queues; see server_new_base(). */
-#define TIMER_BATCH 32
+/* How many timers one pass of a queue hands out before it lets other
+ * queues run; the loop looks at its connections every few passes (see
+ * server_new_base()). Larger passes mean fewer, larger writes to a
+ * client that watches every event: the writes are most of its cost. */
+#define TIMER_BATCH 512
 
 struct timers {
 	struct event_base *base;

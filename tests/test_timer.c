@@ -21,9 +21,10 @@ struct shot {
 };
 
 /* What the tests saw, in the order they saw it. */
+#define SEEN_MAX (3 * TIMER_BATCH)
 static struct {
 	struct timers *tw;
-	struct shot *fired[256];
+	struct shot *fired[SEEN_MAX];
 	unsigned nfired, nwoken;
 	struct event *marker;       /* made active by the first timer */
 	int marker_at;              /* how many had fired when it ran; -1: not yet */
@@ -47,7 +48,7 @@ static void shot_due(struct timer_link *t, void *ctx)
 		return;
 	}
 	s->after_wait_us = now;
-	assert_true(seen.nfired < 256);
+	assert_true(seen.nfired < SEEN_MAX);
 	seen.fired[seen.nfired++] = s;
 	if (seen.marker && seen.nfired == 1)
 		event_active(seen.marker, EV_TIMEOUT, 0);
@@ -56,7 +57,7 @@ static void shot_due(struct timer_link *t, void *ctx)
 static void shot_woken(struct timer_link *t, void *ctx)
 {
 	(void)ctx;
-	assert_true(seen.nfired < 256);
+	assert_true(seen.nfired < SEEN_MAX);
 	seen.fired[seen.nfired++] = shot_of(t);
 	seen.nwoken++;
 }
@@ -208,7 +209,7 @@ static void test_queue_yields_after_a_batch(void **state)
 	(void)state;
 	struct event_base *base = precise_base();
 	struct timers tw;
-	struct shot shots[3 * TIMER_BATCH];
+	static struct shot shots[3 * TIMER_BATCH];
 
 	timers_setup(&tw, base);
 	seen.marker = event_new(base, -1, 0, marker_cb, NULL);
