@@ -27,8 +27,9 @@ browser_pid=""
 browser_left() {
 	pgrep -f -- "--user-data-dir=$dir/profile" >/dev/null
 }
+# Bounded: a browser that ignores SIGTERM for 10 s gets SIGKILL.
 stop_browser() {
-	kill -TERM "$browser_pid" 2>/dev/null && wait "$browser_pid" 2>/dev/null
+	kill -TERM "$browser_pid" 2>/dev/null || true
 	pkill -TERM -f -- "--user-data-dir=$dir/profile" 2>/dev/null || true
 	i=0
 	while browser_left && [ "$i" -lt 100 ]; do
@@ -36,7 +37,8 @@ stop_browser() {
 		i=$((i + 1))
 	done
 	pkill -KILL -f -- "--user-data-dir=$dir/profile" 2>/dev/null || true
-	return 0
+	kill -KILL "$browser_pid" 2>/dev/null || true
+	wait "$browser_pid" 2>/dev/null || true
 }
 cleanup() {
 	[ -n "$browser_pid" ] && stop_browser
