@@ -15,7 +15,7 @@
 #include "server/session.h"
 #include "server/store.h"
 
-/* ---- orders on the server's timers ------------------------------------------ */
+/* ---- orders on the server's timers ------------------------------------- */
 
 static uint64_t hook_now(void *ctx)
 {
