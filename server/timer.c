@@ -18,7 +18,6 @@ struct timer_queue {
 	uint64_t last_now_us;       /* arms are counted from here at the earliest */
 	struct timer_link head;     /* head.next the first to fire, head.prev the last */
 	struct event ev;
-	uint8_t is_now;             /* timer_fire_now()'s: hands out at once */
 	uint8_t scheduled;          /* ev is pending or active */
 };
 
@@ -43,10 +42,7 @@ int timers_init(struct timers *tw, struct event_base *base, int prio, timer_due_
 	*tw = (struct timers){ .base = base, .priority = prio, .due = due, .woken = woken,
 	                       .ctx = ctx };
 	tw->now = timer_queue_new(tw, 0);
-	if (!tw->now)
-		return -1;
-	tw->now->is_now = 1;
-	return 0;
+	return tw->now ? 0 : -1;
 }
 
 static void timer_queue_free(struct timer_queue *q)
@@ -124,6 +120,12 @@ static void timer_fresh_cache(struct timers *tw, uint64_t now_us)
 	}
 }
 
+/* us less TIMER_EARLY_US, not below 0. */
+static uint64_t timer_early(uint64_t us)
+{
+	return us > TIMER_EARLY_US ? us - TIMER_EARLY_US : 0;
+}
+
 static int timer_add_event(struct timers *tw, struct event *ev, uint64_t now_us,
                            uint64_t fire_us)
 {
@@ -142,7 +144,7 @@ static int timer_queue_schedule(struct timer_queue *q, uint64_t now_us)
 	if (q->scheduled || q->head.next == &q->head)
 		return 0;
 	q->scheduled = 1;
-	if (q->is_now) {
+	if (q == q->tw->now) {   /* hands out at once */
 		event_active(&q->ev, EV_TIMEOUT, 0);
 		return 0;
 	}
@@ -177,7 +179,7 @@ static void timer_queue_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		timer_disarm(t);
 		/* May arm t again, here or in any queue, or take others back. */
-		(q->is_now ? tw->woken : tw->due)(t, tw->ctx);
+		(q == tw->now ? tw->woken : tw->due)(t, tw->ctx);
 	}
 	if (q->scheduled || q->head.next == &q->head)
 		return;
@@ -195,9 +197,9 @@ static void timer_queue_cb(evutil_socket_t fd, short what, void *arg)
 int timer_arm(struct timers *tw, struct timer_link *t, uint64_t now, uint64_t deadline_us,
               uint64_t duration_us)
 {
-	uint64_t fire = deadline_us > TIMER_EARLY_US ? deadline_us - TIMER_EARLY_US : 0;
+	uint64_t fire = timer_early(deadline_us);
 	uint64_t left = fire > now ? fire - now : 0;
-	uint64_t wait = duration_us > TIMER_EARLY_US ? duration_us - TIMER_EARLY_US : 0;
+	uint64_t wait = timer_early(duration_us);
 	struct timer_queue *q = NULL;
 
 	/* Armed at the start of its meal: the exact queue ends at or after
@@ -239,8 +241,7 @@ void timer_fire_now(struct timers *tw, struct timer_link *t)
 
 int timer_arm_event(struct timers *tw, struct event *ev, uint64_t now_us, uint64_t deadline_us)
 {
-	uint64_t fire = deadline_us > TIMER_EARLY_US ? deadline_us - TIMER_EARLY_US : 0;
-	return timer_add_event(tw, ev, now_us, fire);
+	return timer_add_event(tw, ev, now_us, timer_early(deadline_us));
 }
 
 uint64_t timer_wait_out(uint64_t deadline_us)
