@@ -14,6 +14,11 @@
 #include "server/clock.h"
 #include "server/timer.h"
 
+/* Every timer test's world: a precise base and the timers on it, made
+ * afresh by timers_up and freed by timers_down. */
+static struct event_base *base;
+static struct timers tw;
+
 struct shot {
 	struct timer_link link;
 	uint64_t deadline_us, meal_us, fired_us, after_wait_us;
@@ -23,7 +28,6 @@ struct shot {
 /* What the tests saw, in the order they saw it. */
 #define SEEN_MAX (3 * TIMER_BATCH)
 static struct {
-	struct timers *tw;
 	struct shot *fired[SEEN_MAX];
 	unsigned nfired, nwoken;
 	struct event *marker;       /* made active by the first timer */
@@ -44,7 +48,7 @@ static void shot_due(struct timer_link *t, void *ctx)
 	s->fired_us = clock_mono_us();
 	uint64_t now = timer_wait_out(s->deadline_us);
 	if (now < s->deadline_us) {
-		assert_int_equal(timer_arm(seen.tw, &s->link, now, s->deadline_us, s->meal_us), 0);
+		assert_int_equal(timer_arm(&tw, &s->link, now, s->deadline_us, s->meal_us), 0);
 		return;
 	}
 	s->after_wait_us = now;
@@ -74,36 +78,46 @@ static struct event_base *precise_base(void)
 {
 	struct event_config *ec = event_config_new();
 	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-	struct event_base *base = event_base_new_with_config(ec);
+	struct event_base *b = event_base_new_with_config(ec);
 	event_config_free(ec);
-	assert_non_null(base);
-	return base;
+	assert_non_null(b);
+	return b;
 }
 
-static void timers_setup(struct timers *tw, struct event_base *base)
+static int timers_up(void **state)
 {
-	seen = (__typeof__(seen)){ .tw = tw, .marker_at = -1 };
-	assert_int_equal(timers_init(tw, base, 0, shot_due, shot_woken, NULL), 0);
+	(void)state;
+	base = precise_base();
+	seen = (__typeof__(seen)){ .marker_at = -1 };
+	assert_int_equal(timers_init(&tw, base, 0, shot_due, shot_woken, NULL), 0);
+	return 0;
+}
+
+/* timers_free may have been called by the test already: it is idempotent. */
+static int timers_down(void **state)
+{
+	(void)state;
+	timers_free(&tw);
+	event_base_free(base);
+	base = NULL;
+	return 0;
 }
 
 /* Arms shot s for a meal starting now, on a fresh clock. */
-static void shot_arm(struct timers *tw, struct shot *s, uint64_t meal)
+static void shot_arm(struct shot *s, uint64_t meal)
 {
 	uint64_t now = clock_mono_us();
 	*s = (struct shot){ .deadline_us = now + meal, .meal_us = meal };
-	assert_int_equal(timer_arm(tw, &s->link, now, s->deadline_us, meal), 0);
+	assert_int_equal(timer_arm(&tw, &s->link, now, s->deadline_us, meal), 0);
 }
 
 static void test_fires_early_then_waits_out(void **state)
 {
 	(void)state;
-	struct event_base *base = precise_base();
-	struct timers tw;
 	struct shot shots[8];
 
-	timers_setup(&tw, base);
 	for (int i = 0; i < 8; i++)
-		shot_arm(&tw, &shots[i], 20000 + (uint64_t)(i % 2) * 5000);   /* two durations */
+		shot_arm(&shots[i], 20000 + (uint64_t)(i % 2) * 5000);   /* two durations */
 	assert_int_equal(tw.nqueues, 2);   /* one queue per repeated duration */
 	assert_int_equal(tw.nexact, 2);
 	assert_int_equal(event_base_dispatch(base), 1);   /* no events left */
@@ -121,8 +135,6 @@ static void test_fires_early_then_waits_out(void **state)
 		assert_int_equal(k, next[k % 2]);
 		next[k % 2] += 2;
 	}
-	timers_free(&tw);
-	event_base_free(base);
 }
 
 /* A timer taken back never fires, wherever it was in its queue (first,
@@ -130,13 +142,10 @@ static void test_fires_early_then_waits_out(void **state)
 static void test_disarm_takes_back(void **state)
 {
 	(void)state;
-	struct event_base *base = precise_base();
-	struct timers tw;
 	struct shot shots[30];
 
-	timers_setup(&tw, base);
 	for (int i = 0; i < 30; i++)
-		shot_arm(&tw, &shots[i], 5000);
+		shot_arm(&shots[i], 5000);
 	for (int i = 0; i < 30; i += 3)
 		timer_disarm(&shots[i].link);
 	timer_disarm(&shots[29].link);
@@ -151,8 +160,6 @@ static void test_disarm_takes_back(void **state)
 		}
 		assert_ptr_equal(seen.fired[k++], &shots[i]);
 	}
-	timers_free(&tw);
-	event_base_free(base);
 }
 
 /* Meals of many different lengths: past the exact queues they wait in
@@ -161,15 +168,12 @@ static void test_disarm_takes_back(void **state)
 static void test_buckets_converge(void **state)
 {
 	(void)state;
-	struct event_base *base = precise_base();
-	struct timers tw;
 	struct shot shots[200];
 	uint32_t lcg = 12345;
 
-	timers_setup(&tw, base);
 	for (int i = 0; i < 200; i++) {
 		lcg = lcg * 1103515245u + 12345u;
-		shot_arm(&tw, &shots[i], 2000 + (lcg >> 8) % 60000);   /* 2-62 ms */
+		shot_arm(&shots[i], 2000 + (lcg >> 8) % 60000);   /* 2-62 ms */
 	}
 	assert_int_equal(tw.nexact, TIMER_EXACT_MAX);
 	assert_true(tw.nqueues > TIMER_EXACT_MAX);
@@ -179,8 +183,6 @@ static void test_buckets_converge(void **state)
 		assert_true(shots[i].after_wait_us >= shots[i].deadline_us);
 		assert_true(shots[i].hops >= 1 && shots[i].hops <= 4);
 	}
-	timers_free(&tw);
-	event_base_free(base);
 }
 
 /* A thousand different meals of 10.0 to 11.0 ms need the exact queues
@@ -189,21 +191,16 @@ static void test_buckets_converge(void **state)
 static void test_queues_are_few(void **state)
 {
 	(void)state;
-	struct event_base *base = precise_base();
-	struct timers tw;
 	static struct shot shots[1000];
 
-	timers_setup(&tw, base);
 	for (int i = 0; i < 1000; i++)
-		shot_arm(&tw, &shots[i], 10000 + (uint64_t)i);
+		shot_arm(&shots[i], 10000 + (uint64_t)i);
 	assert_int_equal(tw.nexact, TIMER_EXACT_MAX);
 	assert_true(tw.nqueues <= TIMER_EXACT_MAX + 8);
 	for (int i = 0; i < 1000; i++)
 		timer_disarm(&shots[i].link);
 	assert_int_equal(event_base_dispatch(base), 1);
 	assert_int_equal(seen.nfired, 0);
-	timers_free(&tw);
-	event_base_free(base);
 }
 
 /* One pass of a queue hands out TIMER_BATCH timers, then lets what else
@@ -212,11 +209,8 @@ static void test_queues_are_few(void **state)
 static void test_queue_yields_after_a_batch(void **state)
 {
 	(void)state;
-	struct event_base *base = precise_base();
-	struct timers tw;
 	static struct shot shots[3 * TIMER_BATCH];
 
-	timers_setup(&tw, base);
 	seen.marker = event_new(base, -1, 0, marker_cb, NULL);
 	uint64_t now = clock_mono_us();
 	for (int i = 0; i < 3 * TIMER_BATCH; i++) {
@@ -230,8 +224,6 @@ static void test_queue_yields_after_a_batch(void **state)
 	for (unsigned i = 0; i < 3 * TIMER_BATCH; i++)
 		assert_ptr_equal(seen.fired[i], &shots[i]);
 	event_free(seen.marker);
-	timers_free(&tw);
-	event_base_free(base);
 }
 
 /* timer_fire_now() hands timers to the woken callback, in order, from
@@ -239,11 +231,8 @@ static void test_queue_yields_after_a_batch(void **state)
 static void test_fire_now(void **state)
 {
 	(void)state;
-	struct event_base *base = precise_base();
-	struct timers tw;
 	struct shot shots[3] = { 0 };
 
-	timers_setup(&tw, base);
 	for (int i = 0; i < 3; i++)
 		timer_fire_now(&tw, &shots[i].link);
 	timer_disarm(&shots[1].link);
@@ -252,8 +241,6 @@ static void test_fire_now(void **state)
 	assert_int_equal(seen.nwoken, 2);
 	assert_ptr_equal(seen.fired[0], &shots[0]);
 	assert_ptr_equal(seen.fired[1], &shots[2]);
-	timers_free(&tw);
-	event_base_free(base);
 }
 
 /* Freeing the timers unlinks what is still armed: its owner's later
@@ -261,20 +248,16 @@ static void test_fire_now(void **state)
 static void test_free_unlinks_armed(void **state)
 {
 	(void)state;
-	struct event_base *base = precise_base();
-	struct timers tw;
 	struct shot shots[4] = { 0 };
 
-	timers_setup(&tw, base);
 	for (int i = 0; i < 3; i++)
-		shot_arm(&tw, &shots[i], 60000000);
+		shot_arm(&shots[i], 60000000);
 	timer_fire_now(&tw, &shots[3].link);
 	timers_free(&tw);
 	for (int i = 0; i < 4; i++) {
 		assert_null(shots[i].link.next);
 		timer_disarm(&shots[i].link);
 	}
-	event_base_free(base);
 }
 
 /* A deadline far away is not waited out on the CPU: the caller re-arms.
@@ -324,13 +307,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wall_clock_from_monotonic),
-		cmocka_unit_test(test_fires_early_then_waits_out),
-		cmocka_unit_test(test_disarm_takes_back),
-		cmocka_unit_test(test_buckets_converge),
-		cmocka_unit_test(test_queues_are_few),
-		cmocka_unit_test(test_queue_yields_after_a_batch),
-		cmocka_unit_test(test_fire_now),
-		cmocka_unit_test(test_free_unlinks_armed),
+		cmocka_unit_test_setup_teardown(test_fires_early_then_waits_out, timers_up, timers_down),
+		cmocka_unit_test_setup_teardown(test_disarm_takes_back, timers_up, timers_down),
+		cmocka_unit_test_setup_teardown(test_buckets_converge, timers_up, timers_down),
+		cmocka_unit_test_setup_teardown(test_queues_are_few, timers_up, timers_down),
+		cmocka_unit_test_setup_teardown(test_queue_yields_after_a_batch, timers_up, timers_down),
+		cmocka_unit_test_setup_teardown(test_fire_now, timers_up, timers_down),
+		cmocka_unit_test_setup_teardown(test_free_unlinks_armed, timers_up, timers_down),
 		cmocka_unit_test(test_wait_out_only_the_last_stretch),
 	};
 	return cmocka_run_group_tests_name("timer", tests, NULL, NULL);
