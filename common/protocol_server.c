@@ -418,9 +418,9 @@ int proto_format_event(char *buf, size_t cap, const struct proto_event *ev)
 	/* The longest line: 3 numbers of 20 digits and one of 10, a 32-byte
 	 * name, the longest step (9) and the keys: 146 bytes. A buffer that
 	 * surely holds it is written in place, a smaller one by way of line[]. */
-	enum { EVENT_LINE_BOUND = 160 };
-	char line[EVENT_LINE_BOUND];
-	char *const start = cap >= EVENT_LINE_BOUND ? buf : line;
+	_Static_assert(PROTO_EVENT_LINE_MAX >= 146, "an EV line fits PROTO_EVENT_LINE_MAX");
+	char line[PROTO_EVENT_LINE_MAX];
+	char *const start = cap >= PROTO_EVENT_LINE_MAX ? buf : line;
 	char *at = start;
 	const char *step = proto_step_name(ev->step);
 

@@ -9,6 +9,7 @@
 
 #include "common/protocol.h"
 #include "server/command.h"
+#include "server/conn_stage.h"
 #include "server/log.h"
 #include "server/replay.h"
 #include "server/run.h"
@@ -155,6 +156,7 @@ void conn_kill(struct conn *c)
 	}
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	event_del(&c->idle);
+	conn_stage_drop(c);
 	conn_unlink(c);
 	c->next = srv->dead;
 	srv->dead = c;
@@ -174,7 +176,7 @@ void conn_reap(struct server *srv)
 
 static size_t conn_out_len(const struct conn *c)
 {
-	return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) + conn_stage_len(c);
 }
 
 void conn_send_reply(struct conn *c, const char *line, size_t len)
@@ -186,6 +188,7 @@ void conn_send_reply(struct conn *c, const char *line, size_t len)
 		conn_kill(c);
 		return;
 	}
+	conn_stage_flush(c);   /* every line in the order it was made */
 	bufferevent_write(c->bev, line, len);
 }
 

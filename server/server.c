@@ -11,6 +11,7 @@
 
 #include "server/clock.h"
 #include "server/conn.h"
+#include "server/conn_stage.h"
 #include "server/http.h"
 #include "server/health.h"
 #include "server/listen_addr.h"
@@ -186,8 +187,8 @@ static struct event_base *server_new_base(void)
 	/* A million timers can come due in one pass; after 4096 of them (a
 	 * timer queue hands out TIMER_BATCH a callback) the loop looks at its
 	 * connections again, so that event lines are written out as they are
-	 * made (some 300 KB at a time for a client that watches them all)
-	 * instead of piling up past a client's output limit (conn.h). */
+	 * made (conn_stage.h) instead of piling up past a client's output
+	 * limit (conn.h). */
 	event_config_set_max_dispatch_interval(ec, NULL, 4096 / TIMER_BATCH, PRIO_TIMER);
 	struct event_base *base = event_base_new_with_config(ec);
 	event_config_free(ec);
@@ -212,6 +213,8 @@ static int server_setup_events(struct server *srv)
 	    !srv->stop_timer || !srv->reaper)
 		return -1;
 	event_priority_set(srv->reaper, PRIO_IO);
+	if (conn_stage_init(srv) < 0)
+		return -1;
 	event_add(srv->sig_term, NULL);
 	event_add(srv->sig_int, NULL);
 	event_add(srv->sig_hup, NULL);
@@ -240,6 +243,7 @@ static void server_teardown(struct server *srv)
 	}
 	if (srv->base)
 		event_base_free(srv->base);
+	conn_stage_free(srv);   /* after the outputs, which hand chunks back */
 }
 
 static int server_start(struct server *srv)

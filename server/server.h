@@ -61,6 +61,7 @@ struct server {
 	int accept_paused;           /* accept failed (no descriptors): retrying */
 	struct conn *conns;          /* open connections, doubly linked */
 	struct conn *dead;           /* closed, waiting for the reaper */
+	struct conn_stage *stage;    /* live event lines on their way out (conn_stage.h) */
 	struct session **buckets;    /* session registry, chained hash */
 	size_t nbuckets, nsessions;
 	size_t replay_bytes;         /* held by every session's replay ring */

@@ -8,6 +8,7 @@
 
 #include "server/clock.h"
 #include "server/conn.h"
+#include "server/conn_stage.h"
 #include "server/http_sse.h"
 #include "server/log.h"
 #include "server/run.h"
@@ -295,9 +296,13 @@ void session_publish_done(struct session *s, uint64_t seq, const char *line, siz
 /* Formats ev for c, if c takes a live event now (conn_take_event). */
 static void session_send_event(struct conn *c, const struct proto_event *ev, int gen_name)
 {
-	char line[SESSION_LINE_MAX];
 	if (!conn_take_event(c))
 		return;
+	char *room = conn_stage_room(c);
+	if (!room) {
+		c->dropped++;   /* out of memory: told as LAGGED */
+		return;
+	}
 	struct proto_event named;
 	if (gen_name) {
 		named = *ev;
@@ -305,9 +310,9 @@ static void session_send_event(struct conn *c, const struct proto_event *ev, int
 			memcpy(named.name, "?", 2);   /* too long: GEN refuses such prefixes */
 		ev = &named;
 	}
-	int n = proto_format_event(line, sizeof line, ev);
+	int n = proto_format_event(room, PROTO_EVENT_LINE_MAX, ev);
 	if (n > 0)
-		conn_send_reply(c, line, (size_t)n);
+		conn_stage_commit(c, (size_t)n);
 }
 
 void session_publish_event(struct session *s, const struct proto_event *ev, int gen_name)
