@@ -182,7 +182,11 @@ int proto_find_field(const char *s, size_t len, const char *key, const char **va
  * PROTO_MAX_LINE bytes always suffices. */
 int proto_format_hello(char *buf, size_t cap, const char *session_hex, const char *version);
 int proto_format_event(char *buf, size_t cap, const struct proto_event *ev);
-/* The longest EV line: a buffer this large is written in place. */
+/* The same for an order of GEN: ev->name holds the run's prefix, and the
+ * line names the order as GEN does (prefix and number; "?" if that passes
+ * PROTO_NAME_MAX). */
+int proto_format_gen_event(char *buf, size_t cap, const struct proto_event *ev);
+/* A buffer this large holds any EV line and is written in place. */
 #define PROTO_EVENT_LINE_MAX 160
 int proto_format_done(char *buf, size_t cap, const struct proto_done *d);
 int proto_format_runinfo(char *buf, size_t cap, const struct proto_done *d);

@@ -303,14 +303,8 @@ static void session_send_event(struct conn *c, const struct proto_event *ev, int
 		c->dropped++;   /* out of memory: told as LAGGED */
 		return;
 	}
-	struct proto_event named;
-	if (gen_name) {
-		named = *ev;
-		if (proto_gen_name(named.name, sizeof named.name, ev->name, ev->order) < 0)
-			memcpy(named.name, "?", 2);   /* too long: GEN refuses such prefixes */
-		ev = &named;
-	}
-	int n = proto_format_event(room, PROTO_EVENT_LINE_MAX, ev);
+	int n = gen_name ? proto_format_gen_event(room, PROTO_EVENT_LINE_MAX, ev)
+	                 : proto_format_event(room, PROTO_EVENT_LINE_MAX, ev);
 	if (n > 0)
 		conn_stage_commit(c, (size_t)n);
 }

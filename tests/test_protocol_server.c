@@ -477,6 +477,45 @@ static void round_trip_done(const struct proto_done *d, int runinfo)
 	}
 }
 
+/* A GEN order's line names it as GEN does, "?" when the prefix and number
+ * pass the name limit, and is otherwise the line of the named order. */
+static void test_gen_event_names(void **state)
+{
+	struct proto_event ev = { .seq = 12, .run = 3, .order = 456789, .name = "o",
+	                          .step = STEP_EATEN, .t_us = 1000123 };
+	char gen[PROTO_EVENT_LINE_MAX], plain[PROTO_EVENT_LINE_MAX], small[80];
+	(void)state;
+	int n = proto_format_gen_event(gen, sizeof gen, &ev);
+	assert_true(n > 0);
+	assert_memory_equal(gen, "EV seq=12 run=3 order=456789 name=o456789 step=eaten t=1000123\n",
+	                    (size_t)n);
+	struct proto_event named = ev;
+	assert_true(proto_gen_name(named.name, sizeof named.name, "o", ev.order) > 0);
+	assert_int_equal(proto_format_event(plain, sizeof plain, &named), n);
+	assert_memory_equal(gen, plain, (size_t)n);
+	/* Through the scratch line too: a buffer under the bound. */
+	assert_int_equal(proto_format_gen_event(small, sizeof small, &ev), n);
+	assert_memory_equal(small, gen, (size_t)n);
+
+	/* 26 letters and 6 digits fit 32; 7 digits do not. */
+	snprintf(ev.name, sizeof ev.name, "%s", "abcdefghijklmnopqrstuvwxyz");
+	ev.order = 999999;
+	n = proto_format_gen_event(gen, sizeof gen, &ev);
+	assert_non_null(memmem(gen, (size_t)n, " name=abcdefghijklmnopqrstuvwxyz999999 ", 39));
+	ev.order = 1000000;
+	n = proto_format_gen_event(gen, sizeof gen, &ev);
+	assert_non_null(memmem(gen, (size_t)n, " name=? step=eaten ", 19));
+	/* The longest prefix with the largest number: still within the bound. */
+	memset(ev.name, 'p', PROTO_NAME_MAX);
+	ev.name[PROTO_NAME_MAX] = '\0';
+	ev.order = UINT32_MAX;
+	ev.seq = ev.run = ev.t_us = UINT64_MAX;
+	n = proto_format_gen_event(gen, sizeof gen, &ev);
+	assert_true(n > 0 && gen[n - 1] == '\n');
+	assert_non_null(memmem(gen, (size_t)n, " name=? ", 8));
+	assert_int_equal(parse_n(gen, (size_t)n - 1), -1);   /* "?" is no name to parse */
+}
+
 static void test_round_trips(void **state)
 {
 	static const struct proto_event evs[] = {
@@ -585,6 +624,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_unknown_lines, teardown),
 		cmocka_unit_test_teardown(test_format_transcript, teardown),
 		cmocka_unit_test_teardown(test_format_edges, teardown),
+		cmocka_unit_test_teardown(test_gen_event_names, teardown),
 		cmocka_unit_test_teardown(test_round_trips, teardown),
 		cmocka_unit_test_teardown(test_error_round_trip, teardown),
 		cmocka_unit_test_teardown(test_hello_round_trip, teardown),
