@@ -347,4 +347,8 @@ void session_replay(struct session *s, uint64_t since)
 		else   /* a DONE line: never dropped, replayed or live */
 			conn_send_done(s->conn, l->u.text, l->len);
 	}
+	/* The replay leaves with the reply before it, in one go: a client must
+	 * not draw its runs from the reply alone, as if nothing had happened. */
+	if (s->conn)
+		conn_stage_flush(s->conn);
 }

@@ -412,6 +412,10 @@ static void test_replay_after_largest_seq(void **state)
 	/* Nothing sent, staged or queued: a line would be one of these. */
 	assert_int_equal(unsent(srv.conns), 0);
 	session_replay(s, 0);
+	/* A replay goes to the output whole, at once: none of it waits staged
+	 * for a later write than the reply it follows. */
+	assert_int_equal(conn_stage_len(srv.conns), 0);
+	assert_true(unsent(srv.conns) > 0);
 	n = recv_once_sent(srv.base, sv[1], buf, sizeof buf - 1);
 	assert_true(n > 0);
 	buf[n] = '\0';
