@@ -360,8 +360,6 @@ static void reaper_cb(evutil_socket_t fd, short what, void *arg)
 	conn_reap(arg);
 }
 
-/* The same in process, whatever ATTACH lets through: a replay after the
- * largest seq sends nothing at all, and one after 0 announces no miss. */
 /* Turns the loop until the client's end has bytes (event lines leave up to
  * CONN_STAGE_WAIT_US after they are made), with a generous deadline. */
 static ssize_t recv_once_sent(struct event_base *base, int fd, char *buf, size_t cap)
@@ -383,6 +381,8 @@ static size_t unsent(struct conn *c)
 	return evbuffer_get_length(bufferevent_get_output(c->bev)) + conn_stage_len(c);
 }
 
+/* The same in process, whatever ATTACH lets through: a replay after the
+ * largest seq sends nothing at all, and one after 0 announces no miss. */
 static void test_replay_after_largest_seq(void **state)
 {
 	(void)state;
