@@ -41,7 +41,7 @@ COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/schema_sql.o $(BUILD)/web_assets.o
 CLIENT_OBJ = $(CLIENT_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   = $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%)
-TEST_SUPPORT_OBJ = $(BUILD)/tests/support.o
+TEST_SUPPORT_OBJ = $(BUILD)/tests/support.o $(BUILD)/tests/support_http.o
 
 .PHONY: all deps demo test asan valgrind install uninstall clean
 

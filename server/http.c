@@ -165,6 +165,25 @@ const char *http_query(const struct http_req *hr, const char *key)
 	return evhttp_find_header(&hr->query, key);
 }
 
+int http_session_id(struct http_req *hr, const char *id, char out[PROTO_SESSION_HEX + 1])
+{
+	if (!id || !proto_session_valid(id, strlen(id))) {
+		http_reply_error(hr->req, "bad_session", "session= must be a session id: 32 hex digits");
+		return -1;
+	}
+	for (size_t i = 0; i <= PROTO_SESSION_HEX; i++)
+		out[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] - 'A' + 'a' : id[i]);
+	return 0;
+}
+
+int http_head_only(struct http_req *hr, const char *type)
+{
+	if (evhttp_request_get_command(hr->req) != EVHTTP_REQ_HEAD)
+		return 0;
+	http_reply(hr->req, 200, type, NULL);
+	return 1;
+}
+
 /* ---- requests ----------------------------------------------------------- */
 
 /* The token from "Authorization: Bearer X", else from ?token=X (what an
@@ -186,13 +205,15 @@ static void http_route(struct http_req *hr, const char *path)
 {
 	char seg[HTTP_SEGMENT_MAX];
 	enum evhttp_cmd_type method = evhttp_request_get_command(hr->req);
-	int path_known = 0;
+	int path_known = 0, gets = 0, posts = 0;
 	const struct http_route *found = NULL;
 	for (size_t i = 0; i < sizeof http_routes / sizeof http_routes[0] && !found; i++) {
 		const struct http_route *r = &http_routes[i];
 		if (!http_match(r->pattern, path, hr, seg))
 			continue;
 		path_known = 1;
+		gets |= r->method == EVHTTP_REQ_GET;
+		posts |= r->method == EVHTTP_REQ_POST;
 		if (r->method == method || (method == EVHTTP_REQ_HEAD && r->method == EVHTTP_REQ_GET))
 			found = r;
 	}
@@ -202,8 +223,11 @@ static void http_route(struct http_req *hr, const char *path)
 		                 "Authorization: Bearer <token>, or ?token=<token>");
 	} else if (found) {
 		found->handle(hr);
-	} else if (path_known)
+	} else if (path_known) {
+		evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Allow",
+		                  gets && posts ? "GET, HEAD, POST" : gets ? "GET, HEAD" : "POST");
 		http_reply_error(hr->req, "method", "%s does not take this method", path);
+	}
 	else
 		http_reply_error(hr->req, "not_found", "no such page: %s (see docs/http.md)", path);
 }
@@ -218,6 +242,9 @@ static void http_request_cb(struct evhttp_request *req, void *arg)
 	TAILQ_INIT(&hr.query);
 	if (!path || (query && evhttp_parse_query_str(query, &hr.query) < 0)) {
 		http_reply_error(req, "bad_args", "the request's URL does not parse");
+	} else if (query && strstr(query, "%00")) {
+		/* Decoded, it would end its value early, unseen. */
+		http_reply_error(req, "bad_args", "the request's URL has a NUL byte (%%00)");
 	} else {
 		http_route(&hr, path);
 	}

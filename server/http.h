@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <event2/keyvalq_struct.h>
 
+#include "common/protocol.h"
+
 struct store_read;
 
 struct server;
@@ -67,5 +69,11 @@ void http_reply_error(struct evhttp_request *req, const char *code, const char *
 int http_error_status(const char *code);
 /* The value of key in the query, or NULL. */
 const char *http_query(const struct http_req *hr, const char *key);
+/* A session id from the request, in the lower case the server keeps:
+ * 0, or -1 after an error reply. */
+int http_session_id(struct http_req *hr, const char *id, char out[PROTO_SESSION_HEX + 1]);
+/* A HEAD request to a streaming route gets its headers only, here, and no
+ * stream: 1 if it was one, else 0. */
+int http_head_only(struct http_req *hr, const char *type);
 
 #endif

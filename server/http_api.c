@@ -51,11 +51,11 @@ static void api_reply_json(struct http_req *hr, struct evbuffer *b)
 
 void http_api_runs(struct http_req *hr)
 {
-	const char *session = http_query(hr, "session");
-	if (session && (!proto_session_valid(session, strlen(session)))) {
-		http_reply_error(hr->req, "bad_session", "session= must be a session id: 32 hex digits");
+	const char *arg = http_query(hr, "session");
+	char id[PROTO_SESSION_HEX + 1];
+	const char *session = arg ? id : NULL;
+	if (arg && http_session_id(hr, arg, id) < 0)
 		return;
-	}
 	struct store_read *sr = http_api_reader(hr);
 	struct export_run runs[HTTP_API_RUNS];
 	struct evbuffer *b = evbuffer_new();

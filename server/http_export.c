@@ -235,6 +235,10 @@ void http_export_trace(struct http_req *hr)
 	struct http_export *ex = export_new(hr);
 	if (!ex)
 		return;
+	if (http_head_only(hr, "application/json")) {
+		export_free(ex);
+		return;
+	}
 	ex->req = hr->req;
 	ex->evcon = evhttp_request_get_connection(hr->req);
 	struct evkeyvalq *out = evhttp_request_get_output_headers(hr->req);
@@ -243,6 +247,7 @@ void http_export_trace(struct http_req *hr)
 	evhttp_add_header(out, "Content-Type", "application/json");
 	evhttp_add_header(out, "Content-Disposition", disp);
 	evhttp_add_header(out, "Cache-Control", "no-store");
+	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
 	evhttp_send_reply_start(hr->req, 200, "OK");
 	evhttp_connection_set_closecb(ex->evcon, export_close_cb, ex);
 	struct evbuffer *b = evbuffer_new();

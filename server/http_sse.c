@@ -360,16 +360,11 @@ static int sse_since(const struct http_req *hr, uint64_t *since)
 }
 
 /* The session named by ?session=, or NULL after an error reply. */
-static struct session *sse_session(const struct http_req *hr)
+static struct session *sse_session(struct http_req *hr)
 {
-	const char *id = http_query(hr, "session");
-	if (!id || !proto_session_valid(id, strlen(id))) {
-		http_reply_error(hr->req, "bad_session", "?session= must be a session id: 32 hex digits");
-		return NULL;
-	}
 	char lower[PROTO_SESSION_HEX + 1];
-	for (size_t i = 0; i <= PROTO_SESSION_HEX; i++)
-		lower[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] - 'A' + 'a' : id[i]);
+	if (http_session_id(hr, http_query(hr, "session"), lower) < 0)
+		return NULL;
 	struct session *s = session_find(hr->srv, lower);
 	if (!s)
 		http_reply_error(hr->req, "no_session", "no session has that id (it may have expired; "
@@ -404,6 +399,8 @@ void http_sse_handle(struct http_req *hr)
 		                 "out, at most %" PRIu64, s->seq);
 		return;
 	}
+	if (http_head_only(hr, "text/event-stream"))
+		return;
 	struct http_sse *st = h->nstreams < HTTP_SSE_MAX ? calloc(1, sizeof *st) : NULL;
 	if (st && !(st->pending = evbuffer_new())) {
 		free(st);

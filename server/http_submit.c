@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <event2/buffer.h>
@@ -37,6 +36,26 @@ struct http_client {
 	struct pending *head, *tail;
 	struct http_client *prev, *next;
 };
+
+/* The list is kept newest use first. */
+static void client_unlink(struct http *h, struct http_client *cl)
+{
+	if (cl->prev)
+		cl->prev->next = cl->next;
+	else
+		h->clients = cl->next;
+	if (cl->next)
+		cl->next->prev = cl->prev;
+	cl->prev = cl->next = NULL;
+}
+
+static void client_link(struct http *h, struct http_client *cl)
+{
+	cl->next = h->clients;
+	if (h->clients)
+		h->clients->prev = cl;
+	h->clients = cl;
+}
 
 static void pending_gone_cb(struct evhttp_connection *evcon, void *arg)
 {
@@ -92,12 +111,7 @@ static void client_free(struct http_client *cl, const char *code, const char *wh
 			http_reply_error(req, code, "%s", why);
 		free(p);
 	}
-	if (cl->prev)
-		cl->prev->next = cl->next;
-	else
-		h->clients = cl->next;
-	if (cl->next)
-		cl->next->prev = cl->prev;
+	client_unlink(h, cl);
 	bufferevent_free(cl->bev);
 	free(cl);
 }
@@ -208,6 +222,33 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 		client_free(arg, "busy", "the server closed the connection; try again");
 }
 
+/* At the limit, the connection used longest ago that waits for no reply
+ * goes, one whose session has runs first: that session stays on the
+ * server, detached, until it expires, and a request naming it attaches it
+ * again (an empty one ends with its connection). So the web side's
+ * connections cannot be used up by asking for sessions and leaving them.
+ * 0, or -1 if every one waits for a reply. */
+static int client_make_room(struct http *h)
+{
+	size_t count = 0;
+	struct http_client *idle = NULL, *idle_used = NULL;
+	for (struct http_client *c = h->clients; c; c = c->next) {
+		count++;
+		if (c->head)
+			continue;
+		idle = c;
+		struct session *s = session_find(c->srv, c->session);
+		if (s && !session_unused(s))
+			idle_used = c;
+	}
+	if (count < HTTP_CLIENTS_MAX)
+		return 0;
+	if (!idle)
+		return -1;
+	client_free(idle_used ? idle_used : idle, "busy", "");
+	return 0;
+}
+
 static void client_send(struct http_client *cl, const char *line)
 {
 	bufferevent_write(cl->bev, line, strlen(line));
@@ -220,10 +261,7 @@ static struct http_client *client_new(struct server *srv, const char *attach)
 {
 	struct http *h = srv->http;
 	int fds[2];
-	size_t count = 0;
-	for (struct http_client *c = h->clients; c; c = c->next)
-		count++;
-	if (count >= HTTP_CLIENTS_MAX)
+	if (client_make_room(h) < 0)
 		return NULL;
 	struct http_client *cl = calloc(1, sizeof *cl);
 	if (!cl)
@@ -237,10 +275,7 @@ static struct http_client *client_new(struct server *srv, const char *attach)
 	bufferevent_priority_set(cl->bev, PRIO_IO);
 	bufferevent_setcb(cl->bev, client_read_cb, NULL, client_event_cb, cl);
 	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
-	cl->next = h->clients;
-	if (h->clients)
-		h->clients->prev = cl;
-	h->clients = cl;
+	client_link(h, cl);
 	conn_accept(srv, fds[1]);
 	int rc = client_expect(cl, P_HELLO, NULL);
 	if (srv->cfg->token) {
@@ -274,19 +309,19 @@ static struct http_client *client_for(struct http_req *hr, const char *id)
 {
 	struct server *srv = hr->srv;
 	struct http_client *cl = NULL;
+	char lower[PROTO_SESSION_HEX + 1];
 	if (!id) {
 		cl = client_new(srv, NULL);
-	} else if (!proto_session_valid(id, strlen(id)) || strlen(id) != PROTO_SESSION_HEX) {
-		http_reply_error(hr->req, "bad_session", "session= must be a session id: 32 hex digits");
+	} else if (http_session_id(hr, id, lower) < 0) {
 		return NULL;
 	} else {
 		for (cl = srv->http->clients; cl; cl = cl->next) {
-			if (strcasecmp(cl->session, id) == 0)
+			if (strcmp(cl->session, lower) == 0) {
+				client_unlink(srv->http, cl);
+				client_link(srv->http, cl);
 				return cl;
+			}
 		}
-		char lower[PROTO_SESSION_HEX + 1];
-		for (size_t i = 0; i <= PROTO_SESSION_HEX; i++)
-			lower[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] - 'A' + 'a' : id[i]);
 		struct session *s = session_find(srv, lower);
 		if (!s) {
 			http_reply_error(hr->req, "no_session", "no session has that id (it may have "
@@ -311,7 +346,15 @@ static int form_field(struct http_req *hr, struct evkeyvalq *form, const char *k
                       const char **out)
 {
 	const char *v = evhttp_find_header(form, key);
+	int seen = 0;
+	struct evkeyval *kv;
+	TAILQ_FOREACH(kv, form, next)
+		seen += strcmp(kv->key, key) == 0;
 	*out = v;
+	if (seen > 1) {
+		http_reply_error(hr->req, "bad_args", "%s= is given %d times: once, please", key, seen);
+		return -1;
+	}
 	for (; v && *v; v++) {
 		if ((unsigned char)*v < 0x20 || *v == 0x7f) {
 			http_reply_error(hr->req, "bad_args", "%s= has a control character", key);
@@ -363,7 +406,8 @@ static int form_parse(struct http_req *hr, struct evkeyvalq *form)
 	}
 	evbuffer_copyout(in, text, len);
 	text[len] = '\0';
-	int rc = strlen(text) == len ? evhttp_parse_query_str(text, form) : -1;
+	/* A %00 would end its value early once decoded, unseen. */
+	int rc = strlen(text) == len && !strstr(text, "%00") ? evhttp_parse_query_str(text, form) : -1;
 	free(text);
 	if (rc < 0)
 		http_reply_error(hr->req, "bad_args", "the body must be a form: "

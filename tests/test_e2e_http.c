@@ -18,191 +18,7 @@
 #include <unistd.h>
 
 #include "tests/support.h"
-
-/* The server's HTTP port, from its "http on HOST:PORT" log line (logged
- * before "listening on", which support_server_start waits for). */
-static int http_port(const struct test_server *srv)
-{
-	char *log = support_read_file(srv->log);
-	const char *at = log ? strstr(log, "http on 127.0.0.1:") : NULL;
-	int port = at ? atoi(at + strlen("http on 127.0.0.1:")) : -1;
-	free(log);
-	if (port <= 0)
-		fail_msg("no \"http on\" line in %s", srv->log);
-	return port;
-}
-
-struct reply {
-	int status;
-	char type[64];      /* its Content-Type */
-	char body[65536];
-};
-
-/* The reply on c, read to its end. */
-static void http_read_reply(struct test_conn *c, struct reply *r)
-{
-	static char all[1 << 20];
-	size_t got = 0;
-	long long deadline = support_now_ms() + SUPPORT_WAIT_MS;
-	while (got < sizeof all - 1 && support_now_ms() < deadline) {
-		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-		if (poll(&pfd, 1, 1000) <= 0)
-			continue;
-		ssize_t n = recv(c->fd, all + got, sizeof all - 1 - got, 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	support_close(c);
-	all[got] = '\0';
-	r->status = 0;
-	sscanf(all, "HTTP/1.1 %d", &r->status);
-	const char *b = strstr(all, "\r\n\r\n");
-	const char *t = strstr(all, "\r\nContent-Type: ");
-	r->type[0] = '\0';
-	if (t && (!b || t < b))
-		sscanf(t + 16, "%63[^\r]", r->type);
-	snprintf(r->body, sizeof r->body, "%s", b ? b + 4 : "");
-}
-
-/* Sends raw on a connection of its own, all it can (over a limit the
- * server answers and closes before taking it all), then reads the reply. */
-static void http_exchange(int port, const char *raw, size_t len, struct reply *r)
-{
-	struct test_conn c;
-	size_t sent = 0;
-	if (support_connect(&c, port) < 0)
-		fail_msg("cannot connect to port %d", port);
-	while (sent < len) {
-		ssize_t n = send(c.fd, raw + sent, len - sent, MSG_NOSIGNAL);
-		if (n <= 0)
-			break;
-		sent += (size_t)n;
-	}
-	http_read_reply(&c, r);
-}
-
-/* head, then total bytes of body as fast as the server takes them (in
- * chunks of the chunked encoding if chunked), then the reply. How many
- * body bytes the server let in before it stopped reading. */
-static size_t http_flood(int port, const char *head, int chunked, size_t total, struct reply *r)
-{
-	struct test_conn c;
-	static char piece[4096 + 16];
-	size_t sent = 0, len = 4096, off = 0;
-	if (support_connect(&c, port) < 0)
-		fail_msg("cannot connect to port %d", port);
-	assert_int_equal(support_send(&c, head), 0);
-	memset(piece, 'A', sizeof piece);
-	if (chunked) {
-		memcpy(piece, "1000\r\n", 6);
-		memcpy(piece + 6 + 4096, "\r\n", 2);
-		len = 6 + 4096 + 2;
-	}
-	long long deadline = support_now_ms() + SUPPORT_WAIT_MS;
-	while (sent < total && support_now_ms() < deadline) {
-		struct pollfd pfd = { .fd = c.fd, .events = POLLOUT };
-		if (poll(&pfd, 1, 1000) <= 0)
-			continue;
-		ssize_t n = send(c.fd, piece + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n <= 0)
-			break;
-		sent += (size_t)n;
-		off = (off + (size_t)n) % len;
-	}
-	http_read_reply(&c, r);
-	return sent;
-}
-
-/* One request on a connection of its own; the reply read to its end. */
-static void http_do(int port, const char *method, const char *path, const char *headers,
-                    const char *body, struct reply *r)
-{
-	static char req[200000];
-	int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-	                 "%sContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu"
-	                 "\r\n\r\n%s", method, path, headers ? headers : "", body ? strlen(body) : 0,
-	                 body ? body : "");
-	assert_true(n > 0 && (size_t)n < sizeof req);
-	http_exchange(port, req, (size_t)n, r);
-}
-
-/* A JSON string field's value (no escapes in what these tests read). */
-static void json_str(const char *body, const char *key, char *out, size_t cap)
-{
-	char pat[64];
-	snprintf(pat, sizeof pat, "\"%s\":\"", key);
-	const char *p = strstr(body, pat);
-	if (!p)
-		fail_msg("no %s in %s", key, body);
-	p += strlen(pat);
-	size_t n = strcspn(p, "\"");
-	snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
-}
-
-static void new_session(int port, char *id, size_t cap)
-{
-	static struct reply r;
-	http_do(port, "POST", "/api/sessions", NULL, "", &r);
-	assert_int_equal(r.status, 201);
-	json_str(r.body, "session", id, cap);
-	assert_int_equal(strlen(id), 32);
-}
-
-/* An event stream's next event: its id (0: none), name and data. */
-struct sse_event {
-	long long id;
-	char event[32];
-	char data[1024];
-};
-
-static void sse_open(struct test_conn *c, int port, const char *path, const char *headers)
-{
-	char req[1024], line[4096];
-	if (support_connect(c, port) < 0)
-		fail_msg("cannot connect to port %d", port);
-	snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", path,
-	         headers ? headers : "");
-	assert_int_equal(support_send(c, req), 0);
-	support_expect_prefix(c, "HTTP/1.1 200", NULL, 0);
-	/* Headers, then chunked framing: chunk sizes are lines of hex digits. */
-	do {
-		if (support_read_line(c, line, sizeof line, SUPPORT_WAIT_MS) != SUPPORT_LINE)
-			fail_msg("the event stream's headers did not end");
-	} while (strcmp(line, "\r") != 0 && line[0]);
-}
-
-static int sse_next(struct test_conn *c, struct sse_event *ev, int timeout_ms)
-{
-	char line[4096];
-	memset(ev, 0, sizeof *ev);
-	for (;;) {
-		int rc = support_read_line(c, line, sizeof line, timeout_ms);
-		if (rc != SUPPORT_LINE)
-			return rc;
-		line[strcspn(line, "\r")] = '\0';
-		if (strncmp(line, "id: ", 4) == 0)
-			ev->id = atoll(line + 4);
-		else if (strncmp(line, "event: ", 7) == 0)
-			snprintf(ev->event, sizeof ev->event, "%.31s", line + 7);
-		else if (strncmp(line, "data: ", 6) == 0)
-			snprintf(ev->data, sizeof ev->data, "%.1023s", line + 6);
-		else if (line[0] == '\0' && ev->event[0])
-			return SUPPORT_LINE;
-	}
-}
-
-static void post_run(int port, const char *form, int want_status, char *body, size_t cap)
-{
-	static struct reply r;
-	http_do(port, "POST", "/api/runs", NULL, form, &r);
-	if (r.status != want_status)
-		fail_msg("POST %s: %d %s (wanted %d)", form, r.status, r.body, want_status);
-	if (body)
-		snprintf(body, cap, "%.*s", (int)cap - 1, r.body);
-}
+#include "tests/support_http.h"
 
 static int start(struct support_e2e *e, const char *flag1, const char *flag2)
 {
@@ -265,7 +81,7 @@ static void test_sse_order_and_resume(void **state)
 static void test_error_statuses(void **state)
 {
 	struct support_e2e *e = *state;
-	static struct reply r;
+	static struct http_reply r;
 	static char big[40000];
 	char sid[64], form[256], body[4096], hello[256];
 	assert_int_equal(start(e, "--max-inflight", "3"), 0);
@@ -313,7 +129,7 @@ static void test_error_statuses(void **state)
 }
 
 /* A JSON error with its status and code, as every error of the web side. */
-static void assert_json_error(const struct reply *r, int status, const char *code)
+static void assert_json_error(const struct http_reply *r, int status, const char *code)
 {
 	char want[64];
 	snprintf(want, sizeof want, "{\"error\":\"%s\",\"message\":\"", code);
@@ -331,7 +147,7 @@ static void assert_json_error(const struct reply *r, int status, const char *cod
 static void test_limits_answer_json(void **state)
 {
 	struct support_e2e *e = *state;
-	static struct reply r;
+	static struct http_reply r;
 	static char big[100 << 10], headers[12 << 10];
 	const char *post = "POST /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	                   "Content-Type: application/x-www-form-urlencoded\r\n";
@@ -376,7 +192,7 @@ static void test_limits_answer_json(void **state)
 static void test_token(void **state)
 {
 	struct support_e2e *e = *state;
-	static struct reply r;
+	static struct http_reply r;
 	assert_int_equal(start(e, "--token", "s3cret"), 0);
 	int port = http_port(&e->srv);
 	http_do(port, "GET", "/api/runs", NULL, NULL, &r);
@@ -402,7 +218,7 @@ static void test_token(void **state)
 static void test_no_token(void **state)
 {
 	struct support_e2e *e = *state;
-	static struct reply r;
+	static struct http_reply r;
 	assert_int_equal(start(e, NULL, NULL), 0);
 	int port = http_port(&e->srv);
 	http_do(port, "GET", "/api/runs", NULL, NULL, &r);
@@ -418,7 +234,7 @@ static void test_no_token(void **state)
 static void test_sse_never_read_is_bounded(void **state)
 {
 	struct support_e2e *e = *state;
-	static struct reply r;
+	static struct http_reply r;
 	struct test_conn c;
 	char sid[64], path[128], form[256], line[4096];
 	assert_int_equal(start(e, NULL, NULL), 0);
@@ -489,7 +305,7 @@ static void cook_on_loop(int port, char *stall, size_t cap)
 static void test_sse_stall_of_another_cook(void **state)
 {
 	struct support_e2e *e = *state;
-	static struct reply r;
+	static struct http_reply r;
 	struct test_conn c;
 	struct sse_event ev;
 	char sid[64], path[128], form[256], body[512], stall[512] = "";
