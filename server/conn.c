@@ -63,7 +63,9 @@ static void conn_idle_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	(void)fd;
 	(void)what;
-	if ((c->session && c->session->active) || c->replay) {
+	/* A replay its client stopped reading keeps the connection no longer
+	 * than an idle one: its progress touches the connection. */
+	if ((c->session && c->session->active) || (c->replay && !replay_paused(c))) {
 		conn_touch(c);
 		return;
 	}
@@ -177,6 +179,19 @@ void conn_reap(struct server *srv)
 static size_t conn_out_len(const struct conn *c)
 {
 	return evbuffer_get_length(bufferevent_get_output(c->bev)) + conn_stage_len(c);
+}
+
+int conn_output_full(const struct conn *c)
+{
+	return conn_out_len(c) > CONN_OUT_HIGH;
+}
+
+size_t conn_output_total(const struct server *srv)
+{
+	size_t total = 0;
+	for (const struct conn *c = srv->conns; c; c = c->next)
+		total += conn_out_len(c);
+	return total;
 }
 
 void conn_send_reply(struct conn *c, const char *line, size_t len)
@@ -362,6 +377,7 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 	conn_burst_end(c);
 	if (c->dropped)
 		conn_send_lagged(c);
+	replay_resume(c);
 	conn_process(c);
 }
 

@@ -50,6 +50,10 @@ void conn_accept(struct server *srv, evutil_socket_t fd);
 
 /* A reply or notice: always queued (a hard cap closes the connection). */
 void conn_send_reply(struct conn *c, const char *line, size_t len);
+/* Whether c's unread output is over the base limit (CONN_OUT_HIGH). */
+int conn_output_full(const struct conn *c);
+/* Unread output of every connection (a walk: for /metrics). */
+size_t conn_output_total(const struct server *srv);
 /* A run's DONE line: never dropped; the count of the events that were
  * (LAGGED) goes out first. */
 void conn_send_done(struct conn *c, const char *line, size_t len);

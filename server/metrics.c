@@ -10,6 +10,7 @@
 #include "server/clock.h"
 #include "server/pool.h"
 #include "server/run.h"
+#include "server/conn.h"
 #include "server/server.h"
 #include "server/session.h"
 #include "server/store.h"
@@ -85,7 +86,7 @@ static void prom_value(struct evbuffer *out, const char *name, const char *type,
                        const char *help, double value)
 {
 	prom_head(out, name, type, help);
-	evbuffer_add_printf(out, "%s %.17g\n", name, value);
+	evbuffer_add_printf(out, "%s %.15g\n", name, value);
 }
 
 static void prom_histogram(struct evbuffer *out, const char *name, const char *help,
@@ -97,7 +98,7 @@ static void prom_histogram(struct evbuffer *out, const char *name, const char *h
 		                    (double)histogram_bounds_us[b] / 1e6, histogram_cumulative(hist, b));
 	evbuffer_add_printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name,
 	                    histogram_cumulative(hist, HISTOGRAM_NBOUNDS));
-	evbuffer_add_printf(out, "%s_sum %.17g\n%s_count %" PRIu64 "\n", name,
+	evbuffer_add_printf(out, "%s_sum %.15g\n%s_count %" PRIu64 "\n", name,
 	                    (double)hist->sum_us / 1e6, name, hist->count);
 }
 
@@ -144,6 +145,10 @@ static void prom_work(struct evbuffer *out, const struct server *srv,
 	           (double)srv->nconns);
 	prom_value(out, "baedal_sessions", "gauge", "Sessions held, attached or not.",
 	           (double)srv->nsessions);
+	prom_value(out, "baedal_client_output_bytes", "gauge",
+	           "Output held for protocol clients that have not read it yet.",
+	           (double)conn_output_total(srv));
+	prom_value(out, "baedal_replays", "gauge", "REPLAYs under way.", (double)srv->nreplays);
 	prom_value(out, "baedal_worker_queue_depth", "gauge",
 	           "Cooks queued for a worker thread, not started.", (double)v->queued);
 	prom_value(out, "baedal_workers_busy", "gauge", "Worker threads cooking now.",

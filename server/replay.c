@@ -35,6 +35,7 @@ struct replay {
 	uint32_t norders;
 	uint32_t speed_milli;
 	uint64_t start_us;          /* CLOCK_MONOTONIC at the OK */
+	int paused;                 /* waits for its client to read (replay_resume) */
 	struct proto_done done;     /* the stored totals, for the DONE line */
 };
 
@@ -76,8 +77,25 @@ static void replay_free(struct replay *rp)
 
 void replay_stop(struct conn *c)
 {
+	if (c->replay)
+		c->srv->nreplays--;
 	replay_free(c->replay);
 	c->replay = NULL;
+}
+
+void replay_resume(struct conn *c)
+{
+	struct replay *rp = c->replay;
+	if (rp && rp->paused) {
+		rp->paused = 0;
+		conn_touch(c);
+		event_active(rp->timer, EV_TIMEOUT, 0);
+	}
+}
+
+int replay_paused(const struct conn *c)
+{
+	return c->replay && c->replay->paused;
 }
 
 /* Steps at one time come in the order the run made them: an order's own
@@ -208,6 +226,10 @@ void replay_start(struct conn *c, uint64_t run_id, uint32_t speed_milli)
 		             (unsigned long long)c->replay->done.run);
 		return;
 	}
+	if (c->srv->nreplays >= REPLAYS_MAX) {
+		replay_error(c, "busy", "%u replays are under way; try again", REPLAYS_MAX);
+		return;
+	}
 	/* A connection of its own, opened for this read and closed after:
 	 * nothing is left open between replays, and it reads only. */
 	struct store_read *sr = store_read_open(c->srv->cfg->db_path, err, sizeof err);
@@ -220,6 +242,7 @@ void replay_start(struct conn *c, uint64_t run_id, uint32_t speed_milli)
 	if (!rp)
 		return;
 	c->replay = rp;
+	c->srv->nreplays++;
 	rp->start_us = clock_mono_us();
 	char ok[96];
 	int n = snprintf(ok, sizeof ok, "OK replay run=%llu speed=%u.%03u events=%zu\n",
@@ -261,11 +284,20 @@ static void replay_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	uint64_t now = clock_mono_us();
-	for (int sent = 0; rp->next < rp->nevs && sent < REPLAY_BATCH; sent++) {
+	int sent = 0;
+	for (; rp->next < rp->nevs && sent < REPLAY_BATCH; sent++) {
 		if (replay_due_us(rp, rp->next) > now)
 			break;
+		/* A client that does not read holds a full output, no more:
+		 * the rest waits, late but never early, until it drains. */
+		if (conn_output_full(rp->c)) {
+			rp->paused = 1;
+			return;
+		}
 		replay_send_event(rp, &rp->evs[rp->next++]);
 	}
+	if (sent)
+		conn_touch(rp->c);
 	if (rp->next == rp->nevs) {
 		replay_finish(rp);
 		return;

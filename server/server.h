@@ -65,6 +65,7 @@ struct server {
 	struct session **buckets;    /* session registry, chained hash */
 	size_t nbuckets, nsessions;
 	size_t replay_bytes;         /* held by every session's replay ring */
+	unsigned nreplays;           /* REPLAYs under way (replay.c) */
 };
 
 /* Runs the daemon until SIGINT/SIGTERM; returns the exit code. */

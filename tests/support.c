@@ -239,7 +239,7 @@ int support_client_run(const struct test_server *srv, const char *out_path,
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-int support_connect(struct test_conn *c, int port)
+static int connect_with(struct test_conn *c, int port, int rcvbuf)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -247,12 +247,24 @@ int support_connect(struct test_conn *c, int port)
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		return -1;
+	if (rcvbuf)
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		close(c->fd);
 		c->fd = -1;
 		return -1;
 	}
 	return 0;
+}
+
+int support_connect(struct test_conn *c, int port)
+{
+	return connect_with(c, port, 0);
+}
+
+int support_connect_small(struct test_conn *c, int port)
+{
+	return connect_with(c, port, 2048);
 }
 
 int support_send(struct test_conn *c, const char *text)

@@ -61,6 +61,10 @@ struct test_conn {
 	size_t len;
 };
 int support_connect(struct test_conn *c, int port);
+/* The same with a small receive buffer set before connecting: the window
+ * stays small, so what a client that does not read leaves unread stays
+ * in the server, not in the kernel's buffers. */
+int support_connect_small(struct test_conn *c, int port);
 int support_send(struct test_conn *c, const char *text);
 
 /* What support_read_line saw. A test that expects the server to close a

@@ -16,7 +16,10 @@
 
 #include "common/protocol.h"
 #include "common/protocol_util.h"
+#include <unistd.h>
+
 #include "tests/support.h"
+#include "tests/support_http.h"
 
 #define MAX_STEPS 32
 
@@ -209,6 +212,98 @@ static void test_replay_disconnect(void **state)
 	support_expect_prefix(&e->c, "EV ", NULL, 0);
 }
 
+/* A gauge of /metrics, or -1. */
+static long long metric(int http, const char *name)
+{
+	static struct http_reply r;
+	char key[128];
+	http_do(http, "GET", "/metrics", NULL, NULL, &r);
+	snprintf(key, sizeof key, "\n%s ", name);
+	const char *at = strstr(r.body, key);
+	return at ? atoll(at + strlen(key)) : -1;
+}
+
+#define SLOW_READERS 8
+#define OUT_BASE (1 << 20)   /* CONN_OUT_HIGH */
+
+/* A replay whose client does not read waits for it: the server holds
+ * about a full output for it (the base limit), not the whole run; once
+ * it reads, every step comes, none lost. */
+static void test_replay_waits_for_reader(void **state)
+{
+	struct support_e2e *e = *state;
+	struct test_conn slow[SLOW_READERS];
+	char line[4096];
+	assert_int_equal(support_server_start(&e->srv, e->db, "--http", "127.0.0.1:0", NULL), 0);
+	int http = http_port(&e->srv);
+	support_connect_greeted(&e->c, e->srv.port, NULL, 0);
+	assert_int_equal(support_send(&e->c, "WATCH ends\n"), 0);
+	support_expect_prefix(&e->c, "OK", NULL, 0);
+	/* 30,000 steps: about 2.6 MB of lines a replay. */
+	uint64_t run = support_submit_run(&e->c, "GEN async 10000 1ms..20ms\n");
+	support_expect_prefix(&e->c, "DONE ", NULL, 0);
+	for (int i = 0; i < SLOW_READERS; i++) {
+		assert_int_equal(support_connect_small(&slow[i], e->srv.port), 0);
+		support_expect_prefix(&slow[i], "HELLO ", NULL, 0);
+		snprintf(line, sizeof line, "REPLAY %llu speed=1000\n", (unsigned long long)run);
+		assert_int_equal(support_send(&slow[i], line), 0);
+	}
+	/* The kernel's send buffers, which grow on their own, may take a whole
+	 * replay: the ones they did not are waiting, each with its output
+	 * over a quarter of the base limit (where it would go on). */
+	long long deadline = support_now_ms() + SUPPORT_WAIT_MS, waiting;
+	while (((waiting = metric(http, "baedal_replays")) < 1 ||
+	        metric(http, "baedal_client_output_bytes") < waiting * (OUT_BASE / 4)) &&
+	       support_now_ms() < deadline)
+		usleep(50000);
+	if (waiting < 1)
+		fail_msg("no replay waits for its reader: each ended (not paced, or the kernel took it all)");
+	for (int i = 0; i < 10; i++) {
+		long long held = metric(http, "baedal_client_output_bytes");
+		if (held > SLOW_READERS * (OUT_BASE + 4096))
+			fail_msg("%lld bytes held for %d replays nobody reads", held, SLOW_READERS);
+		usleep(50000);
+	}
+	for (int i = 0; i < SLOW_READERS; i++) {
+		long long events = -1, got = 0;
+		for (;;) {
+			assert_int_equal(support_read_line(&slow[i], line, sizeof line, SUPPORT_WAIT_MS),
+			                 SUPPORT_LINE);
+			if (strncmp(line, "OK replay ", 10) == 0)
+				events = atoll(strstr(line, "events=") + 7);
+			got += strncmp(line, "EV ", 3) == 0;
+			if (strncmp(line, "DONE ", 5) == 0)
+				break;
+		}
+		assert_int_equal(events, 30000);
+		assert_int_equal(got, events);
+		support_close(&slow[i]);
+	}
+}
+
+/* Replays under way are capped server-wide: one more gets ERR busy. */
+static void test_replays_capped(void **state)
+{
+	struct support_e2e *e = *state;
+	enum { CAP = 64 };
+	static struct test_conn held[CAP];
+	char line[256];
+	support_connect_greeted(&e->c, e->srv.port, NULL, 0);
+	uint64_t run = run_live(&e->c, "RUN async A:100ms\n", &(struct seen){ 0 });
+	/* At 0.01 a replay of it lasts 10 s: they are all under way at once. */
+	snprintf(line, sizeof line, "REPLAY %llu speed=0.01\n", (unsigned long long)run);
+	for (int i = 0; i < CAP; i++) {
+		support_connect_greeted(&held[i], e->srv.port, NULL, 0);
+		assert_int_equal(support_send(&held[i], line), 0);
+		support_expect_prefix(&held[i], "RUNINFO ", NULL, 0);
+		support_expect_prefix(&held[i], "ORDER ", NULL, 0);
+		support_expect_prefix(&held[i], "OK replay ", NULL, 0);
+	}
+	expect_err(&e->c, line, "ERR busy ");
+	for (int i = 0; i < CAP; i++)
+		support_close(&held[i]);
+}
+
 /* ---- the client: baedal replay ------------------------------------------ */
 
 /* Keeps the event and done objects of an NDJSON output, each without its
@@ -307,6 +402,8 @@ int main(void)
 		SUPPORT_E2E_TEST_STARTED(test_replay_after_restart),
 		SUPPORT_E2E_TEST_STARTED(test_replay_errors),
 		SUPPORT_E2E_TEST_STARTED(test_replay_disconnect),
+		SUPPORT_E2E_TEST(test_replay_waits_for_reader),
+		SUPPORT_E2E_TEST_STARTED(test_replays_capped),
 		SUPPORT_E2E_TEST_STARTED(test_client_replay_output),
 		SUPPORT_E2E_TEST_STARTED(test_client_replay_errors),
 	};
