@@ -11,6 +11,7 @@
 #include "common/protocol.h"
 #include "server/health.h"
 #include "server/http.h"
+#include "server/listen_addr.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -280,6 +281,24 @@ static const char *env_or(const char *name, const char *fallback)
 	return v && *v ? v : fallback;
 }
 
+/* A malformed address is a usage error, told before anything is opened:
+ * not after the database was made and the other address bound. */
+static int check_addresses(const struct server_config *cfg)
+{
+	struct listen_addr la;
+	char err[256];
+	if (listen_addr_parse(cfg->listen, &la, err, sizeof err) < 0) {
+		fprintf(stderr, "baedald: --listen %s: %s\n", cfg->listen, err);
+		return -1;
+	}
+	if (cfg->http && strcmp(cfg->http, "off") != 0 &&
+	    listen_addr_parse(cfg->http, &la, err, sizeof err) < 0) {
+		fprintf(stderr, "baedald: --http %s: %s\n", cfg->http, err);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct server_config cfg = {
@@ -311,7 +330,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "baedald: unexpected argument '%s'; try --help\n", argv[optind]);
 		return 2;
 	}
-	if (check_run_span(&cfg) < 0)
+	if (check_run_span(&cfg) < 0 || check_addresses(&cfg) < 0)
 		return 2;
 	return server_main(&cfg);
 }

@@ -2,7 +2,8 @@
  * on a live server's database is refused before it touches anything), a
  * database file deleted under a running server (new runs get ERR storage
  * instead of an acknowledgement into a file nobody can open), and limits
- * that the database can always hold (--max-meal at its largest). */
+ * that the database can always hold (--max-meal at its largest); a bad
+ * address refused before anything is touched. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -207,12 +208,49 @@ static void test_max_meal_is_storable(void **state)
 	                                        "status = 'interrupted'"), 1);
 }
 
+/* baedald with args (its --db the fixture's): its exit status; its
+ * stderr in f->dir/usage.log. */
+static int run_server(struct fixture *f, const char *args)
+{
+	char cmd[9000];
+	snprintf(cmd, sizeof cmd, "%s/baedald %s --db %s 2>%s/usage.log", support_build_dir(), args,
+	         f->db, f->dir);
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void expect_usage_log(struct fixture *f, const char *want)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/usage.log", f->dir);
+	char *log = support_read_file(path);
+	assert_non_null(log);
+	if (!strstr(log, want) || strstr(log, "http on") || strstr(log, "listening on"))
+		fail_msg("expected '%s' and nothing bound in:\n%s", want, log);
+	free(log);
+}
+
+/* A malformed address is a usage error (2, which a service manager does
+ * not restart), told before the database is made or a port bound. */
+static void test_bad_address_touches_nothing(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(run_server(f, "--listen 127.0.0.1"), 2);
+	expect_usage_log(f, "--listen 127.0.0.1: expected HOST:PORT");
+	assert_int_equal(run_server(f, "--listen 127.0.0.1:70000 --http 127.0.0.1:0"), 2);
+	expect_usage_log(f, "--listen 127.0.0.1:70000");
+	assert_int_equal(run_server(f, "--listen 127.0.0.1:0 --http nonsense"), 2);
+	expect_usage_log(f, "--http nonsense: expected HOST:PORT");
+	assert_int_equal(access(f->db, F_OK), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_second_server_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_database_refuses_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_meal_is_storable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_address_touches_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("e2e_dbowner", tests, NULL, NULL);
 }
