@@ -90,4 +90,20 @@ check_that "three decimals at most" "$(csv "select count(*) from order_timeline
 	where abs(waited_ms * 1000 - round(waited_ms * 1000)) > 1e-6
 	   or abs(late_ms * 1000 - round(late_ms * 1000)) > 1e-6")" -eq 0
 
+# A compare whose sync run times out (its 100 ms of meals against a 50 ms
+# deadline) and whose async run finishes: the figures of the one that did
+# not finish are empty, as README says, not numbers against an ideal it
+# did not serve. Its exit status is the client's business, not checked here.
+start_server "$db"
+$client compare --deadline 50ms A:30ms B:30ms C:40ms >"$dir/out3" 2>&1
+stop_server
+check_that "the timed-out run: elapsed kept, no overhead, no speed-up" "$(csv "select status ||
+	' ' || (elapsed_ms >= 50) || ' ' || coalesce(overhead_ms, 'null') || ' ' ||
+	coalesce(speedup, 'null') from run_summary where run_id = 6")" = "timed_out 1 null null"
+check_that "the async run that finished keeps its figures" "$(csv "select status || ' ' ||
+	(speedup > 0) || ' ' || (overhead_ms >= 0) from run_summary where run_id = 7")" = "done 1 1"
+check_that "comparison: the timed-out sync's columns empty, async's kept" "$(csv "select
+	coalesce(sync_ms, 'null') || ' ' || coalesce(async_speedup, 'null') || ' ' ||
+	(async_ms >= 40) || ' ' || sync_run from comparison where async_run = 7")" = "null null 1 6"
+
 finish
