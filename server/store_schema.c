@@ -54,6 +54,24 @@ static int store_query(sqlite3 *db, const char *sql, sqlite3_int64 *num, char *t
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* A database with tables and no schema version is another program's:
+ * refused before anything of it changes (the journal mode included). */
+static int store_check_ours(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	sqlite3_int64 version = 0, objects = 0;
+	if (store_query(db, "PRAGMA user_version", &version, NULL, 0) != 0 ||
+	    store_query(db, "SELECT count(*) FROM sqlite_master", &objects, NULL, 0) != 0) {
+		store_fail_db(db, path, "cannot read it", err, errlen);
+		return -1;
+	}
+	if (version == 0 && objects > 0) {
+		store_errf(err, errlen, "database %s is not baedal's: it has tables of its own and no "
+		           "baedal schema version; give --db a new file", path);
+		return -1;
+	}
+	return 0;
+}
+
 static int store_configure(sqlite3 **dbp, const struct store_file *file, const char *path,
                            char *err, size_t errlen)
 {
@@ -75,6 +93,8 @@ static int store_configure(sqlite3 **dbp, const struct store_file *file, const c
 		return -1;
 	}
 	sqlite3_busy_timeout(*dbp, STORE_BUSY_TIMEOUT_MS);
+	if (store_check_ours(*dbp, path, err, errlen) != 0)
+		return -1;
 	if (store_query(*dbp, "PRAGMA journal_mode = WAL", NULL, mode, sizeof mode) != 0) {
 		store_fail_db(*dbp, path, "cannot use WAL", err, errlen);
 		return -1;

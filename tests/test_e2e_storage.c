@@ -94,6 +94,22 @@ static void test_start_refuses_newer_schema(void **state)
 	expect_refused(f, f->db, "newer than this baedald");
 }
 
+/* Another program's database is refused and left as it was: its tables
+ * alone, and its journal mode (WAL would change its file's header). */
+static void test_start_refuses_foreign_database(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE notes (x); INSERT INTO notes VALUES (1)", NULL,
+	                              NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	expect_refused(f, f->db, "is not baedal's: it has tables of its own");
+	assert_int_equal(support_sql_int(f->db, "select count(*) from sqlite_master"), 1);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from pragma_journal_mode "
+	                                        "where journal_mode = 'delete'"), 1);
+}
+
 /* Another process holds the write lock for longer than the server waits. */
 static void test_start_refuses_locked_database(void **state)
 {
@@ -232,6 +248,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_start_refuses_bad_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_refuses_newer_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_start_refuses_foreign_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_refuses_locked_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_stored_once_disk_frees, setup, teardown),
