@@ -70,6 +70,8 @@ static int fraction_us(const char *s, size_t n, uint64_t scale, uint64_t *out)
 	return 0;
 }
 
+#define TOO_LONG "too long to count in microseconds"
+
 /* The parse, with what is wrong when it fails (NULL when nothing is). */
 static const char *duration_read(const char *s, size_t len, uint64_t *out_us)
 {
@@ -80,7 +82,7 @@ static const char *duration_read(const char *s, size_t len, uint64_t *out_us)
 	if (!s || len == 0 || !is_digit(s[0]))
 		return shape;
 	if (digits_read(s, len, &pos, &whole) < 0)
-		return "too long to count in microseconds";
+		return TOO_LONG;
 	if (pos < len && s[pos] == '.') {
 		frac_at = ++pos;
 		while (pos < len && is_digit(s[pos]))
@@ -94,7 +96,7 @@ static const char *duration_read(const char *s, size_t len, uint64_t *out_us)
 	if (frac_len > 0 && fraction_us(s + frac_at, frac_len, scale, &frac_us) < 0)
 		return "finer than 1 us, the smallest step";
 	if (__builtin_mul_overflow(whole, scale, &us) || __builtin_add_overflow(us, frac_us, &us))
-		return "too long to count in microseconds";
+		return TOO_LONG;
 	if (us == 0)
 		return "zero: a duration is at least 1us";
 	*out_us = us;
@@ -104,6 +106,13 @@ static const char *duration_read(const char *s, size_t len, uint64_t *out_us)
 int duration_parse(const char *s, size_t len, uint64_t *out_us)
 {
 	return duration_read(s, len, out_us) ? -1 : 0;
+}
+
+int duration_overflows(const char *s, size_t len)
+{
+	uint64_t us;
+	const char *why = duration_read(s, len, &us);
+	return why && strcmp(why, TOO_LONG) == 0;
 }
 
 const char *duration_problem(const char *s, size_t len)

@@ -15,6 +15,9 @@ int duration_parse(const char *s, size_t len, uint64_t *out_us);
 /* Why duration_parse rejects s ("zero: ...", "finer than 1 us, ..."), for
  * people; NULL when it accepts it. */
 const char *duration_problem(const char *s, size_t len);
+/* Whether s is a well-formed duration too long to count in microseconds
+ * (a limit's error, not a syntax error). */
+int duration_overflows(const char *s, size_t len);
 
 /* Writes the shortest exact form of us ("3s", "1.5s", "250ms", "2m",
  * "1500us"), NUL-terminated. Returns its length, or -1 if cap is too

@@ -36,10 +36,11 @@ static int parse_bounded(struct proto_parser *p, const char *ctx, size_t ctx_n, 
                          uint64_t *us)
 {
 	char max[32];
-	if (duration_parse(s, n, us) < 0)
+	int parsed = duration_parse(s, n, us);
+	if (parsed < 0 && !duration_overflows(s, n))
 		return proto_fail(p->err, "bad_duration", "%t: '%t' is not a duration like 250ms, 3s, 1.5s, 2m",
 		                  ctx, ctx_n, s, n);
-	if (*us > max_us) {
+	if (parsed < 0 || *us > max_us) {
 		duration_format(max, sizeof max, max_us);
 		return proto_fail(p->err, code, "%t: '%t' is longer than the longest %s, %s", ctx, ctx_n, s,
 		                  n, what, max);
@@ -77,6 +78,9 @@ static int parse_order(struct proto_parser *p, const char *tok, size_t n, struct
 	size_t rest = n - name_n - 1;
 	const char *second = memchr(meal, ':', rest);
 	o->cook_us = 0;
+	if (second && memchr(second + 1, ':', rest - (size_t)(second - meal) - 1))
+		return proto_fail(p->err, "bad_order", "'%t' is not NAME:DURATION or NAME:COOK:DURATION",
+		                  tok, n);
 	if (second) {
 		size_t cook_n = (size_t)(second - meal);
 		if (parse_cook(p, tok, n, meal, cook_n, &o->cook_us) < 0)
@@ -131,7 +135,8 @@ static int parse_riders(struct proto_parser *p, const char *tok, size_t n)
 		return proto_fail(p->err, "bad_riders", "%t: sync delivers one order at a time; riders= is for "
 		                  "async and offload", tok, n);
 	if (proto_parse_u64(tok + key, n - key, &v) < 0 || v == 0 || v > UINT32_MAX)
-		return proto_fail(p->err, "bad_riders", "%t: riders= takes a whole number from 1 up", tok, n);
+		return proto_fail(p->err, "bad_riders", "%t: riders= takes a whole number from 1 to "
+		                  "4294967295", tok, n);
 	p->out->riders = (uint32_t)v;
 	return 0;
 }
@@ -141,10 +146,11 @@ static int parse_deadline(struct proto_parser *p, const char *tok, size_t n)
 {
 	const size_t key = sizeof "deadline=" - 1;
 	char max[32];
-	if (duration_parse(tok + key, n - key, &p->out->deadline_us) < 0)
+	int parsed = duration_parse(tok + key, n - key, &p->out->deadline_us);
+	if (parsed < 0 && !duration_overflows(tok + key, n - key))
 		return proto_fail(p->err, "bad_deadline", "%t: a deadline is a duration like 250ms, 3s, 1.5s",
 		                  tok, n);
-	if (p->out->deadline_us > PROTO_DEADLINE_MAX_US) {
+	if (parsed < 0 || p->out->deadline_us > PROTO_DEADLINE_MAX_US) {
 		duration_format(max, sizeof max, PROTO_DEADLINE_MAX_US);
 		return proto_fail(p->err, "bad_deadline", "%t: a deadline is at most %s", tok, n, max);
 	}
@@ -161,7 +167,7 @@ static int parse_run_option(struct proto_parser *p, const char *tok, size_t n, u
 		if (!proto_is_option(tok, n, keys[k]))
 			continue;
 		if (*seen & (1u << k))
-			return proto_fail(p->err, "bad_args", "%s takes no more arguments, got '%t'", p->word, tok, n);
+			return proto_fail(p->err, "bad_args", "'%t': %s is given twice", tok, n, keys[k]);
 		*seen |= 1u << k;
 		int rc = k == 0 ? parse_group(p, tok, n)
 		       : k == 1 ? parse_riders(p, tok, n) : parse_deadline(p, tok, n);
@@ -292,6 +298,8 @@ int proto_parse_gen(struct proto_parser *p)
 			if (parse_prefix(p, tok, n) < 0)
 				return -1;
 			prefixed = 1;
+		} else if (proto_is_option(tok, n, "prefix=")) {
+			return proto_fail(p->err, "bad_args", "'%t': prefix= is given twice", tok, n);
 		} else {
 			return proto_fail(p->err, "bad_args", "GEN takes no more arguments, got '%t'", tok, n);
 		}

@@ -198,6 +198,8 @@ static void test_empty_lines(void **state)
 	bad_line(&f->c, "\r", "unknown_command");
 	bad_line(&f->c, "      ", "unknown_command");
 	bad_line(&f->c, "  \r", "unknown_command");
+	/* One CR before the LF is dropped, not two: PING then a CR is no command. */
+	bad_line(&f->c, "PING\r\r", "unknown_command");
 	expect_server_up(f);
 }
 
@@ -295,8 +297,8 @@ static void test_bad_durations(void **state)
 	bad_line(&f->c, "RUN sync A:0", "bad_duration");
 	bad_line(&f->c, "RUN sync A:0s", "bad_duration");
 	bad_line(&f->c, "RUN sync A:1e309s", "bad_duration");
-	/* Past 2^64 microseconds: no number, so not compared with the limit. */
-	bad_line(&f->c, "RUN sync A:99999999999h", "bad_duration");
+	/* Past 2^64 microseconds: well formed, so over the limit, however far. */
+	bad_line(&f->c, "RUN sync A:99999999999h", "meal_too_long");
 	bad_line(&f->c, "RUN sync A:3 s", "bad_duration");
 	bad_line(&f->c, "RUN sync A:3x", "bad_duration");
 	bad_line(&f->c, "RUN sync A:0.5us", "bad_duration");

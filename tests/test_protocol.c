@@ -108,7 +108,7 @@ static void test_cooking(void **state)
 	parse_fails("RUN sync A:0:1s", "bad_duration", NULL);
 	parse_fails("RUN sync A::1s", "bad_duration", NULL);
 	parse_fails("RUN sync A:1s:", "bad_duration", NULL);
-	parse_fails("RUN sync A:1s:2s:3s", "bad_duration", NULL);
+	parse_fails("RUN sync A:1s:2s:3s", "bad_order", NULL);
 	parse_fails_lim_n("RUN offload A:1ms:1s", 20, &no_cooking, "cook_too_long",
 	                  "A:1ms:1s: this server does no cooking");
 	/* async cooks on the loop: at most 1 s a run here; the others may
@@ -336,7 +336,14 @@ static void test_run_bad_duration(void **state)
 	parse_fails("RUN sync A:-1s", "bad_duration", NULL);
 	parse_fails("RUN sync A:1S", "bad_duration", NULL);
 	parse_fails("RUN sync A:1s\t", "bad_duration", NULL);
-	parse_fails("RUN sync A:99999999999999999h", "bad_duration", NULL);
+	/* Well-formed but past what microseconds can count: over the limit. */
+	parse_fails("RUN sync A:99999999999999999h", "meal_too_long", NULL);
+	parse_fails("RUN sync A:18446744073709551616us", "meal_too_long", NULL);
+	parse_fails("RUN sync A:18446744073709551615us", "meal_too_long", NULL);
+	parse_fails("RUN async A:1s deadline=99999999999999999999h", "bad_deadline",
+	            "deadline=99999999999999999999h: a deadline is at most 24h");
+	parse_fails("RUN sync A:1ms:1ms:1ms", "bad_order",
+	            "'A:1ms:1ms:1ms' is not NAME:DURATION or NAME:COOK:DURATION");
 }
 
 static void test_run_meal_limit(void **state)
@@ -451,10 +458,10 @@ static void test_group(void **state)
 	parse_fails("RUN sync A:1s group=", "bad_args", "group=: the name is empty");
 	parse_fails("RUN sync A:1s group=a/b", "bad_args", NULL);
 	parse_fails("RUN sync A:1s group=123456789012345678901234567890123", "bad_args", NULL);
-	parse_fails("GEN sync 3 1s group=a group=b", "bad_args",
-	            "GEN takes no more arguments, got 'group=b'");
-	parse_fails("GEN sync 3 1s prefix=a prefix=b", "bad_args",
-	            "GEN takes no more arguments, got 'prefix=b'");
+	parse_fails("GEN sync 3 1s group=a group=b", "bad_args", "'group=b': group= is given twice");
+	parse_fails("GEN sync 3 1s prefix=a prefix=b", "bad_args", "'prefix=b': prefix= is given twice");
+	parse_fails("GEN sync 3 1s prefix=a x", "bad_args", "GEN takes no more arguments, got 'x'");
+	parse_fails("RUN async A:1s riders=1 riders=2", "bad_args", "'riders=2': riders= is given twice");
 }
 
 static void test_usage(void **state)
