@@ -303,9 +303,8 @@ static ssize_t conn_take_line(struct conn *c, struct evbuffer *in, char *buf)
 	}
 	evbuffer_remove(in, buf, len);
 	evbuffer_drain(in, eol_len);
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	if (len > PROTO_MAX_LINE)
+	/* A CR before the LF is the parser's to drop, once: not also here. */
+	if (len - (len > 0 && buf[len - 1] == '\r') > PROTO_MAX_LINE)
 		return LINE_TOO_LONG;
 	return (ssize_t)len;
 }

@@ -153,8 +153,9 @@ static void stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* Said, so that a client that missed its DONE or BYE lines can be
 	 * explained: storage or the client's reading was that slow. */
-	log_warn("shutdown: %u connections still open after %d s (the database or the "
-	         "clients were slow); closing them", (unsigned)srv->nconns, STOP_GRACE_S);
+	log_warn("shutdown: %u connection%s still open after %d s (the database or the "
+	         "clients were slow); closing %s", (unsigned)srv->nconns, srv->nconns == 1 ? "" : "s",
+	         STOP_GRACE_S, srv->nconns == 1 ? "it" : "them");
 	event_base_loopbreak(srv->base);
 }
 

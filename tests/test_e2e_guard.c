@@ -446,7 +446,7 @@ static void test_sigterm_with_a_client_that_never_reads(void **state)
 	support_close(&slow);
 	char *log = support_read_file(f->srv.log);
 	assert_non_null(log);
-	int said = strstr(log, "shutdown: 1 connections still open after 2 s") != NULL;
+	int said = strstr(log, "shutdown: 1 connection still open after 2 s") != NULL;
 	if (!said)
 		print_error("the server's log:\n%s\n", log);
 	free(log);
