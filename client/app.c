@@ -310,7 +310,7 @@ static int app_loop(struct app *a)
 		if (rc != FOLLOW_CONTINUE || (rc = app_next_turn(a)) != FOLLOW_CONTINUE)
 			return rc;
 		if (follow_finished(&a->f))
-			return a->f.interrupted ? 1 : 0;
+			return a->f.interrupted || a->f.unfinished ? 1 : 0;
 		if (a->f.idle_deadline_us > 0 && app_now_us() >= a->f.idle_deadline_us)
 			return 0;
 		if (a->f.out == TERM_LIVE)
@@ -324,11 +324,13 @@ static int app_loop(struct app *a)
 }
 
 /* Leaves the terminal as it was, then says how it ended: the totals once
- * every run awaited ended (interrupted ones too), else one line on stderr. */
+ * every run awaited ended (interrupted, timed out or cancelled ones too),
+ * else one line on stderr. */
 static int app_finish(struct app *a, int rc)
 {
 	const struct cli_opts *o = a->f.opt;
-	int complete = rc == 0 || (rc == 1 && a->f.interrupted && follow_finished(&a->f));
+	int complete = rc == 0 || (rc == 1 && (a->f.interrupted || a->f.unfinished) &&
+	                                    follow_finished(&a->f));
 
 	if (a->f.out == TERM_LIVE && a->frame_lines > 0)
 		app_draw(a, app_now_us(), 1);

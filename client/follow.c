@@ -407,6 +407,29 @@ static int follow_waits_for(const struct follow *f, uint64_t run)
 	return 0;
 }
 
+/* A run awaited that did not end done fails the command (exit 1): the
+ * server's stop cut it short, or its deadline or a CANCEL did. A replay
+ * shows a stored run whole, whatever its status. The first such run is
+ * the one named; interrupted also stops compare --cook's next turns. */
+static void follow_check_status(struct follow *f, const struct proto_done *d)
+{
+	int first = !f->interrupted && !f->unfinished;
+
+	if (d->status == RUN_DONE || d->status == RUN_RUNNING || f->opt->command == CLI_REPLAY ||
+	    !follow_waits_for(f, d->run))
+		return;
+	if (d->status == RUN_INTERRUPTED && !f->interrupted) {
+		f->interrupted = 1;
+		follow_fail(f, "run %" PRIu64 " was interrupted: the server stopped before it ended",
+		            d->run);
+	} else if (d->status != RUN_INTERRUPTED && first) {
+		f->unfinished = 1;
+		follow_fail(f, "run %" PRIu64 " %s: %" PRIu32 " of its %" PRIu32 " order%s cancelled",
+		            d->run, d->status == RUN_TIMED_OUT ? "timed out" : "was cancelled",
+		            d->cancelled, d->orders, d->orders == 1 ? "" : "s");
+	}
+}
+
 static int follow_on_done(struct follow *f, const struct proto_done *d)
 {
 	if (model_apply_done(&f->model, d, f->now_us) < 0)
@@ -417,14 +440,7 @@ static int follow_on_done(struct follow *f, const struct proto_done *d)
 		report_json_done(&f->buf, d);
 	else if (f->out == TERM_PLAIN)
 		report_plain_done(&f->buf, &f->widths, d);
-	/* Only a run the server's stop cut short fails the command; a replay
-	 * shows a stored run whole, whatever its status. */
-	if (d->status == RUN_INTERRUPTED && f->opt->command != CLI_REPLAY &&
-	    follow_waits_for(f, d->run) && !f->interrupted) {
-		f->interrupted = 1;
-		follow_fail(f, "run %" PRIu64 " was interrupted: the server stopped before it ended",
-		            d->run);
-	}
+	follow_check_status(f, d);
 	f->dirty = 1;
 	return FOLLOW_CONTINUE;
 }

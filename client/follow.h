@@ -43,6 +43,7 @@ struct follow {
 	int64_t now_us;                 /* when the line being handled arrived */
 	int64_t idle_deadline_us;       /* attach with no active run: > 0 */
 	int interrupted;                /* a run awaited ended interrupted */
+	int unfinished;                 /* one ended timed_out or cancelled */
 	int dirty;                      /* the model changed since the last frame */
 	struct stats stats;             /* compare --cook's STATS, after its runs */
 	int has_stats;                  /* its answer came whole */

@@ -54,8 +54,8 @@ static const char help[] =
 	"  --speed X            replay: X times the original pace, such as 2 or 0.5\n"
 	"  --help, --version\n"
 	"\n"
-	"exit status: 0 done, 1 failed (connection, server error, interrupted run),\n"
-	"2 usage error, 130 on Ctrl-C, 143 on SIGTERM.\n";
+	"exit status: 0 done, 1 failed (connection, server error, a run that ended\n"
+	"interrupted, timed_out or cancelled), 2 usage error, 130 on Ctrl-C, 143 on SIGTERM.\n";
 
 /* Where the command word is "export" (global options may come first, as
  * a wrapper such as the compose file's client puts --server there): its

@@ -1,0 +1,45 @@
+#!/bin/sh
+# How runs end, as a user sees it: the real baedal against the real
+# baedald, piped, as --json and on a terminal (tmux). A run its deadline
+# cut short fails the command. Ends "N passed, N failed".
+#   sh tests/client_runs.test.sh [BUILD_DIR]
+set -u
+BUILD=${1:-build}
+. "$(dirname "$0")/lib.sh"
+unset BAEDAL_TOKEN
+
+start_server "$dir/baedal.db" --http off
+late="--deadline 350ms A:300ms B:300ms C:400ms"
+
+# check NAME FILE PATTERN: FILE has a line matching PATTERN.
+check() {
+	if grep -qE -- "$3" "$2"; then ok "$1"; else not_ok "$1"; echo "--- $2:"; cat "$2"; fi
+}
+# status NAME WANT GOT
+status() {
+	if [ "$3" = "$2" ]; then ok "$1"; else not_ok "$1: exit $3, want $2"; fi
+}
+
+# 1. A run that times out fails, piped, as --json and side by side.
+# shellcheck disable=SC2086 # $late is words
+$client --plain run async $late >"$dir/out" 2>"$dir/err"
+status "a timed-out run exits 1" 1 $?
+check "stderr says which run timed out" "$dir/err" '^baedal: run [0-9]+ timed out: 1 of its 3 orders cancelled$'
+check "its totals row says timed_out" "$dir/out" '^async +3 +timed_out$'
+# shellcheck disable=SC2086
+$client --json run async $late >"$dir/json" 2>"$dir/err"
+status "a timed-out run exits 1 with --json" 1 $?
+# shellcheck disable=SC2086
+$client --plain compare $late >"$dir/out" 2>"$dir/err"
+status "a compare whose runs time out exits 1" 1 $?
+$client --plain run async A:10ms >"$dir/out" 2>"$dir/err"
+status "a run done in full exits 0" 0 $?
+
+# 2. On a terminal too, with its totals.
+pane late "$client run async $late"
+if wait_for late 'EXIT='; then ok "the live view ends"; else not_ok "the live view ends"; fi
+capture late "$dir/screen"
+check "a timed-out run exits 1 on a terminal" "$dir/screen" '^EXIT=1$'
+check "the terminal's totals say timed_out" "$dir/screen" '^async +3 +timed_out$'
+
+finish
