@@ -139,10 +139,15 @@ void report_plain_done(struct strbuf *b, const struct report_widths *w, const st
 	duration_format_ms(id, sizeof id, d->ideal_us);
 	if (d->elapsed_us >= 0) {
 		duration_format_ms(el, sizeof el, (uint64_t)d->elapsed_us);
-		report_format_signed_ms(over, sizeof over, d->elapsed_us - (int64_t)d->ideal_us);
-		report_format_speedup(sp, sizeof sp, report_serial_us(d), d->elapsed_us);
-		strbuf_printf(b, "  elapsed %s ms  ideal %s ms  overhead %s ms  speed-up %sx", el, id,
-		              over, sp);
+		strbuf_printf(b, "  elapsed %s ms  ideal %s ms", el, id);
+		if (d->status == RUN_DONE) {
+			report_format_signed_ms(over, sizeof over, d->elapsed_us - (int64_t)d->ideal_us);
+			report_format_speedup(sp, sizeof sp, report_serial_us(d), d->elapsed_us);
+			strbuf_printf(b, "  overhead %s ms  speed-up %sx", over, sp);
+		} else {
+			/* Cut short: its time says nothing of how fast it ran. */
+			strbuf_puts(b, "  overhead -  speed-up -");
+		}
 	} else {
 		strbuf_printf(b, "  ideal %s ms", id);
 	}
@@ -238,7 +243,7 @@ void report_json_done(struct strbuf *b, const struct proto_done *d)
 
 	strbuf_printf(b, "{\"type\":\"done\",\"seq\":%" PRIu64, d->seq);
 	report_json_run_fields(b, d);
-	if (d->elapsed_us >= 0) {
+	if (d->elapsed_us >= 0 && d->status == RUN_DONE) {
 		report_format_signed_ms(over, sizeof over, d->elapsed_us - (int64_t)d->ideal_us);
 		report_format_speedup(sp, sizeof sp, report_serial_us(d), d->elapsed_us);
 		/* JSON numbers take no leading '+'. */

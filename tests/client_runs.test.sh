@@ -1,7 +1,8 @@
 #!/bin/sh
 # How runs end, as a user sees it: the real baedal against the real
 # baedald, piped, as --json and on a terminal (tmux). A run its deadline
-# cut short fails the command. Ends "N passed, N failed".
+# cut short fails the command and shows no overhead nor speed-up. Ends
+# "N passed, N failed".
 #   sh tests/client_runs.test.sh [BUILD_DIR]
 set -u
 BUILD=${1:-build}
@@ -15,6 +16,10 @@ late="--deadline 350ms A:300ms B:300ms C:400ms"
 check() {
 	if grep -qE -- "$3" "$2"; then ok "$1"; else not_ok "$1"; echo "--- $2:"; cat "$2"; fi
 }
+# check_not NAME FILE PATTERN: no line of FILE matches PATTERN.
+check_not() {
+	if grep -qE -- "$3" "$2"; then not_ok "$1"; echo "--- $2:"; cat "$2"; else ok "$1"; fi
+}
 # status NAME WANT GOT
 status() {
 	if [ "$3" = "$2" ]; then ok "$1"; else not_ok "$1: exit $3, want $2"; fi
@@ -25,15 +30,21 @@ status() {
 $client --plain run async $late >"$dir/out" 2>"$dir/err"
 status "a timed-out run exits 1" 1 $?
 check "stderr says which run timed out" "$dir/err" '^baedal: run [0-9]+ timed out: 1 of its 3 orders cancelled$'
+check "its done line keeps elapsed, no overhead nor speed-up" "$dir/out" \
+	'^async run=[0-9]+  timed_out  3 orders  elapsed [0-9.]+ ms  ideal 400\.000 ms  overhead -  speed-up -$'
 check "its totals row says timed_out" "$dir/out" '^async +3 +timed_out$'
 # shellcheck disable=SC2086
 $client --json run async $late >"$dir/json" 2>"$dir/err"
 status "a timed-out run exits 1 with --json" 1 $?
+check "its done object has no overhead nor speed-up" "$dir/json" \
+	'"type":"done".*"status":"timed_out".*"elapsed_ms":[0-9.]+,.*"overhead_ms":null,"speedup":null'
 # shellcheck disable=SC2086
 $client --plain compare $late >"$dir/out" 2>"$dir/err"
 status "a compare whose runs time out exits 1" 1 $?
+check_not "no speed-up for them" "$dir/out" 'speed-up [0-9]'
 $client --plain run async A:10ms >"$dir/out" 2>"$dir/err"
 status "a run done in full exits 0" 0 $?
+check "and shows its speed-up" "$dir/out" '^async run=[0-9]+  done  1 order  .*  overhead [-+][0-9.]+ ms  speed-up [0-9.]+x$'
 
 # 2. On a terminal too, with its totals.
 pane late "$client run async $late"
