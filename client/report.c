@@ -300,7 +300,9 @@ typedef int (*report_cells_fn)(const struct proto_done *d, int64_t base_us,
 
 /* A table fits an 80-column terminal: wide figures (a slow machine's
  * overheads, seconds of lateness) take their room from the widest gaps
- * between columns, down to one space each. */
+ * between columns, down to one space each; of gaps as wide, first the
+ * rightmost after a column wider than its head, so that heads stay two
+ * spaces apart as long as they can. */
 #define REPORT_FIT 79
 
 static void report_fit_gaps(const struct report_col *cols, int ncols, const int *width, int *gap)
@@ -311,13 +313,17 @@ static void report_fit_gaps(const struct report_col *cols, int ncols, const int 
 		total += width[c] + gap[c];
 	}
 	while (total > REPORT_FIT) {
-		int widest = 0;
-		for (int c = 1; c + 1 < ncols; c++)
-			if (gap[c] > gap[widest])
-				widest = c;
-		if (gap[widest] <= 1)
+		int best = 0, best_score = -1;
+		for (int c = 0; c + 1 < ncols; c++) {
+			int score = 2 * gap[c] + (width[c] > (int)strlen(cols[c].head));
+			if (score >= best_score) {
+				best = c;
+				best_score = score;
+			}
+		}
+		if (gap[best] <= 1)
 			break;
-		gap[widest]--;
+		gap[best]--;
 		total--;
 	}
 }
@@ -330,11 +336,16 @@ static void report_table(struct strbuf *b, const struct report_col *cols, int nc
 	int width[REPORT_COLS], gap[REPORT_COLS];
 	char cells[REPORT_COLS][REPORT_NUM];
 
-	for (int c = 0; c < ncols; c++)
-		width[c] = cols[c].min;
+	/* A column is at least as wide as its head, so that heads stay apart
+	 * (the last one's head has nothing after it). */
+	for (int c = 0; c < ncols; c++) {
+		int head = c + 1 < ncols ? (int)strlen(cols[c].head) : 0;
+		width[c] = cols[c].min > head ? cols[c].min : head;
+	}
 	for (size_t r = 0; r < n; r++) {
 		int k = fill(&rows[r], base_us, cells);
-		for (int c = 0; c < k && k == ncols; c++)
+		/* A short row's last cell (its status) may run past its column. */
+		for (int c = 0; c < k - (k < ncols); c++)
 			if ((int)strlen(cells[c]) > width[c])
 				width[c] = (int)strlen(cells[c]);
 	}

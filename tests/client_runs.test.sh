@@ -1,8 +1,8 @@
 #!/bin/sh
 # How runs end, as a user sees it: the real baedal against the real
 # baedald, piped, as --json and on a terminal (tmux). A run its deadline
-# cut short fails the command and shows no overhead nor speed-up. Ends
-# "N passed, N failed".
+# cut short fails the command and shows no overhead nor speed-up; the
+# totals' heads stay apart. Ends "N passed, N failed".
 #   sh tests/client_runs.test.sh [BUILD_DIR]
 set -u
 BUILD=${1:-build}
@@ -52,5 +52,16 @@ if wait_for late 'EXIT='; then ok "the live view ends"; else not_ok "the live vi
 capture late "$dir/screen"
 check "a timed-out run exits 1 on a terminal" "$dir/screen" '^EXIT=1$'
 check "the terminal's totals say timed_out" "$dir/screen" '^async +3 +timed_out$'
+
+# 3. The totals of runs that cooked: two spaces between every head, even
+# without a sync run ("speed-up", not "vs sync"); rows of runs cut short
+# aligned with the others.
+$client run offload A:200ms:300ms B:100ms >"$dir/out" 2>/dev/null
+check "the cook table's heads stay apart" "$dir/out" \
+	'^mode +orders  elapsed +ideal +overhead  speed-up  cook +blocked  caused$'
+$client --plain compare --cook --deadline 250ms A:10ms:100ms B:100ms C:1s >"$dir/out" 2>/dev/null
+status "compare --cook cut short exits 1" 1 $?
+check "a cut-short sync row aligned with offload's" "$dir/out" '^sync     3       timed_out$'
+check "a cut-short offload row" "$dir/out" '^offload  3       timed_out$'
 
 finish
