@@ -373,6 +373,7 @@ int app_execute(const struct cli_opts *o)
 	}
 	out = term_choose_output(o->json, o->plain, isatty(STDOUT_FILENO), getenv("TERM"));
 	follow_init(&a->f, o, out);
+	a->f.wrap_notes = isatty(STDOUT_FILENO);
 	strbuf_init(&a->frame);
 	strbuf_init(&a->pending);
 	a->color = term_use_color(o->no_color, getenv("NO_COLOR"), getenv("TERM"));

@@ -26,6 +26,7 @@ void follow_init(struct follow *f, const struct cli_opts *o, enum term_output ou
 	memset(f, 0, sizeof *f);
 	f->opt = o;
 	f->out = out;
+	f->wrap_notes = out == TERM_LIVE;
 	f->widths.run = f->widths.name = 1;
 	/* Wide enough from the first line for the offload runs to come. */
 	if (o->cook || ((o->command == CLI_RUN || o->command == CLI_GEN) && o->mode == MODE_OFFLOAD))
@@ -608,9 +609,10 @@ void follow_totals(struct follow *f)
 	if (n > 0) {
 		strbuf_addch(&f->buf, '\n', 1);
 		report_totals(&f->buf, rows, n);
-		stats_note_stalls(&f->buf, &f->model);
+		/* Broken to fit a terminal; whole lines for a pipe. */
+		stats_note_stalls_width(&f->buf, &f->model, f->wrap_notes ? STATS_NOTE_WIDTH : 0);
 		if (f->has_stats)
-			stats_note_lag(&f->buf, &f->stats);
+			stats_note_lag_width(&f->buf, &f->stats, f->wrap_notes ? STATS_NOTE_WIDTH : 0);
 	}
 	free(rows);
 }

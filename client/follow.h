@@ -45,6 +45,7 @@ struct follow {
 	int interrupted;                /* a run awaited ended interrupted */
 	int unfinished;                 /* one ended timed_out or cancelled */
 	int dirty;                      /* the model changed since the last frame */
+	int wrap_notes;                 /* the notes under the totals fit a terminal */
 	struct stats stats;             /* compare --cook's STATS, after its runs */
 	int has_stats;                  /* its answer came whole */
 	char bye[32];

@@ -47,14 +47,21 @@ const struct model_run *model_find_run_const(const struct model *m, uint64_t id)
 }
 
 /* Makes slots for orders 1..n, names too while the run is small. A run
- * whose size is not known yet grows geometrically as its events come. */
+ * whose size is not known yet grows geometrically as its events come.
+ * Without the live view only a small run gets them, for its names (the
+ * stall note names the orders cooked): a large one costs nothing. */
 static int model_size_orders(const struct model *m, struct model_run *r, uint32_t n)
 {
 	uint32_t slots = r->sized || n > MODEL_ORDERS_MAX / 2 ? n : n * 2;
 	struct model_order *o;
 
-	if (!m->track_orders || n <= r->slots)
+	if (n <= r->slots)
 		return 0;
+	if (!m->track_orders && slots > MODEL_NAMED_MAX) {
+		free(r->names);
+		r->names = NULL;
+		return 0;
+	}
 	if (!(o = realloc(r->orders, (size_t)slots * sizeof *o)))
 		return -1;
 	memset(o + r->slots, 0, (size_t)(slots - r->slots) * sizeof *o);
@@ -321,6 +328,8 @@ static int model_track_event(const struct model *m, struct model_run *r,
 			return -1;
 		r->norders = ev->order;
 	}
+	if (r->names && ev->order <= r->slots && r->names[ev->order - 1][0] == '\0')
+		memcpy(r->names[ev->order - 1], ev->name, sizeof ev->name);
 	if (!m->track_orders)
 		return 0;
 	o = &r->orders[ev->order - 1];
@@ -335,8 +344,6 @@ static int model_track_event(const struct model *m, struct model_run *r,
 	o->t_us[ev->step] = ev->t_us;
 	if (ev->step == STEP_DELIVERED)
 		model_raise_floor(r, ev->t_us + o->meal_us);
-	if (r->names && r->names[ev->order - 1][0] == '\0')
-		memcpy(r->names[ev->order - 1], ev->name, sizeof ev->name);
 	if (ev->step == STEP_EATEN)
 		model_note_eaten(r, o, ev);
 	return 0;

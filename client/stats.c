@@ -18,7 +18,6 @@ struct stats_key {
 };
 
 #define K(name, field) { name, offsetof(struct stats, field) }
-#define STATS_NOTE_WIDTH 79
 
 static const struct stats_key loop_keys[] = {
 	K("uptime", uptime_us), K("busy", busy_us), K("iterations", iterations),
@@ -211,25 +210,25 @@ static const struct model_run *stats_one_run(const struct model *m, size_t kept)
 
 static void stats_order_name(struct strbuf *b, const struct model_run *r, uint32_t order)
 {
-	if (r->names && order >= 1 && order <= r->norders && r->names[order - 1][0])
+	if (r->names && order >= 1 && order <= r->slots && r->names[order - 1][0])
 		strbuf_puts(b, r->names[order - 1]);
 	else
 		strbuf_printf(b, "order %" PRIu32, order);
 }
 
 /* Breaks what b holds from `from` on at spaces, so that no line of it
- * is wider than STATS_NOTE_WIDTH: a note with many stalls, or slow ones,
- * still fits an 80-column terminal. */
-static void stats_wrap(struct strbuf *b, size_t from)
+ * is wider than width (0: left whole): a note with many stalls, or slow
+ * ones, still fits an 80-column terminal. */
+static void stats_wrap(struct strbuf *b, size_t from, int width)
 {
 	size_t line = from, space = 0;
 	int has_space = 0;
 
-	for (size_t i = from; i < b->len && b->data; i++) {
+	for (size_t i = from; width > 0 && i < b->len && b->data; i++) {
 		if (b->data[i] == '\n') {
 			line = i + 1;
 			has_space = 0;
-		} else if (i - line >= STATS_NOTE_WIDTH && has_space) {
+		} else if (i - line >= (size_t)width && has_space) {
 			b->data[space] = '\n';
 			line = space + 1;
 			has_space = b->data[i] == ' ';
@@ -241,7 +240,7 @@ static void stats_wrap(struct strbuf *b, size_t from)
 	}
 }
 
-void stats_note_stalls(struct strbuf *b, const struct model *m)
+void stats_note_stalls_width(struct strbuf *b, const struct model *m, int width)
 {
 	size_t kept = m->nstalls < MODEL_STALLS_MAX ? m->nstalls : MODEL_STALLS_MAX;
 	size_t from = b->len;
@@ -264,10 +263,15 @@ void stats_note_stalls(struct strbuf *b, const struct model *m)
 		strbuf_puts(b, ")");
 	}
 	strbuf_puts(b, ".\n");
-	stats_wrap(b, from);
+	stats_wrap(b, from, width);
 }
 
-void stats_note_lag(struct strbuf *b, const struct stats *s)
+void stats_note_stalls(struct strbuf *b, const struct model *m)
+{
+	stats_note_stalls_width(b, m, STATS_NOTE_WIDTH);
+}
+
+void stats_note_lag_width(struct strbuf *b, const struct stats *s, int width)
 {
 	char up[24], max[24], p99[24];
 	size_t from = b->len;
@@ -277,5 +281,10 @@ void stats_note_lag(struct strbuf *b, const struct stats *s)
 	stats_format_time(p99, sizeof p99, s->lag_p99);
 	strbuf_printf(b, "Loop lag since the server started %s ago: max %s, p99 %s.\n", up, max,
 	              p99);
-	stats_wrap(b, from);
+	stats_wrap(b, from, width);
+}
+
+void stats_note_lag(struct strbuf *b, const struct stats *s)
+{
+	stats_note_lag_width(b, s, STATS_NOTE_WIDTH);
 }

@@ -39,6 +39,8 @@ struct stats {
 	size_t nrecent;
 };
 
+#define STATS_NOTE_WIDTH 79     /* the notes' lines on a terminal, at most */
+
 enum stats_kind { STATS_STAT, STATS_STALLED, STATS_END, STATS_OTHER };
 
 /* One line of a STATS answer into s (zero it first): STATS_STAT and
@@ -66,10 +68,14 @@ void stats_json_stall(struct strbuf *b, const struct stats_stall *st);
  * async's cooks of B and C)."); nothing without any. Like the lag's line
  * below, broken at spaces where it would pass 79 columns. */
 void stats_note_stalls(struct strbuf *b, const struct model *m);
+/* The same broken at width columns; 0: one line whatever its length (for
+ * output that is not a terminal, read by programs). */
+void stats_note_stalls_width(struct strbuf *b, const struct model *m, int width);
 
 /* After the totals of compare --cook: the loop's lag as the server
  * measured it over its life, from a STATS answer ("Loop lag since the
  * server started 6.21 s ago: max 452 ms, p99 1.20 ms."). */
 void stats_note_lag(struct strbuf *b, const struct stats *s);
+void stats_note_lag_width(struct strbuf *b, const struct stats *s, int width);
 
 #endif

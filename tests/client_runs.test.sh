@@ -1,8 +1,8 @@
 #!/bin/sh
 # How runs end, as a user sees it: the real baedal against the real
 # baedald, piped, as --json and on a terminal (tmux). A run its deadline
-# cut short fails the command and shows no overhead nor speed-up; the
-# totals' heads stay apart. Ends "N passed, N failed".
+# cut short fails the command and shows no speed-up; the totals' heads
+# stay apart; the stall note names the orders. Ends "N passed, N failed".
 #   sh tests/client_runs.test.sh [BUILD_DIR]
 set -u
 BUILD=${1:-build}
@@ -63,5 +63,12 @@ $client --plain compare --cook --deadline 250ms A:10ms:100ms B:100ms C:1s >"$dir
 status "compare --cook cut short exits 1" 1 $?
 check "a cut-short sync row aligned with offload's" "$dir/out" '^sync     3       timed_out$'
 check "a cut-short offload row" "$dir/out" '^offload  3       timed_out$'
+
+# 4. Piped, the stall note names the orders cooked, on one line however
+# long it is.
+$client compare --cook A:10ms:50ms Bravo_kitchen:150ms:50ms Charlie_kitchen:150ms:100ms \
+	</dev/null >"$dir/out" 2>/dev/null
+check "the stall note names the orders, unbroken" "$dir/out" \
+	"^The loop stalled 2 times: [0-9]+ ms, [0-9]+ ms \\(async's cooks of Bravo_kitchen and Charlie_kitchen\\)\\.$"
 
 finish
