@@ -31,6 +31,7 @@ struct app {
 	struct strbuf pending;          /* commands held back until the runs before end */
 	size_t pending_off;
 	int sent;                       /* commands sent, each awaiting one reply */
+	int told_session;               /* the session id is on stderr */
 };
 
 static volatile sig_atomic_t app_signal, app_resized;
@@ -122,8 +123,7 @@ static int app_flush(struct app *a)
 	return rc;
 }
 
-/* Reads up to the greeting, within APP_GREET_US, then tells the user the
- * session id: on stderr to keep it out of the output (NDJSON has its own). */
+/* Reads up to the greeting, within APP_GREET_US. */
 static int app_greet(struct app *a)
 {
 	const struct cli_opts *o = a->f.opt;
@@ -150,13 +150,23 @@ static int app_greet(struct app *a)
 	}
 	if (rc < 0)
 		return follow_fail(&a->f, "the server sent a line longer than %d bytes", REMOTE_LINE_MAX);
-	if ((rc = follow_hello(&a->f, line, len)) != FOLLOW_CONTINUE)
-		return rc;
-	if (a->f.out != TERM_JSON && follow_creates_runs(&a->f))
-		fprintf(stderr, "session %s (reattach: baedal %s%s%sattach %s)\n", a->f.session,
-		        o->server_flag ? "--server " : "", o->server_flag ? o->server : "",
-		        o->server_flag ? " " : "", a->f.session);
-	return FOLLOW_CONTINUE;
+	return follow_hello(&a->f, line, len);
+}
+
+/* Once the server accepted a run: the session id, on stderr to keep it
+ * out of the output (NDJSON has its own), for attach to find the runs.
+ * A command refused (ERR meal_too_long, bad_token) ran nothing to find. */
+static void app_tell_session(struct app *a)
+{
+	const struct cli_opts *o = a->f.opt;
+
+	if (a->told_session || a->f.nwaits == 0 || a->f.out == TERM_JSON ||
+	    !follow_creates_runs(&a->f))
+		return;
+	a->told_session = 1;
+	fprintf(stderr, "session %s (reattach: baedal %s%s%sattach %s)\n", a->f.session,
+	        o->server_flag ? "--server " : "", o->server_flag ? o->server : "",
+	        o->server_flag ? " " : "", a->f.session);
 }
 
 static int app_send(struct app *a, const char *data, size_t len)
@@ -295,6 +305,7 @@ static int app_drain(struct app *a)
 
 	while ((rc = remote_next_line(&a->rem.in, &line, &len)) > 0) {
 		rc = follow_line(&a->f, line, len, app_now_us());
+		app_tell_session(a);
 		if (rc != FOLLOW_CONTINUE)
 			return rc;
 	}
