@@ -188,6 +188,9 @@ int export_main(int argc, char **argv)
 		unlink(tmp);
 		rc = -1;
 	}
+	if (rc < 0 && !tok[0] && strncmp(err, "HTTP 401", 8) == 0)
+		snprintf(err, sizeof err, "%s needs a token: set BAEDAL_TOKEN or use --token-file PATH",
+		         a.http);
 	if (rc < 0) {
 		fprintf(stderr, "baedal: export run %s: %s\n", a.run, err);
 		return 1;

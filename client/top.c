@@ -200,8 +200,8 @@ static int top_greet(struct top *t)
 {
 	int64_t deadline = top_now_us() + TOP_GREET_US;
 	struct server_line sl;
-	const char *line;
-	size_t len;
+	const char *line, *v;
+	size_t len, vlen;
 	int rc;
 
 	while ((rc = remote_next_line(&t->rem.in, &line, &len)) == 0) {
@@ -218,6 +218,9 @@ static int top_greet(struct top *t)
 	}
 	if (rc < 0 || proto_parse_server_line(line, len, &sl) < 0 || sl.kind != LINE_HELLO)
 		return top_fail(t, "%s did not greet as a baedal server", t->o->server);
+	if (!t->o->token[0] && proto_find_field(line, len, "auth", &v, &vlen) == 0)
+		return top_fail(t, "%s needs a token: set BAEDAL_TOKEN or use --token-file PATH",
+		                t->o->server);
 	if (t->o->token[0]) {
 		char auth[PROTO_TOKEN_MAX + 8];
 		snprintf(auth, sizeof auth, "AUTH %s\n", t->o->token);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # What the real baedal says when the real baedald (with a token) turns
-# it down: no session line for a command that ran nothing. Ends "N
-# passed, N failed".
+# it down: no session line for a command that ran nothing, and the same
+# advice about the token from every command. Ends "N passed, N failed".
 #   sh tests/client_errors.test.sh [BUILD_DIR]
 set -u
 BUILD=${1:-build}
@@ -42,5 +42,17 @@ BAEDAL_TOKEN=client-errors-secret $client run async A:1ms >/dev/null 2>"$dir/err
 status "an accepted run: exit 0" 0 $?
 check "an accepted run: its session line" "$dir/err" \
 	"^session [0-9a-f]{32} \\(reattach: baedal --server 127\\.0\\.0\\.1:$port attach [0-9a-f]{32}\\)$"
+
+# 2. Without the token every command says what to do about it.
+want="needs a token: set BAEDAL_TOKEN or use --token-file PATH$"
+for cmd in "top --once" "run async A:1ms" "runs 0123456789abcdef0123456789abcdef" "replay 1"; do
+	# shellcheck disable=SC2086 # $cmd is words
+	$client $cmd >/dev/null 2>"$dir/err"
+	status "$cmd without the token: exit 1" 1 $?
+	check "$cmd without the token: how to give it" "$dir/err" "^baedal: 127\\.0\\.0\\.1:$port $want"
+done
+"$BUILD/baedal" export 1 --svg "$dir/x.svg" --http "$http" 2>"$dir/err"
+status "export without the token: exit 1" 1 $?
+check "export without the token: how to give it" "$dir/err" "^baedal: export run 1: $http $want"
 
 finish
