@@ -49,10 +49,11 @@ static int export_connect(const struct remote_addr *a, char *err, size_t cap)
 	return fd;
 }
 
-/* The reply's status and, past its headers, its body to out; an error's
- * JSON body to err instead. HTTP/1.0: the body runs to the end of the
+/* The reply's status and, past its headers, its body to out (path, to
+ * name it in an error); an error's JSON body to err instead. HTTP/1.0: the body runs to the end of the
  * connection, never chunked. */
-static int export_fetch(int fd, const char *request, FILE *out, char *err, size_t cap)
+static int export_fetch(int fd, const char *request, FILE *out, const char *path, char *err,
+                        size_t cap)
 {
 	static char buf[65536];
 	size_t have = 0, n;
@@ -80,7 +81,7 @@ static int export_fetch(int fd, const char *request, FILE *out, char *err, size_
 	}
 	do {
 		if (n && fwrite(body, 1, n, out) != n) {
-			snprintf(err, cap, "write: %s", strerror(errno));
+			snprintf(err, cap, "%s: %s", path, strerror(errno));
 			return -1;
 		}
 		body = buf;
@@ -117,21 +118,65 @@ struct export_args {
 	const char *run, *file, *what, *http, *token_file;
 };
 
-static int export_parse(int argc, char **argv, struct export_args *a)
+/* An option export does not take (those of the other commands among
+ * them): why, naming what to use instead. */
+static const char *export_refuse(int c, const char *arg)
+{
+	static char why[256];
+	int n = (int)strcspn(arg, "=");
+
+	if (c == 'S')
+		snprintf(why, sizeof why, "export takes no --server: it asks the server's HTTP side, "
+		         "--http HOST:PORT (else $BAEDAL_HTTP, else " EXPORT_DEFAULT_HTTP ")");
+	else if (c == ':')
+		snprintf(why, sizeof why, "export's %.*s needs a value", n > 40 ? 40 : n, arg);
+	else if (c == 'j' || c == 'p' || c == 'n')
+		snprintf(why, sizeof why, "export takes no %.*s: it writes the file given to --svg "
+		         "or --trace", n, arg);
+	else
+		snprintf(why, sizeof why, "export takes no %.*s (see its usage below)", n > 40 ? 40 : n,
+		         arg);
+	return why;
+}
+
+static int export_check(const struct export_args *a, int argc, char **argv, const char **why)
+{
+	if (!a->file)
+		*why = "export needs --svg FILE or --trace FILE";
+	else if (optind >= argc)
+		*why = "export needs a RUN: a run id, as baedal runs SESSION lists them";
+	else if (optind < argc - 1)
+		*why = "export takes one RUN";
+	else if (strlen(argv[optind]) == 0 || strlen(argv[optind]) > 18 ||
+	         strspn(argv[optind], "0123456789") != strlen(argv[optind]))
+		*why = "export's RUN is a run id, a number";
+	else
+		return 0;
+	return -1;
+}
+
+/* 0, or -1 with a reason in *why. */
+static int export_parse(int argc, char **argv, struct export_args *a, const char **why)
 {
 	static const struct option opts[] = {
 		{ "svg", required_argument, NULL, 's' }, { "trace", required_argument, NULL, 't' },
 		{ "http", required_argument, NULL, 'H' }, { "token-file", required_argument, NULL, 'k' },
+		{ "server", required_argument, NULL, 'S' }, { "json", no_argument, NULL, 'j' },
+		{ "plain", no_argument, NULL, 'p' }, { "no-color", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 	const char *env = getenv("BAEDAL_HTTP");
 	a->http = env && *env ? env : EXPORT_DEFAULT_HTTP;
+	*why = NULL;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (c == 's' || c == 't') {
-			if (a->file)
+			if (a->file) {
+				*why = "export writes one file: --svg FILE or --trace FILE, not both";
 				return -1;
+			}
 			a->file = optarg;
 			a->what = c == 's' ? "timeline.svg" : "trace.json";
 		} else if (c == 'H') {
@@ -139,14 +184,14 @@ static int export_parse(int argc, char **argv, struct export_args *a)
 		} else if (c == 'k') {
 			a->token_file = optarg;
 		} else {
+			*why = export_refuse(c, argv[optind - 1]);
 			return -1;
 		}
 	}
-	if (optind != argc - 1 || !a->file)
+	if (export_check(a, argc, argv, why) < 0)
 		return -1;
 	a->run = argv[optind];
-	size_t n = strlen(a->run);
-	return n > 0 && n <= 18 && strspn(a->run, "0123456789") == n ? 0 : -1;
+	return 0;
 }
 
 int export_main(int argc, char **argv)
@@ -154,7 +199,9 @@ int export_main(int argc, char **argv)
 	struct export_args a = { 0 };
 	struct remote_addr addr;
 	char err[4400], tok[PROTO_TOKEN_MAX + 2], req[1024], tmp[4200];
-	if (export_parse(argc, argv, &a) < 0) {
+	const char *why;
+	if (export_parse(argc, argv, &a, &why) < 0) {
+		fprintf(stderr, "baedal: %s\n", why);
 		fputs(export_usage, stderr);
 		return 2;
 	}
@@ -172,12 +219,13 @@ int export_main(int argc, char **argv)
 	int fd = export_connect(&addr, err, sizeof err);
 	FILE *out = fd < 0 ? NULL : to_stdout ? stdout : fopen(tmp, "w");
 	int rc = -1;
+	/* Errors name the user's path, not the ".part" file written first. */
 	if (fd >= 0 && !out)
-		snprintf(err, sizeof err, "%s: %s", tmp, strerror(errno));
+		snprintf(err, sizeof err, "%s: %s", a.file, strerror(errno));
 	else if (out)
-		rc = export_fetch(fd, req, out, err, sizeof err);
+		rc = export_fetch(fd, req, out, to_stdout ? "stdout" : a.file, err, sizeof err);
 	if (out && !to_stdout && fclose(out) != 0 && rc == 0) {
-		snprintf(err, sizeof err, "%s: %s", tmp, strerror(errno));
+		snprintf(err, sizeof err, "%s: %s", a.file, strerror(errno));
 		rc = -1;
 	}
 	if (fd >= 0)

@@ -71,20 +71,17 @@ static int export_at(int argc, char **argv)
 	return 0;
 }
 
-/* export speaks HTTP, not the protocol, and takes its own options; of the
- * global ones before it only the token applies to it. */
+/* export speaks HTTP, not the protocol, and takes its own options; the
+ * global ones before it go along, for it to take the token and refuse
+ * the rest (--server: its address is --http) rather than ignore them. */
 static int export_with_globals(int argc, char **argv, int at)
 {
-	char *args[argc + 2];
+	char *args[argc + 1];
 	int n = 0;
 	for (int i = at; i < argc; i++)
 		args[n++] = argv[i];
-	for (int i = 1; i + 1 < at; i++) {
-		if (strcmp(argv[i], "--token-file") == 0) {
-			args[n++] = argv[i];
-			args[n++] = argv[i + 1];
-		}
-	}
+	for (int i = 1; i < at; i++)
+		args[n++] = argv[i];
 	args[n] = NULL;
 	return export_main(n, args);
 }
