@@ -103,6 +103,18 @@ echo BAEDALD_OPTS >>"$dir/vars"
 unknown=$(sed -n 's/^#\{0,1\}\([A-Z][A-Z0-9_]*\)=.*/\1/p' "$env_file" | grep -vxF -f "$dir/vars" | tr '\n' ' ')
 [ -z "$unknown" ] && ok "the environment file names known variables" ||
 	not_ok "the environment file names unknown variables: $unknown"
+# The unit's comment names every variable the environment file may set,
+# and its comments read right once installed: the path goes in ExecStart
+# only.
+missing=""
+for var in $(sed -n 's/^#\{0,1\}\([A-Z][A-Z0-9_]*\)=.*/\1/p' "$env_file"); do
+	grep -q "^#.*\b$var\b" "$unit" || missing="$missing $var"
+done
+[ -z "$missing" ] && ok "the unit's comment names the environment file's variables" ||
+	not_ok "the unit's comment leaves out:$missing"
+stray=$(grep -n '/usr/bin' "$unit" | grep -v ':ExecStart=')
+[ -z "$stray" ] && ok "the install path is filled in ExecStart only" ||
+	not_ok "the install path outside ExecStart: $stray"
 grep -q 'ExecStart=.* \$BAEDALD_OPTS$' "$unit" && ok "the unit passes BAEDALD_OPTS" ||
 	not_ok "the unit passes BAEDALD_OPTS"
 opts=$(sed -n 's/^#\{0,1\}BAEDALD_OPTS=//p' "$env_file")
