@@ -20,7 +20,8 @@ static const char export_usage[] =
 	"  --trace FILE    the run as Chrome Trace Event JSON, for ui.perfetto.dev\n"
 	"  --http          the server's HTTP side (else $BAEDAL_HTTP, else "
 	EXPORT_DEFAULT_HTTP ")\n"
-	"  FILE - writes to stdout\n";
+	"  FILE - writes to stdout\n"
+	"  --help          this help\n";
 
 /* A connection, or -1 with err; a read or write that stalls for the
  * timeout fails rather than hangs. */
@@ -155,7 +156,7 @@ static int export_check(const struct export_args *a, int argc, char **argv, cons
 	return -1;
 }
 
-/* 0, or -1 with a reason in *why. */
+/* 0, 1 for --help, or -1 with a reason in *why. */
 static int export_parse(int argc, char **argv, struct export_args *a, const char **why)
 {
 	static const struct option opts[] = {
@@ -163,7 +164,7 @@ static int export_parse(int argc, char **argv, struct export_args *a, const char
 		{ "http", required_argument, NULL, 'H' }, { "token-file", required_argument, NULL, 'k' },
 		{ "server", required_argument, NULL, 'S' }, { "json", no_argument, NULL, 'j' },
 		{ "plain", no_argument, NULL, 'p' }, { "no-color", no_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 	const char *env = getenv("BAEDAL_HTTP");
@@ -183,6 +184,8 @@ static int export_parse(int argc, char **argv, struct export_args *a, const char
 			a->http = optarg;
 		} else if (c == 'k') {
 			a->token_file = optarg;
+		} else if (c == 'h') {
+			return 1;
 		} else {
 			*why = export_refuse(c, argv[optind - 1]);
 			return -1;
@@ -200,7 +203,12 @@ int export_main(int argc, char **argv)
 	struct remote_addr addr;
 	char err[4400], tok[PROTO_TOKEN_MAX + 2], req[1024], tmp[4200];
 	const char *why;
-	if (export_parse(argc, argv, &a, &why) < 0) {
+	int parsed = export_parse(argc, argv, &a, &why);
+	if (parsed > 0) {
+		fputs(export_usage, stdout);
+		return 0;
+	}
+	if (parsed < 0) {
 		fprintf(stderr, "baedal: %s\n", why);
 		fputs(export_usage, stderr);
 		return 2;

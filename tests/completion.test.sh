@@ -63,6 +63,55 @@ else
 	not_ok "flags: offered '$offered', --help has '$help_flags'"
 fi
 
+# Every flag offered after a command is one that command takes: the real
+# client, given it, makes no usage error (exit 2); with no server at
+# 127.0.0.1:1 it fails to connect instead (exit 1), or prints help (0).
+echo secret >"$dir/flag_token"
+# flag_value FLAG: a value the flag takes, if it takes one.
+flag_value() {
+	case $1 in
+	--server | --http) echo 127.0.0.1:1 ;;
+	--token-file) echo "$dir/flag_token" ;;
+	--riders) [[ $2 == compare* ]] && echo 1,2 || echo 2 ;;
+	--deadline | --interval) echo 1s ;;
+	--since) echo 1 ;;
+	--speed) echo 2 ;;
+	--svg | --trace) echo "$dir/flag.out" ;;
+	esac
+}
+session=0123456789abcdef0123456789abcdef
+refused=""
+for ctx in "run async A:1ms" "run sync A:1ms" "gen offload 2 1ms" "gen sync 2 1ms" \
+	"compare A:1ms:10ms" "compare --cook A:1ms:10ms" "compare --riders 1,2 A:1ms" "demo" \
+	"demo --cook" "attach $session" "runs $session" "top" "top --once" "replay 1" \
+	"export 1" "export 1 --svg $dir/flag.out"; do
+	for flag in $(comp "baedal $ctx --"); do
+		# export needs a file; the others' server is none.
+		extra=()
+		[[ $ctx == "export 1" && $flag != --svg && $flag != --trace ]] &&
+			extra=(--svg "$dir/flag.out")
+		[[ $ctx == export* ]] && extra+=(--http 127.0.0.1:1) || extra+=(--server 127.0.0.1:1)
+		# shellcheck disable=SC2086 # ctx is words
+		timeout 20 "$BUILD/baedal" $ctx $flag $(flag_value "$flag" "$ctx") "${extra[@]}" \
+			>/dev/null 2>"$dir/flag_err"
+		[[ $? -eq 2 ]] && refused="$refused [$ctx $flag: $(head -n 1 "$dir/flag_err")]"
+	done
+done
+if [[ -z $refused ]]; then
+	ok "every flag offered after a command is one it takes"
+else
+	not_ok "flags offered, then refused:$refused"
+fi
+expect "compare --cook: no --riders" "baedal compare --cook --" \
+	"--deadline --help --json --no-color --plain --server --token-file --version"
+expect "compare --riders: no --cook" "baedal compare --riders 2 --" \
+	"--deadline --help --json --no-color --plain --server --token-file --version"
+expect "run sync: no --riders" "baedal run sync --" \
+	"--deadline --help --json --no-color --plain --server --token-file --version"
+expect "export: its own flags, --token-file, --help" "baedal export 1 --" \
+	"--help --http --svg --token-file --trace"
+expect "export: one file" "baedal export 1 --svg x --" "--help --http --token-file"
+
 expect "a command's prefix" "baedal r" "replay run runs"
 expect "modes after run" "baedal run " "async offload sync"
 expect "a mode's prefix" "baedal gen o" "offload"
@@ -118,7 +167,7 @@ if [[ $# -eq 2 ]]; then ok "two runs stored"; else not_ok "two runs stored: '$ru
 BAEDAL_HTTP=$http expect "export offers the server's run ids" "baedal export " "$runs"
 BAEDAL_HTTP=$http expect "replay offers them too" "baedal --plain replay " "$runs"
 BAEDAL_HTTP=$http expect "a run id's prefix" "baedal export $2" "$2"
-BAEDAL_HTTP=$http expect "export's flags after the run" "baedal export $2 --s" "--server --svg"
+BAEDAL_HTTP=$http expect "export's flags after the run" "baedal export $2 --s" "--svg"
 expect "export's --http on the line" "baedal export --http $http " "$runs"
 expect "export's --http= on the line" "baedal export --http=$http " "$runs"
 BAEDAL_HTTP=127.0.0.1:1 expect "--http on the line before \$BAEDAL_HTTP" "baedal export --http $http " "$runs"

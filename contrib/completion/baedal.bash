@@ -81,7 +81,7 @@ _baedal()
 		;;
 	esac
 
-	local i w cmd="" nargs=0 seen=" " server="" http="" token_file=""
+	local i w cmd="" first="" nargs=0 seen=" " server="" http="" token_file=""
 	for ((i = 1; i < ${#words[@]} - 1; i++)); do
 		w=${words[i]}
 		seen+="${w%%=*} "
@@ -96,11 +96,14 @@ _baedal()
 		case $w in
 		--server | --token-file | --since | --riders | --deadline | --http | --svg | --trace | --interval | --speed) ((i++)) ;;
 		-*) ;;
-		*) if [[ -z $cmd ]]; then cmd=$w; else ((nargs++)); fi ;;
+		*) if [[ -z $cmd ]]; then cmd=$w; else ((nargs++ == 0)) && first=$w; fi ;;
 		esac
 	done
 
-	# A command's own flags, but those on the line already.
+	# A command's own flags, but those on the line already and those it
+	# would refuse with them: sync has no riders, compare takes --cook or
+	# --riders, export writes one file. export speaks HTTP: of the global
+	# flags it takes only --token-file (and --help).
 	local own="" f
 	case $cmd in
 	compare) own="--cook --riders --deadline" ;;
@@ -109,8 +112,13 @@ _baedal()
 	attach) own="--since" ;;
 	top) own="--interval --once" ;;
 	replay) own="--speed" ;;
-	export) own="--svg --trace --http" ;;
+	export) own="--svg --trace --http" global="--token-file --help" ;;
 	esac
+	[[ $cmd == run || $cmd == gen ]] && [[ $first == sync ]] && own=${own/--riders/}
+	[[ $cmd == compare && $seen == *" --cook "* ]] && own=${own/--riders/}
+	[[ $cmd == compare && $seen == *" --riders "* ]] && own=${own/--cook/}
+	[[ $cmd == export && ($seen == *" --svg "* || $seen == *" --trace "*) ]] &&
+		own=${own/--svg --trace/}
 	for f in $own; do
 		[[ $seen == *" $f "* ]] && own=${own/$f/}
 	done
