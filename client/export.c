@@ -117,6 +117,7 @@ static int export_token(const char *file, char *tok, size_t cap)
 
 struct export_args {
 	const char *run, *file, *what, *http, *token_file;
+	int http_flag, server_flag;     /* --http, --server given */
 };
 
 /* An option export does not take (those of the other commands among
@@ -127,8 +128,8 @@ static const char *export_refuse(int c, const char *arg)
 	int n = (int)strcspn(arg, "=");
 
 	if (c == 'S')
-		snprintf(why, sizeof why, "export takes no --server: it asks the server's HTTP side, "
-		         "--http HOST:PORT (else $BAEDAL_HTTP, else " EXPORT_DEFAULT_HTTP ")");
+		snprintf(why, sizeof why, "export does not use --server: it asks the server's HTTP "
+		         "side, --http HOST:PORT (else $BAEDAL_HTTP, else " EXPORT_DEFAULT_HTTP ")");
 	else if (c == ':')
 		snprintf(why, sizeof why, "export's %.*s needs a value", n > 40 ? 40 : n, arg);
 	else if (c == 'j' || c == 'p' || c == 'n')
@@ -182,6 +183,9 @@ static int export_parse(int argc, char **argv, struct export_args *a, const char
 			a->what = c == 's' ? "timeline.svg" : "trace.json";
 		} else if (c == 'H') {
 			a->http = optarg;
+			a->http_flag = 1;
+		} else if (c == 'S') {
+			a->server_flag = 1;     /* a wrapper's (compose's), with --http: let be */
 		} else if (c == 'k') {
 			a->token_file = optarg;
 		} else if (c == 'h') {
@@ -190,6 +194,10 @@ static int export_parse(int argc, char **argv, struct export_args *a, const char
 			*why = export_refuse(c, argv[optind - 1]);
 			return -1;
 		}
+	}
+	if (a->server_flag && !a->http_flag) {
+		*why = export_refuse('S', "--server");
+		return -1;
 	}
 	if (export_check(a, argc, argv, why) < 0)
 		return -1;

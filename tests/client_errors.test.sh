@@ -76,8 +76,8 @@ export_refused() {
 	fi
 	[ -e "$dir/x.svg" ] && not_ok "$name: no file written" && rm -f "$dir/x.svg"
 }
-export_refused "export --server" '^baedal: export takes no --server: .*--http HOST:PORT' \
-	--server "127.0.0.1:$port" export "$run" --svg "$dir/x.svg" --http "$http"
+export_refused "export --server" '^baedal: export does not use --server: .*--http HOST:PORT' \
+	--server "127.0.0.1:$port" export "$run" --svg "$dir/x.svg"
 export_refused "export --json" '^baedal: export takes no --json: it writes the file' \
 	--json export "$run" --svg "$dir/x.svg" --http "$http"
 export_refused "export --plain after it" '^baedal: export takes no --plain' \
@@ -89,6 +89,12 @@ export_refused "export without a run" '^baedal: export needs a RUN' \
 "$BUILD/baedal" export "$run" --svg "$dir/x.svg" --http "$http" 2>"$dir/err"
 status "export with its own options: exit 0" 0 $?
 check "export wrote the SVG" "$dir/x.svg" '<svg'
+rm -f "$dir/x.svg"
+# A wrapper's --server (the compose file's client) with --http: let be.
+"$BUILD/baedal" --server "127.0.0.1:$port" export "$run" --http "$http" --svg - >"$dir/x.svg" \
+	2>"$dir/err"
+status "export after a wrapper's --server, with --http: exit 0" 0 $?
+check "it wrote the SVG" "$dir/x.svg" '<svg'
 "$BUILD/baedal" export "$run" --svg "$dir/no/such/x.svg" --http "$http" 2>"$dir/err"
 status "export to a directory that is not there: exit 1" 1 $?
 check "the error names the file asked for" "$dir/err" \
