@@ -136,6 +136,24 @@ sed -n '/^commands:/,/^$/p' "$dir/baedal.help" | sed -n 's/^  \([a-z][a-z-]*\) .
 page_items "$MAN/baedal.1" COMMANDS Cm >"$dir/p"
 same "baedal: COMMANDS describes exactly the commands of --help" "$dir/h" "$dir/p"
 
+# Each optional part ("[...]") of a command's line in --help is one in the
+# page's item for that command, as rendered: brackets nest the same way.
+mandoc -T ascii "$MAN/baedal.1" 2>/dev/null | sed "s/.$(printf '\b')//g" >"$dir/rendered"
+sed -n '/^commands:/,/^$/p' "$dir/baedal.help" | sed -n 's/^  \([a-z][a-z-]*\) \(.*\)/\1 \2/p' |
+while read -r cmd rest; do
+	item=$(grep -E "^ {5}$cmd( |$)" "$dir/rendered" | head -n 1 | tr 'A-Z' 'a-z')
+	printf '%s\n' "$rest" | sed 's/  .*//' | grep -oE '\[[^]]*\]' | tr 'A-Z' 'a-z' |
+	while IFS= read -r part; do
+		case "$item" in
+		*"$part"*) echo "ok: baedal: the page's $cmd has $part" ;;
+		*) echo "FAIL: baedal: --help's $cmd has $part, the page's has: $item" ;;
+		esac
+	done
+done >"$dir/synopsis"
+cat "$dir/synopsis"
+passed=$((passed + $(grep -c '^ok' "$dir/synopsis")))
+failed=$((failed + $(grep -c '^FAIL' "$dir/synopsis")))
+
 # examples PAGE PROG: the PROG command lines of the page's literal displays.
 examples() {
 	awk -v p="$2" '/^\.Bd -literal/ { on = 1; next } /^\.Ed/ { on = 0 } on && $1 == p' "$1" |
