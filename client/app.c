@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "client/follow.h"
+#include "client/follow_commands.h"
 #include "client/remote.h"
 #include "client/term.h"
 #include "client/view.h"

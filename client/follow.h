@@ -64,9 +64,6 @@ int follow_creates_runs(const struct follow *f);
 /* The greeting: FOLLOW_CONTINUE, or 1 with err set. */
 int follow_hello(struct follow *f, const char *line, size_t len);
 
-/* Appends the command's protocol lines to cmd and notes the replies due. */
-void follow_commands(struct follow *f, struct strbuf *cmd);
-
 /* One server line that arrived at now_us: FOLLOW_CONTINUE or an exit code. */
 int follow_line(struct follow *f, const char *line, size_t len, int64_t now_us);
 

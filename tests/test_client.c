@@ -12,6 +12,7 @@
 
 #include "client/cli.h"
 #include "client/follow.h"
+#include "client/follow_commands.h"
 #include "client/remote.h"
 #include "client/report.h"
 #include "client/strbuf.h"

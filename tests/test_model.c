@@ -11,6 +11,7 @@
 
 #include "client/cli.h"
 #include "client/follow.h"
+#include "client/follow_commands.h"
 #include "client/model.h"
 #include "common/protocol.h"
 
