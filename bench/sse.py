@@ -26,8 +26,8 @@ class Stream:
 
     def __init__(self, http, session, rate):
         self.sock = socket.create_connection(_addr(http))
-        self.sock.sendall(b"GET /events?session=%s HTTP/1.1\r\nHost: bench\r\n"
-                          b"Accept: text/event-stream\r\n\r\n" % session.encode())
+        self.sock.sendall(b"GET /events?session=%s HTTP/1.1\r\nHost: %s\r\n"
+                          b"Accept: text/event-stream\r\n\r\n" % (session.encode(), http.encode()))
         self.rate = rate              # bytes/s, 0: as fast as it comes
         self.head, self.tail = b"", b""
         self.status = None

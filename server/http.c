@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -101,6 +102,7 @@ int http_error_status(const char *code)
 		{ "auth_required", 401 }, { "bad_token", 401 }, { "not_found", 404 },
 		{ "no_session", 404 }, { "no_run", 404 }, { "method", 405 },
 		{ "session_attached", 409 }, { "too_large", 413 }, { "busy", 503 },
+		{ "cross_origin", 403 }, { "bad_host", 403 },
 		{ "storage", 503 },
 	};
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
@@ -117,6 +119,7 @@ static const char *http_reason(int status)
 	case 201: return "Created";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
@@ -201,6 +204,59 @@ static int http_authorized(const struct http_req *hr)
 	return q && proto_token_equal(q, want);
 }
 
+/* Whether the Host header names this machine's loopback: a name a web
+ * page elsewhere could point at 127.0.0.1 (DNS rebinding) is not one. */
+static int http_host_is_loopback(const char *host)
+{
+	static const char *const names[] = { "127.0.0.1", "localhost", "[::1]" };
+	size_t n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strlen(names[i]) == n && strncasecmp(host, names[i], n) == 0 &&
+		    (host[n] == '\0' || (host[n] == ':' && strspn(host + n + 1, "0123456789") ==
+		                          strlen(host + n + 1))))
+			return 1;
+	return 0;
+}
+
+/* A request a page of another site made the browser send: its Origin is
+ * not this server (or a fetch says cross-site). Only what changes
+ * something is refused so; reading is the Host check's and the token's. */
+static int http_cross_origin(struct evhttp_request *req)
+{
+	const struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *origin = evhttp_find_header(in, "Origin");
+	const char *host = evhttp_find_header(in, "Host");
+	const char *site = evhttp_find_header(in, "Sec-Fetch-Site");
+	if (site && strcasecmp(site, "cross-site") == 0)
+		return 1;
+	if (!origin)
+		return 0;
+	const char *at = strstr(origin, "://");
+	return !host || !at || strcasecmp(at + 3, host) != 0;
+}
+
+/* 0, or -1 after a 403. Without a token, a web page of any site could
+ * make the browser of someone on this machine ask: a loopback server
+ * answers only requests for a loopback name, and takes changes only from
+ * its own pages. With a token, the token is the guard (a page elsewhere
+ * cannot know it), and a reverse proxy may name the server as it likes. */
+static int http_guard(struct http_req *hr)
+{
+	if (hr->srv->cfg->token)
+		return 0;
+	const char *host = evhttp_find_header(evhttp_request_get_input_headers(hr->req), "Host");
+	if (hr->srv->http->loopback && host && !http_host_is_loopback(host)) {
+		http_reply_error(hr->req, "bad_host", "this server answers to 127.0.0.1, localhost or "
+		                 "[::1] only (it listens on loopback)");
+		return -1;
+	}
+	if (evhttp_request_get_command(hr->req) == EVHTTP_REQ_POST && http_cross_origin(hr->req)) {
+		http_reply_error(hr->req, "cross_origin", "a page of another site may not submit here");
+		return -1;
+	}
+	return 0;
+}
+
 static void http_route(struct http_req *hr, const char *path)
 {
 	char seg[HTTP_SEGMENT_MAX];
@@ -245,7 +301,7 @@ static void http_request_cb(struct evhttp_request *req, void *arg)
 	} else if (query && strstr(query, "%00")) {
 		/* Decoded, it would end its value early, unseen. */
 		http_reply_error(req, "bad_args", "the request's URL has a NUL byte (%%00)");
-	} else {
+	} else if (http_guard(&hr) == 0) {
 		http_route(&hr, path);
 	}
 	evhttp_clear_headers(&hr.query);
@@ -378,6 +434,7 @@ static int http_bind(struct server *srv, struct http *h, int fallback)
 	if (!evhttp_bind_listener(h->eh, h->listener) ||
 	    listen_addr_bound(evconnlistener_get_fd(h->listener), &la) < 0)
 		return -1;
+	h->loopback = la.loopback;
 	if (!la.loopback && !srv->cfg->token)
 		log_warn("http %s is not a loopback address and no token is set: anyone who "
 		         "reaches it can see every run and submit orders (see --token-file)", la.text);

@@ -25,6 +25,7 @@ struct http_export;
 struct http {
 	struct evhttp *eh;
 	struct evconnlistener *listener;
+	int loopback;                  /* bound to a loopback address: Host is checked */
 	struct http_sse *streams;      /* every SSE stream (http_sse.c) */
 	size_t nstreams;
 	struct event *heartbeat;

@@ -115,10 +115,10 @@ void http_do(int port, const char *method, const char *path, const char *headers
              const char *body, struct http_reply *r)
 {
 	static char req[200000];
-	int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-	                 "%sContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu"
-	                 "\r\n\r\n%s", method, path, headers ? headers : "", body ? strlen(body) : 0,
-	                 body ? body : "");
+	int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: "
+	                 "close\r\n%sContent-Type: application/x-www-form-urlencoded\r\n"
+	                 "Content-Length: %zu\r\n\r\n%s", method, path, port, headers ? headers : "",
+	                 body ? strlen(body) : 0, body ? body : "");
 	assert_true(n > 0 && (size_t)n < sizeof req);
 	http_exchange(port, req, (size_t)n, r);
 }
@@ -150,7 +150,7 @@ void sse_open(struct test_conn *c, int port, const char *path, const char *heade
 	char req[1024], line[4096];
 	if (support_connect(c, port) < 0)
 		fail_msg("cannot connect to port %d", port);
-	snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", path,
+	snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n", path, port,
 	         headers ? headers : "");
 	assert_int_equal(support_send(c, req), 0);
 	support_expect_prefix(c, "HTTP/1.1 200", NULL, 0);

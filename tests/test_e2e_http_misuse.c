@@ -1,6 +1,7 @@
 /* End-to-end tests of the web side against requests that misuse it: HEAD
  * on its streams, sessions asked for and left, NUL bytes and repeated
- * keys, session ids in upper case, methods a route does not take. Each
+ * keys, session ids in upper case, methods a route does not take, pages
+ * of other sites. Each
  * once held a slot, cut a value short unseen or answered wrong. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -67,10 +68,10 @@ static void test_head_on_streams(void **state)
 			fail_msg("cannot connect to port %d", port);
 		if (i % 2)
 			snprintf(path, sizeof path, "HEAD /api/runs/1/trace.json HTTP/1.1\r\n"
-			         "Host: x\r\n\r\n");
+			         "Host: localhost\r\n\r\n");
 		else
 			snprintf(path, sizeof path, "HEAD /events?session=%s HTTP/1.1\r\n"
-			         "Host: x\r\n\r\n", sid);
+			         "Host: 127.0.0.1\r\n\r\n", sid);
 		assert_int_equal(support_send(&heads[i], path), 0);
 		read_head(&heads[i], status, sizeof status);
 		if (strncmp(status, "HTTP/1.1 200", 12) != 0)
@@ -82,7 +83,7 @@ static void test_head_on_streams(void **state)
 	assert_non_null(strstr(r.head, "X-Content-Type-Options: nosniff"));
 	/* The connections of the HEADs still answer. */
 	for (int i = 0; i < 20; i++) {
-		assert_int_equal(support_send(&heads[i], "GET /api/runs HTTP/1.1\r\nHost: x\r\n\r\n"),
+		assert_int_equal(support_send(&heads[i], "GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
 		                 0);
 		read_head(&heads[i], status, sizeof status);
 		if (strncmp(status, "HTTP/1.1 200", 12) != 0)
@@ -182,6 +183,52 @@ static void test_method_allow(void **state)
 	assert_non_null(strstr(r.head, "\r\nAllow: GET, HEAD"));
 }
 
+/* Without a token, a page of another site could drive the browser of
+ * someone on this machine: a request naming another host (DNS rebinding)
+ * gets 403 bad_host, a POST from another origin 403 cross_origin, and
+ * nothing runs. The server's own names and pages go through. */
+static void test_other_sites_refused(void **state)
+{
+	struct support_e2e *e = *state;
+	static struct http_reply r;
+	char raw[512];
+	assert_int_equal(start(e), 0);
+	int port = http_port(&e->srv);
+	snprintf(raw, sizeof raw, "GET /api/runs HTTP/1.1\r\nHost: evil.example:%d\r\n"
+	         "Connection: close\r\n\r\n", port);
+	http_exchange(port, raw, strlen(raw), &r);
+	assert_int_equal(r.status, 403);
+	assert_non_null(strstr(r.body, "\"error\":\"bad_host\""));
+	char hosts[4][64];
+	snprintf(hosts[0], sizeof hosts[0], "localhost");
+	snprintf(hosts[1], sizeof hosts[1], "LOCALHOST:%d", port);
+	snprintf(hosts[2], sizeof hosts[2], "[::1]:%d", port);
+	snprintf(hosts[3], sizeof hosts[3], "127.0.0.1:%d", port);
+	for (int i = 0; i < 4; i++) {
+		const char *host = hosts[i];
+		snprintf(raw, sizeof raw, "GET /api/runs HTTP/1.1\r\nHost: %s\r\nConnection: close"
+		         "\r\n\r\n", host);
+		http_exchange(port, raw, strlen(raw), &r);
+		if (r.status != 200)
+			fail_msg("Host: %s: %d %s", host, r.status, r.body);
+	}
+	http_do(port, "POST", "/api/runs", "Origin: http://evil.example\r\n", "mode=async&orders=A:1ms",
+	        &r);
+	assert_int_equal(r.status, 403);
+	assert_non_null(strstr(r.body, "\"error\":\"cross_origin\""));
+	http_do(port, "POST", "/api/runs", "Sec-Fetch-Site: cross-site\r\n", "mode=async&orders=A:1ms",
+	        &r);
+	assert_int_equal(r.status, 403);
+	snprintf(raw, sizeof raw, "Origin: http://localhost:%d\r\n", port);
+	http_do(port, "POST", "/api/runs", raw, "mode=async&orders=A:1ms", &r);
+	assert_int_equal(r.status, 403);     /* Host 127.0.0.1: another origin */
+	http_do(port, "GET", "/api/runs", NULL, NULL, &r);
+	assert_string_equal(r.body, "{\"runs\":[]}\n");
+	snprintf(raw, sizeof raw, "Origin: http://127.0.0.1:%d\r\n", port);
+	http_do(port, "POST", "/api/runs", raw, "mode=async&orders=A:1ms", &r);
+	assert_int_equal(r.status, 201);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +237,7 @@ int main(void)
 		SUPPORT_E2E_TEST(test_nul_and_repeated_keys),
 		SUPPORT_E2E_TEST(test_session_id_case),
 		SUPPORT_E2E_TEST(test_method_allow),
+		SUPPORT_E2E_TEST(test_other_sites_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
