@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <event2/event.h>
 
 #include "common/protocol.h"
@@ -299,9 +300,34 @@ static void command_dispatch(struct conn *c, const char *line, size_t len)
 }
 
 /* A line is one callback's work: one that holds the loop is a stall. */
+/* A line of an HTTP request: its request line ("POST / HTTP/1.1") or a
+ * Host header. A web page can make a browser send a form to this port,
+ * and the lines of its body would be commands (a cross-protocol attack):
+ * such a connection is closed at its first line, before its body. */
+static int command_is_http(const char *line, size_t len)
+{
+	static const char *const methods[] = { "GET ", "POST ", "PUT ", "HEAD ", "OPTIONS ",
+	                                       "DELETE ", "PATCH ", "CONNECT " };
+	if (len >= 5 && strncasecmp(line, "Host:", 5) == 0)
+		return 1;
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+		size_t n = strlen(methods[i]);
+		if (len > n && memcmp(line, methods[i], n) == 0 &&
+		    memmem(line + n, len - n, " HTTP/", 6))
+			return 1;
+	}
+	return 0;
+}
+
 void command_handle_line(struct conn *c, const char *line, size_t len)
 {
 	uint64_t began = clock_mono_us();
+	if (command_is_http(line, len)) {
+		log_warn("an HTTP request on the protocol port (a web page's form?): connection "
+		         "closed; the web view is on --http");
+		conn_close_with(c, "http");
+		return;
+	}
 	command_dispatch(c, line, len);
 	health_note_hold(c->srv->health, began, clock_mono_us(), CAUSE_LINE, c->session, 0, 0);
 }

@@ -253,7 +253,7 @@ static void test_unknown_commands(void **state)
 	bad_line(&f->c, "PINGPING", "unknown_command");
 	bad_line(&f->c, "PING\t", "unknown_command");     /* only spaces separate */
 	bad_line(&f->c, "RUNS:", "unknown_command");
-	bad_line(&f->c, "GET / HTTP/1.1", "unknown_command");
+	bad_line(&f->c, "GET /", "unknown_command");   /* a request line: test_http_request_refused */
 	send_bytes(&f->c, "ping\n", 5);                    /* words are case-insensitive */
 	expect_reply(&f->c, "OK pong");
 	expect_server_up(f);
@@ -437,6 +437,30 @@ static void test_half_close_mid_line(void **state)
 	assert_int_equal(support_sql_int(f->db, "select count(*) from runs"), 0);
 }
 
+/* A browser's form sent to the protocol port (what a web page can make
+ * it do): the connection ends at the request line, and the command in the
+ * form's body never runs. */
+static void test_http_request_refused(void **state)
+{
+	struct support_e2e *f = *state;
+	static const char form[] = "POST / HTTP/1.1\r\nHost: 127.0.0.1:7878\r\n"
+	                           "Content-Type: text/plain\r\nContent-Length: 22\r\n\r\n"
+	                           "x=\nRUN async A:1ms\r\n";
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
+	send_bytes(&f->c, form, sizeof form - 1);
+	expect_reply(&f->c, "BYE reason=http");
+	support_expect_closed(&f->c);
+	support_close(&f->c);
+	/* A Host header first (a request line cut off) does the same. */
+	support_connect_greeted(&f->c, f->srv.port, NULL, 0);
+	send_bytes(&f->c, "Host: x\nRUN async A:1ms\n", 25);
+	expect_reply(&f->c, "BYE reason=http");
+	support_expect_closed(&f->c);
+	expect_server_up(f);
+	assert_int_equal(support_server_stop(&f->srv, SUPPORT_WAIT_MS), 0);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from runs"), 0);
+}
+
 #define TEST(t) cmocka_unit_test_setup_teardown(t, setup, support_e2e_teardown)
 
 int main(void)
@@ -455,6 +479,7 @@ int main(void)
 		TEST(test_attach_bad_ids),
 		TEST(test_commands_after_quit),
 		TEST(test_half_close_mid_line),
+		TEST(test_http_request_refused),
 	};
 	return cmocka_run_group_tests_name("e2e_badinput", tests, NULL, NULL);
 }
