@@ -92,6 +92,7 @@ struct run {
 	uint32_t pool_cooks;        /* orders it cooks on the pool (sync, offload) */
 	struct order_cook *cooks;   /* norders of them, or NULL: nothing to cook */
 	uint64_t start_us;          /* CLOCK_MONOTONIC at the run's start */
+	int64_t start_wall_us;      /* the wall clock then (0: it never started) */
 	uint64_t elapsed_us;        /* start to last collected, once done */
 	struct order *orders;       /* norders of them, freed when the run ends */
 	char (*names)[PROTO_NAME_MAX + 1];  /* RUN's names; NULL for GEN */

@@ -89,6 +89,8 @@ static void run_start_cb(evutil_socket_t fd, short what, void *arg)
 	/* The run may end in its start: read what the stall names first. */
 	struct session *owner = r->owner;
 	uint64_t id = r->id;
+	r->start_wall_us = clock_wall_us();
+	store_start_run(srv->store, id, r->start_wall_us);
 	run_start(r);
 	health_note_hold(srv->health, began, clock_mono_us(), CAUSE_START, owner, id, 0);
 }

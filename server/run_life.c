@@ -73,7 +73,7 @@ static void run_life_queue_end(struct server *srv, struct run *r)
 	store_end_run(srv->store, r->id, &(struct store_end){
 		.status = r->status, .elapsed_us = run_life_elapsed(r),
 		.cook_us = r->cook_us, .blocked_us = r->blocked_us, .caused_us = r->caused_us,
-		.wall_us = clock_wall_us(),
+		.wall_us = clock_wall_us(), .started_wall_us = r->start_wall_us,
 		.cancelled = r->status == RUN_CANCELLED || r->status == RUN_TIMED_OUT
 		             ? r->norders - run_collected(r) : 0 });
 }

@@ -501,12 +501,20 @@ void store_read_commits(struct store *s, struct store_commits *out)
 
 void store_end_run(struct store *s, uint64_t run_id, const struct store_end *end)
 {
-	struct store_rec *r = store_rec_begin(s, REC_END, run_id, 0, (uint8_t)end->status);
+	struct store_rec *r = store_rec_begin(s, REC_END, run_id, end->cancelled,
+	                                      (uint8_t)end->status);
 	r->u.end.elapsed_us = end->elapsed_us;
 	r->u.end.wall_us = end->wall_us;
+	r->u.end.started_wall_us = end->started_wall_us;
 	r->u.end.cook_us = end->cook_us;
 	r->u.end.blocked_us = end->blocked_us;
 	r->u.end.caused_us = end->caused_us;
-	r->u.end.cancelled = end->cancelled;
+	store_push(s, 1);
+}
+
+void store_start_run(struct store *s, uint64_t run_id, int64_t wall_us)
+{
+	struct store_rec *r = store_rec_begin(s, REC_START, run_id, 0, 0);
+	r->u.start.wall_us = wall_us;
 	store_push(s, 1);
 }

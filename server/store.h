@@ -70,9 +70,14 @@ struct store_end {
 	int64_t elapsed_us;
 	uint64_t cook_us, blocked_us, caused_us;
 	int64_t wall_us;
+	int64_t started_wall_us;    /* the wall clock at its t = 0 (0: it never started) */
 	uint32_t cancelled;         /* orders given up on (cancelled, timed_out) */
 };
 void store_end_run(struct store *s, uint64_t run_id, const struct store_end *end);
+/* The run started: the wall clock at its t = 0, which its stalls and
+ * events are placed against (the run's row was made at its submission,
+ * a commit earlier). */
+void store_start_run(struct store *s, uint64_t run_id, int64_t wall_us);
 
 /* A stall of the event loop (health.h): its id (stored as stall_id: the
  * one its STALL line and STATS gave), when it began (wall clock), how

@@ -22,7 +22,7 @@
 #define STORE_CAUSE_MAX 24     /* a stall's cause, the same way: room beside its id */
 
 enum store_rec_kind { REC_SESSION, REC_RUN, REC_ORDER, REC_GEN, REC_EVENT, REC_END, REC_GROUP,
-                     REC_STALL };
+                     REC_STALL, REC_START };
 
 /* Two slots (a cache line) at most: names are kept unterminated and
  * session ids as raw bytes so that even a run or a generated batch fits.
@@ -50,10 +50,10 @@ struct store_rec {
 			uint64_t duration_us;
 			char cause[STORE_CAUSE_MAX];
 		} stall;
-		struct {
-			int64_t elapsed_us, wall_us;
+		struct { int64_t wall_us; } start;
+		struct {            /* n: the orders given up on */
+			int64_t elapsed_us, wall_us, started_wall_us;
 			uint64_t cook_us, blocked_us, caused_us;
-			uint32_t cancelled;
 		} end;
 	} u;
 };

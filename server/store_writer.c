@@ -25,7 +25,9 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_EVENT] = "INSERT INTO events (run_id, idx, step, t_us, wall_us)"
 	             " VALUES (?, ?, ?, ?, ?)",
 	[ST_END] = "UPDATE runs SET status = ?2, elapsed_us = ?3, finished_us = ?4, cook_us = ?5,"
-	           " blocked_us = ?6, caused_us = ?7, cancelled = ?8 WHERE run_id = ?1",
+	           " blocked_us = ?6, caused_us = ?7, cancelled = ?8,"
+	           " started_us = coalesce(?9, started_us) WHERE run_id = ?1",
+	[ST_START] = "UPDATE runs SET started_us = ?2 WHERE run_id = ?1",
 	[ST_STALL] = "INSERT INTO stalls (stall_id, started_us, duration_us, cause, run_id, idx)"
 	             " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
@@ -319,8 +321,21 @@ static int store_write_end(struct store_writer *w, const struct store_rec *r, st
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)r->u.end.cook_us);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)r->u.end.blocked_us);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)r->u.end.caused_us);
-	sqlite3_bind_int64(st, 8, r->u.end.cancelled);
+	sqlite3_bind_int64(st, 8, r->n);
+	if (r->u.end.started_wall_us)
+		sqlite3_bind_int64(st, 9, r->u.end.started_wall_us);
+	else
+		sqlite3_bind_null(st, 9);
 	return store_step(w, ST_END, r->run_id, tx);
+}
+
+static int store_write_start(struct store_writer *w, const struct store_rec *r,
+                             struct store_tx *tx)
+{
+	sqlite3_stmt *st = w->st[ST_START];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)r->run_id);
+	sqlite3_bind_int64(st, 2, r->u.start.wall_us);
+	return store_step(w, ST_START, r->run_id, tx);
 }
 
 static int store_write_stall(struct store_writer *w, const struct store_rec *r,
@@ -366,6 +381,8 @@ static int store_write_rec(struct store_writer *w, const struct store_rec *r, ui
 		return store_write_group(w, r, tx);
 	case REC_STALL:
 		return store_write_stall(w, r, tx);
+	case REC_START:
+		return store_write_start(w, r, tx);
 	}
 	return 0;
 }

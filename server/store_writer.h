@@ -27,7 +27,7 @@
 
 enum store_stmt {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
-	ST_SESSION, ST_RUN, ST_GROUP, ST_ORDER, ST_EVENT, ST_END, ST_STALL,
+	ST_SESSION, ST_RUN, ST_GROUP, ST_ORDER, ST_EVENT, ST_END, ST_STALL, ST_START,
 	ST_EVENTS,                  /* STORE_EVENT_BATCH events in one INSERT */
 	ST_ORDERS,                  /* STORE_ORDER_BATCH generated orders in one INSERT */
 	ST_COUNT

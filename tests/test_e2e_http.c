@@ -353,6 +353,34 @@ static void test_sse_stall_of_another_cook(void **state)
 	assert_int_equal(json_num(listed, "held_us"), held);
 }
 
+/* A run's started_wall_us is the wall clock at its t = 0, which its steps
+ * and stalls are placed against: not its submission, a commit earlier (a
+ * GEN of 20,000 orders commits for tens of ms). Each step stored has its
+ * t and the wall clock when it happened: the two agree. */
+static void test_start_is_the_runs_t0(void **state)
+{
+	struct support_e2e *e = *state;
+	static struct http_reply r;
+	char body[4096], sql[256];
+	assert_int_equal(start(e, NULL, NULL), 0);
+	int port = http_port(&e->srv);
+	post_run(port, "kind=gen&mode=async&count=20000&meal=1ms..5ms", 201, body, sizeof body);
+	long long run = json_num(body, "run");
+	char path[64];
+	snprintf(path, sizeof path, "/api/runs/%lld", run);
+	long long deadline = support_now_ms() + SUPPORT_WAIT_MS;
+	do {
+		http_do(port, "GET", path, NULL, NULL, &r);
+	} while (!strstr(r.body, "\"status\":\"done\"") && support_now_ms() < deadline &&
+	         usleep(100000) == 0);
+	long long started = json_num(r.body, "started_wall_us");
+	snprintf(sql, sizeof sql, "select min(wall_us - t_us) from events where run_id = %lld", run);
+	long long t0 = support_sql_int(e->db, sql);
+	if (started <= 0 || llabs(started - t0) > 2000)
+		fail_msg("started_wall_us %lld, the steps' t = 0 %lld: %lld us apart", started, t0,
+		         started - t0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +391,7 @@ int main(void)
 		SUPPORT_E2E_TEST(test_no_token),
 		SUPPORT_E2E_TEST(test_sse_never_read_is_bounded),
 		SUPPORT_E2E_TEST(test_sse_stall_of_another_cook),
+		SUPPORT_E2E_TEST(test_start_is_the_runs_t0),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
