@@ -349,6 +349,8 @@ static void order_step(struct order *o, uint64_t now)
 		} else {
 			now = run_now(r);   /* the cook took the loop's time */
 		}
+		/* A cook its run gave up on (a deadline) is not told as done. */
+		r->cooked_us += ck->cook_us;
 		run_emit(r, o, STEP_COOKED, now);
 	}
 	if (r->riders && !run_take_rider(r, o))

@@ -85,7 +85,8 @@ struct run {
 	int waiting;                /* parked until orders finish */
 	uint64_t sum_us, max_us;    /* of the meals */
 	uint64_t ideal_us;          /* what a perfect server would take */
-	uint64_t cook_us;           /* the cooks' sum */
+	uint64_t cook_us;           /* the cooks' sum (the ideal counts them all) */
+	uint64_t cooked_us;         /* of the cooks that finished: the cooking told */
 	uint64_t blocked_us;        /* the loop held by this run's inline cooks */
 	uint64_t caused_us;         /* worst lateness of a timer due during them */
 	int cooked_inline;          /* an order just cooked on the loop: pause */

@@ -24,13 +24,14 @@ static uint64_t hook_now(void *ctx)
 }
 
 /* A timer that came due while a cook held the loop is late because of
- * it: the worst such lateness is the cost the cooking run reports. */
-static void note_lateness(struct server *srv, const struct order *o, uint64_t now)
+ * it: the worst such lateness is the cost the cooking run reports. Every
+ * timer counts: an order's meal and a run's deadline. */
+static void note_lateness(struct server *srv, uint64_t due_us, uint64_t now)
 {
-	if (!srv->cooker || o->deadline_us >= srv->cook_end_us)
+	if (!srv->cooker || due_us >= srv->cook_end_us)
 		return;
-	if (now > o->deadline_us && now - o->deadline_us > srv->cooker->caused_us)
-		srv->cooker->caused_us = now - o->deadline_us;
+	if (now > due_us && now - due_us > srv->cooker->caused_us)
+		srv->cooker->caused_us = now - due_us;
 }
 
 static struct order *order_of(struct timer_link *t)
@@ -45,7 +46,7 @@ static void order_due(struct timer_link *t, void *ctx)
 	uint64_t now = timer_wait_out(o->deadline_us);
 	if (now >= o->deadline_us)
 		health_note_timer(srv->health, o->run->owner, o->deadline_us, now);
-	note_lateness(srv, o, now);
+	note_lateness(srv, o->deadline_us, now);
 	run_order_wake_at(o, now);
 }
 
@@ -134,7 +135,8 @@ static void run_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	struct run *r = arg;
 	(void)fd;
 	(void)what;
-	timer_wait_out(r->start_us + r->deadline_us);
+	uint64_t due = r->start_us + r->deadline_us;
+	note_lateness(r->hooks->ctx, due, timer_wait_out(due));
 	run_deadline(r);
 }
 

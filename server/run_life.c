@@ -59,7 +59,10 @@ void run_life_describe(const struct run *r, struct proto_done *d)
 	*d = (struct proto_done){
 		.run = r->id, .mode = r->mode, .orders = r->norders, .status = r->status,
 		.elapsed_us = run_life_elapsed(r), .ideal_us = run_ideal_us(r), .sum_us = r->sum_us,
-		.max_us = r->max_us, .cook_us = r->cook_us, .blocked_us = r->blocked_us,
+		/* Running, the cooking it will do; ended, the cooking it did (a
+		 * deadline may have given up on some). */
+		.max_us = r->max_us, .cook_us = r->status == RUN_RUNNING ? r->cook_us : r->cooked_us,
+		.blocked_us = r->blocked_us,
 		.caused_us = r->caused_us, .riders = r->riders, .deadline_us = r->deadline_us,
 		.collected = run_collected(r), .cancelled = r->norders - run_collected(r),
 	};
@@ -72,7 +75,7 @@ static void run_life_queue_end(struct server *srv, struct run *r)
 	r->end_queued = 1;
 	store_end_run(srv->store, r->id, &(struct store_end){
 		.status = r->status, .elapsed_us = run_life_elapsed(r),
-		.cook_us = r->cook_us, .blocked_us = r->blocked_us, .caused_us = r->caused_us,
+		.cook_us = r->cooked_us, .blocked_us = r->blocked_us, .caused_us = r->caused_us,
 		.wall_us = clock_wall_us(), .started_wall_us = r->start_wall_us,
 		.cancelled = r->status == RUN_CANCELLED || r->status == RUN_TIMED_OUT
 		             ? r->norders - run_collected(r) : 0 });

@@ -105,6 +105,36 @@ static void test_deadline(void **state)
 	assert_int_equal(support_sql_int(e->db, "select status = 'timed_out' from runs"), 1);
 }
 
+/* A deadline that gives up on a cook: the run tells only the cooking it
+ * did (B's 5 s cook on a worker taken back at 300 ms is not), and a deadline that an async cook made late counts in caused,
+ * like any timer due meanwhile. */
+static void test_deadline_and_cooks(void **state)
+{
+	struct support_e2e *e = *state;
+	struct seen s;
+	support_connect_greeted(&e->c, e->srv.port, NULL, 0);
+	uint64_t run = support_submit_run(&e->c, "RUN offload A:1ms:10ms B:5s:10ms deadline=300ms\n");
+	follow_run(&e->c, run, &s);
+	assert_int_equal(s.done.status, RUN_TIMED_OUT);
+	if (s.done.cook_us > 1000)      /* A's, if it was done in time; never B's */
+		fail_msg("cook %llu us told for a run that cooked 1 ms at most",
+		         (unsigned long long)s.done.cook_us);
+	/* The deadline was due at 50 ms; A's cook held the loop for 300 ms. */
+	uint64_t late = support_submit_run(&e->c, "RUN async A:300ms:1s deadline=50ms\n");
+	follow_run(&e->c, late, &s);
+	assert_int_equal(s.done.status, RUN_TIMED_OUT);
+	assert_int_equal(s.done.cook_us, 300000);
+	if (s.done.caused_us < 200000)
+		fail_msg("the deadline came 250 ms late or more; caused says %llu us",
+		         (unsigned long long)s.done.caused_us);
+	support_close(&e->c);
+	assert_int_equal(support_server_stop(&e->srv, SUPPORT_WAIT_MS), 0);
+	assert_int_equal(support_sql_int(e->db, "select count(*) from runs where run_id = 1 and "
+	                                        "cook_us <= 1000"), 1);
+	assert_int_equal(support_sql_int(e->db, "select caused_us >= 200000 from runs where "
+	                                        "run_id = 2"), 1);
+}
+
 /* CANCEL from a second connection attached to the session cancels the
  * run; from another session it is refused, and an unknown run too. */
 static void test_cancel(void **state)
@@ -177,6 +207,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		SUPPORT_E2E_TEST_STARTED(test_two_riders),
 		SUPPORT_E2E_TEST_STARTED(test_deadline),
+		SUPPORT_E2E_TEST_STARTED(test_deadline_and_cooks),
 		SUPPORT_E2E_TEST_STARTED(test_cancel),
 		SUPPORT_E2E_TEST_STARTED(test_compare_riders),
 	};
