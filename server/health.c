@@ -217,7 +217,7 @@ void health_note_hold(struct health *h, uint64_t start_us, uint64_t end_us,
 
 void health_note_run_end(struct health *h, const struct run *r)
 {
-	if ((unsigned)r->mode < 3 && (unsigned)r->status < 3)
+	if ((unsigned)r->mode < 3 && (unsigned)r->status <= RUN_TIMED_OUT)
 		h->runs[r->mode][r->status]++;
 }
 

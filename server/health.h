@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "common/protocol.h"
 #include "server/histogram.h"
 
 struct evbuffer;
@@ -60,7 +61,7 @@ struct health {
 	 * pointers, compared, never followed. */
 	const void *told[HEALTH_TOLD_SLOTS];
 	unsigned ntold;
-	uint64_t runs[3][3];                /* ended, by mode and status */
+	uint64_t runs[3][RUN_TIMED_OUT + 1];   /* ended, by mode and status */
 	/* (records queued, when) marks of the store, oldest first, for the
 	 * age of its oldest uncommitted record. */
 	struct { uint64_t seq, t_us; } marks[HEALTH_MARKS];

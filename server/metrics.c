@@ -128,7 +128,8 @@ static void prom_loop(struct evbuffer *out, const struct health *h, const struct
 static void prom_work(struct evbuffer *out, const struct server *srv,
                       const struct metrics_view *v)
 {
-	static const char *const statuses[] = { "running", "done", "interrupted" };
+	static const enum run_status ended[] = { RUN_DONE, RUN_INTERRUPTED, RUN_CANCELLED,
+	                                         RUN_TIMED_OUT };
 	prom_value(out, "baedal_orders_in_flight", "gauge",
 	           "Orders of the runs now running.", (double)srv->inflight);
 	prom_head(out, "baedal_runs_in_flight", "gauge", "Runs now running, by mode.");
@@ -137,10 +138,10 @@ static void prom_work(struct evbuffer *out, const struct server *srv,
 		                    proto_mode_name((enum proto_mode)m), v->running[m]);
 	prom_head(out, "baedal_runs_total", "counter", "Runs that ended, by mode and status.");
 	for (int m = 0; m < 3; m++)
-		for (int s = 1; s < 3; s++)
+		for (size_t i = 0; i < sizeof ended / sizeof ended[0]; i++)
 			evbuffer_add_printf(out, "baedal_runs_total{mode=\"%s\",status=\"%s\"} %" PRIu64
-			                    "\n", proto_mode_name((enum proto_mode)m), statuses[s],
-			                    srv->health->runs[m][s]);
+			                    "\n", proto_mode_name((enum proto_mode)m),
+			                    proto_status_name(ended[i]), srv->health->runs[m][ended[i]]);
 	prom_value(out, "baedal_connections", "gauge", "Open client connections.",
 	           (double)srv->nconns);
 	prom_value(out, "baedal_sessions", "gauge", "Sessions held, attached or not.",

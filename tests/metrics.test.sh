@@ -19,6 +19,8 @@ start_server "$db" --http 127.0.0.1:0
 http=$(sed -n 's/^http on .*:\([0-9][0-9]*\)$/\1/p' "$dir/server.log")
 $client --plain run async A:300ms:10ms >"$dir/run.out" 2>&1
 if [ "$?" -eq 0 ]; then ok "the run ends with 0"; else not_ok "the run ends with 0"; fi
+# A run its deadline cuts short ends too, and is counted as such.
+$client --plain run offload --deadline 20ms A:10s >"$dir/late.out" 2>&1
 curl -s -D "$dir/head" -o "$dir/metrics" "http://127.0.0.1:$http/metrics"
 stop_server
 
@@ -79,10 +81,12 @@ for m in baedal_loop_busy_seconds_total baedal_loop_iterations_total \
          baedal_store_lag_seconds baedal_worker_queue_depth; do
 	if [ -n "$(value $m)" ]; then ok "has $m"; else not_ok "has $m"; fi
 done
-if grep -q '^baedal_runs_total{mode="async",status="done"} 1$' "$dir/metrics"; then
-	ok "runs_total by mode and status"
+if grep -q '^baedal_runs_total{mode="async",status="done"} 1$' "$dir/metrics" &&
+   grep -q '^baedal_runs_total{mode="offload",status="timed_out"} 1$' "$dir/metrics"; then
+	ok "runs_total by mode and status, timed_out included"
 else
-	not_ok "runs_total by mode and status"
+	not_ok "runs_total by mode and status, timed_out included"
+	grep '^baedal_runs_total' "$dir/metrics"
 fi
 if [ "$(sqlite3 "$db" "select count(*) from stalls where cause = 'cook' and duration_us >= 300000")" = 1 ]; then
 	ok "the stall is stored"
