@@ -22,9 +22,13 @@
 
 struct replay_ev {
 	int64_t t_us;
-	uint32_t idx;               /* 1-based */
-	uint8_t step;               /* enum proto_step */
+	uint32_t idx;               /* 1-based; of a stall: its index in stalls */
+	uint8_t step;               /* enum proto_step, or REPLAY_STALL */
 };
+
+/* A replay_ev that is a stall of the loop: its STALL line, told when the
+ * stall ended, as it was live. */
+#define REPLAY_STALL (STEP_CANCELLED + 1)
 
 struct replay {
 	struct conn *c;
@@ -32,6 +36,8 @@ struct replay {
 	struct replay_ev *evs;
 	size_t nevs, next;
 	char (*names)[PROTO_NAME_MAX + 1];
+	struct export_stall stalls[EXPORT_STALLS_MAX];
+	size_t nstalls;
 	uint32_t norders;
 	uint32_t speed_milli;
 	uint64_t start_us;          /* CLOCK_MONOTONIC at the OK */
@@ -104,7 +110,7 @@ int replay_paused(const struct conn *c)
 static int replay_ev_cmp(const void *x, const void *y)
 {
 	static const int rank[] = { [STEP_COOKED] = 0, [STEP_DELIVERED] = 1, [STEP_EATEN] = 2,
-	                            [STEP_COLLECTED] = 3, [STEP_CANCELLED] = 4 };
+	                            [STEP_COLLECTED] = 3, [STEP_CANCELLED] = 4, [REPLAY_STALL] = 5 };
 	const struct replay_ev *a = x, *b = y;
 	if (a->t_us != b->t_us)
 		return (a->t_us > b->t_us) - (a->t_us < b->t_us);
@@ -158,6 +164,24 @@ static int replay_read_orders(struct replay *rp, struct store_read *sr, uint64_t
 	return 0;
 }
 
+/* The loop's stalls during the run, each at its end on the run's clock
+ * (the run's own span: one that began before it is told at its end). */
+static int replay_read_stalls(struct replay *rp, struct store_read *sr, const struct export_run *r)
+{
+	int n = store_read_stalls(sr, r, rp->stalls, EXPORT_STALLS_MAX);
+	if (n < 0) {
+		replay_error(rp->c, "storage", "%s", store_read_error(sr));
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		int64_t from, to;
+		export_stall_span(r, &rp->stalls[i], &from, &to);
+		rp->evs[rp->nevs++] = (struct replay_ev){ to, (uint32_t)i, REPLAY_STALL };
+	}
+	rp->nstalls = (size_t)n;
+	return 0;
+}
+
 static void replay_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 /* A stored run fit for a replay: 0, or -1 with an ERR sent. */
@@ -194,7 +218,8 @@ static struct replay *replay_load(struct conn *c, struct store_read *sr, uint64_
 		rp->c = c;
 		rp->norders = r.orders;
 		rp->speed_milli = speed_milli;
-		rp->evs = calloc((size_t)r.orders * (STEP_CANCELLED + 1), sizeof *rp->evs);
+		rp->evs = calloc((size_t)r.orders * (STEP_CANCELLED + 1) + EXPORT_STALLS_MAX,
+		                 sizeof *rp->evs);
 		rp->names = calloc(r.orders, sizeof *rp->names);
 		rp->timer = event_new(c->srv->base, -1, 0, replay_timer_cb, rp);
 	}
@@ -211,7 +236,7 @@ static struct replay *replay_load(struct conn *c, struct store_read *sr, uint64_
 	d.elapsed_us = -1;
 	struct proto_runstate st = { .age_us = 0 };
 	replay_send(c, line, proto_format_runstate(line, sizeof line - 16, &d, &st));
-	if (replay_read_orders(rp, sr, id) < 0) {
+	if (replay_read_stalls(rp, sr, &r) < 0 || replay_read_orders(rp, sr, id) < 0) {
 		replay_free(rp);
 		return NULL;
 	}
@@ -246,7 +271,8 @@ void replay_start(struct conn *c, uint64_t run_id, uint32_t speed_milli)
 	rp->start_us = clock_mono_us();
 	char ok[96];
 	int n = snprintf(ok, sizeof ok, "OK replay run=%llu speed=%u.%03u events=%zu\n",
-	                 (unsigned long long)run_id, speed_milli / 1000, speed_milli % 1000, rp->nevs);
+	                 (unsigned long long)run_id, speed_milli / 1000, speed_milli % 1000,
+	                 rp->nevs - rp->nstalls);
 	conn_send_reply(c, ok, (size_t)n);
 	event_active(rp->timer, EV_TIMEOUT, 0);
 }
@@ -258,9 +284,24 @@ static uint64_t replay_due_us(const struct replay *rp, size_t i)
 	return rp->start_us + (uint64_t)((unsigned __int128)t * 1000u / rp->speed_milli);
 }
 
+static void replay_send_stall(struct replay *rp, const struct export_stall *st)
+{
+	char line[PROTO_MAX_LINE + 16];
+	int n = snprintf(line, sizeof line - 16, "STALL seq=0 id=%llu held=%llu cause=%s run=%llu "
+	                 "order=%u\n", (unsigned long long)st->id,
+	                 (unsigned long long)st->duration_us, st->cause,
+	                 (unsigned long long)st->run, (unsigned)st->order);
+	if (n > 0 && (size_t)n < sizeof line - 16)
+		replay_send(rp->c, line, n);
+}
+
 static void replay_send_event(struct replay *rp, const struct replay_ev *e)
 {
 	char line[PROTO_MAX_LINE + 16];
+	if (e->step == REPLAY_STALL) {
+		replay_send_stall(rp, &rp->stalls[e->idx]);
+		return;
+	}
 	struct proto_event ev = { .seq = 0, .run = rp->done.run, .order = e->idx,
 	                          .step = (enum proto_step)e->step, .t_us = (uint64_t)e->t_us };
 	memcpy(ev.name, rp->names[e->idx - 1], sizeof ev.name);

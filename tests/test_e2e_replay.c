@@ -328,6 +328,20 @@ static char *json_steps(const char *path)
 	return out;
 }
 
+/* The lines of a plain output that tell a stall of the loop. */
+static char *stall_lines(const char *path)
+{
+	char *text = support_read_file(path), *out, *o;
+	assert_non_null(text);
+	out = o = calloc(1, strlen(text) + 1);
+	assert_non_null(out);
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+		if (strncmp(line, "stall ", 6) == 0)
+			o += sprintf(o, "%s\n", line);
+	free(text);
+	return out;
+}
+
 /* baedal replay prints what baedal run printed: the same lines, plain,
  * and the same steps and totals as NDJSON, at any speed. */
 static void test_client_replay_output(void **state)
@@ -374,6 +388,18 @@ static void test_client_replay_output(void **state)
 	b = support_read_file(again);
 	assert_non_null(strstr(b, "{\"type\":\"replay\",\"run\":3,\"mode\":\"sync\","
 	                          "\"orders\":2,\"speed\":0.5}\n"));
+	free(b);
+
+	/* A run whose cook stalled the loop: its replay tells the stall too. */
+	assert_int_equal(support_client_run(&e->srv, orig, NULL, SUPPORT_WAIT_MS, "--plain", "run",
+	                                    "async", "A:10ms", "B:150ms:10ms", NULL), 0);
+	assert_int_equal(support_client_run(&e->srv, again, NULL, SUPPORT_WAIT_MS, "--plain",
+	                                    "replay", "4", "--speed", "2", NULL), 0);
+	a = stall_lines(orig);
+	b = stall_lines(again);
+	assert_non_null(strstr(a, "stall  the loop was held "));
+	assert_string_equal(a, b);
+	free(a);
 	free(b);
 }
 
