@@ -63,6 +63,13 @@ static void conn_idle_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	(void)fd;
 	(void)what;
+	/* Its BYE went unread for a whole idle timeout: the client reads no
+	 * more, and nothing more is owed to it. */
+	if (c->closing) {
+		log_debug("closing a connection whose last lines went unread");
+		conn_kill(c);
+		return;
+	}
 	/* A replay its client stopped reading keeps the connection no longer
 	 * than an idle one: its progress touches the connection. */
 	if ((c->session && c->session->active) || (c->replay && !replay_paused(c))) {
@@ -261,8 +268,11 @@ void conn_close_with(struct conn *c, const char *reason)
 		return;
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
+	replay_stop(c);         /* nothing more is sent: its slot is free */
 	if (conn_out_len(c) == 0)
 		conn_kill(c);
+	else
+		conn_touch(c);      /* the time its client has to read the rest */
 }
 
 static void conn_reply_error(struct conn *c, const struct proto_error *err)

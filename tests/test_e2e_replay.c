@@ -281,6 +281,40 @@ static void test_replay_waits_for_reader(void **state)
 	}
 }
 
+/* A replay left unread for the idle timeout: its connection gets its
+ * BYE, its slot is free at once, and once the BYE too goes unread for
+ * another idle timeout the connection is dropped. */
+static void test_unread_replay_times_out(void **state)
+{
+	struct support_e2e *e = *state;
+	struct test_conn slow[SLOW_READERS];
+	char line[256];
+	assert_int_equal(support_server_start(&e->srv, e->db, "--http", "127.0.0.1:0",
+	                                      "--idle-timeout", "1s", NULL), 0);
+	int http = http_port(&e->srv);
+	support_connect_greeted(&e->c, e->srv.port, NULL, 0);
+	assert_int_equal(support_send(&e->c, "WATCH ends\n"), 0);
+	support_expect_prefix(&e->c, "OK", NULL, 0);
+	uint64_t run = support_submit_run(&e->c, "GEN async 10000 1ms..20ms\n");
+	support_expect_prefix(&e->c, "DONE ", NULL, 0);
+	snprintf(line, sizeof line, "REPLAY %llu speed=1000\n", (unsigned long long)run);
+	for (int i = 0; i < SLOW_READERS; i++) {
+		assert_int_equal(support_connect_small(&slow[i], e->srv.port), 0);
+		assert_int_equal(support_send(&slow[i], line), 0);
+	}
+	long long deadline = support_now_ms() + SUPPORT_WAIT_MS;
+	long long replays, conns = -1;
+	while ((replays = metric(http, "baedal_replays")) != 0 && support_now_ms() < deadline)
+		usleep(100000);
+	assert_int_equal(replays, 0);
+	while ((conns = metric(http, "baedal_connections")) != 0 && support_now_ms() < deadline)
+		usleep(100000);
+	if (conns != 0)
+		fail_msg("%lld connections left that read nothing", conns);
+	for (int i = 0; i < SLOW_READERS; i++)
+		support_close(&slow[i]);
+}
+
 /* Replays under way are capped server-wide: one more gets ERR busy. */
 static void test_replays_capped(void **state)
 {
@@ -431,6 +465,7 @@ int main(void)
 		SUPPORT_E2E_TEST_STARTED(test_replay_disconnect),
 		SUPPORT_E2E_TEST(test_replay_waits_for_reader),
 		SUPPORT_E2E_TEST_STARTED(test_replays_capped),
+		SUPPORT_E2E_TEST(test_unread_replay_times_out),
 		SUPPORT_E2E_TEST_STARTED(test_client_replay_output),
 		SUPPORT_E2E_TEST_STARTED(test_client_replay_errors),
 	};
