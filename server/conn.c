@@ -90,7 +90,7 @@ void conn_touch(struct conn *c)
 		event_add(&c->idle, &tv);
 }
 
-void conn_accept(struct server *srv, evutil_socket_t fd)
+static void conn_accept_as(struct server *srv, evutil_socket_t fd, int web)
 {
 	struct bufferevent *bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!bev) {
@@ -113,6 +113,7 @@ void conn_accept(struct server *srv, evutil_socket_t fd)
 	c->srv = srv;
 	c->bev = bev;
 	c->session = s;
+	c->web = web;
 	c->authed = srv->cfg->token == NULL;
 	event_assign(&c->idle, srv->base, -1, 0, conn_idle_cb, c);
 	event_priority_set(&c->idle, PRIO_IO);
@@ -132,6 +133,16 @@ void conn_accept(struct server *srv, evutil_socket_t fd)
 		return;
 	}
 	conn_greet(c);
+}
+
+void conn_accept(struct server *srv, evutil_socket_t fd)
+{
+	conn_accept_as(srv, fd, 0);
+}
+
+void conn_accept_web(struct server *srv, evutil_socket_t fd)
+{
+	conn_accept_as(srv, fd, 1);
 }
 
 /* Gives the connection's burst slot back (conn.h), if it holds one. */

@@ -40,6 +40,7 @@ struct conn {
 	int authed;                   /* AUTH passed, or no token is set */
 	int bursting;                 /* holds one of the server's burst slots */
 	int ends_only;                /* WATCH ends: no live events, DONE lines only */
+	int web;                      /* the web side's own (http_submit.c), not a client's */
 	struct replay *replay;        /* a REPLAY under way (replay.h), or NULL */
 	struct event idle;            /* closes a connection that says nothing */
 	struct conn *prev, *next;
@@ -47,6 +48,9 @@ struct conn {
 
 /* Takes a freshly accepted socket: greets it with a new session. */
 void conn_accept(struct server *srv, evutil_socket_t fd);
+/* The same for the web side's end of a socketpair: a session it holds is
+ * not taken to be a terminal client's. */
+void conn_accept_web(struct server *srv, evutil_socket_t fd);
 
 /* A reply or notice: always queued (a hard cap closes the connection). */
 void conn_send_reply(struct conn *c, const char *line, size_t len);

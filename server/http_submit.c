@@ -276,7 +276,7 @@ static struct http_client *client_new(struct server *srv, const char *attach)
 	bufferevent_setcb(cl->bev, client_read_cb, NULL, client_event_cb, cl);
 	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
 	client_link(h, cl);
-	conn_accept(srv, fds[1]);
+	conn_accept_web(srv, fds[1]);
 	int rc = client_expect(cl, P_HELLO, NULL);
 	if (srv->cfg->token) {
 		char auth[PROTO_TOKEN_MAX + 8];
@@ -328,7 +328,9 @@ static struct http_client *client_for(struct http_req *hr, const char *id)
 			                 "expired): POST without session= for a new one");
 			return NULL;
 		}
-		if (s->conn) {
+		/* A connection of ours attached to it was let go to make room and
+		 * has not ended yet: it is taken back, not a terminal's. */
+		if (s->conn && !s->conn->web) {
 			http_reply_error(hr->req, "session_attached", "a client is attached to that "
 			                 "session: submit there, or POST without session= for a new one");
 			return NULL;

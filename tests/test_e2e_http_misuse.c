@@ -103,7 +103,9 @@ static void test_sessions_do_not_run_out(void **state)
 	char first[64], sid[64], form[256], body[4096];
 	assert_int_equal(start(e), 0);
 	int port = http_port(&e->srv);
-	post_run(port, "mode=async&orders=A:1ms", 201, body, sizeof body);
+	/* Its run still going when its connection is let go: the session is
+	 * taken back, not refused as a terminal client's. */
+	post_run(port, "mode=async&orders=LONG:10m", 201, body, sizeof body);
 	json_str(body, "session", first, sizeof first);
 	for (int i = 0; i < 300; i++)
 		new_session(port, sid, sizeof sid);
