@@ -132,6 +132,15 @@ static const char *http_reason(int status)
 void http_reply(struct evhttp_request *req, int status, const char *type, struct evbuffer *body)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	if (body && evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		/* libevent 2.1 would send the body after a HEAD's headers too:
+		 * its length only, then nothing. */
+		char len[24];
+		snprintf(len, sizeof len, "%zu", evbuffer_get_length(body));
+		evhttp_add_header(h, "Content-Length", len);
+		evbuffer_drain(body, evbuffer_get_length(body));
+		body = NULL;
+	}
 	evhttp_add_header(h, "Content-Type", type);
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
