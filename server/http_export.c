@@ -122,8 +122,13 @@ static void export_free(struct http_export *ex)
 /* The client left, or a write failed: the export stops. */
 static void export_close_cb(struct evhttp_connection *evcon, void *arg)
 {
+	struct http_export *ex = arg;
 	(void)evcon;
-	export_free(arg);
+	/* As for an event stream (http_sse.c): a request libevent 2.1 has
+	 * detached from its gone connection is left to us. */
+	if (!evhttp_request_get_connection(ex->req))
+		evhttp_request_free(ex->req);
+	export_free(ex);
 }
 
 /* The piece just sent is out of the server's buffer: make the next. */
