@@ -54,8 +54,17 @@ static int store_query(sqlite3 *db, const char *sql, sqlite3_int64 *num, char *t
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* A database with tables and no schema version is another program's:
- * refused before anything of it changes (the journal mode included). */
+static int store_has_runs(sqlite3 *db)
+{
+	sqlite3_int64 n = 0;
+	return store_query(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+	                       "name = 'runs'", &n, NULL, 0) == 0 && n == 1;
+}
+
+/* A database with tables and no schema version, or a version and none of
+ * baedal's tables, is another program's; one of a newer baedald is not
+ * this one's to touch. Refused before anything of it changes (the
+ * journal mode included). */
 static int store_check_ours(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
 	sqlite3_int64 version = 0, objects = 0;
@@ -64,9 +73,16 @@ static int store_check_ours(sqlite3 *db, const char *path, char *err, size_t err
 		store_fail_db(db, path, "cannot read it", err, errlen);
 		return -1;
 	}
-	if (version == 0 && objects > 0) {
-		store_errf(err, errlen, "database %s is not baedal's: it has tables of its own and no "
-		           "baedal schema version; give --db a new file", path);
+	if (version < 0 || (size_t)version > migrations_count) {
+		store_errf(err, errlen,
+		           "database %s has schema version %lld, newer than this baedald (%zu); "
+		           "use a newer baedald", path, (long long)version, migrations_count);
+		return -1;
+	}
+	if ((version == 0 && objects > 0) || (version > 0 && !store_has_runs(db))) {
+		store_errf(err, errlen, "database %s is not baedal's: it has %s; give --db a new file",
+		           path, version ? "a schema version but no runs table"
+		                         : "tables of its own and no baedal schema version");
 		return -1;
 	}
 	return 0;
@@ -136,12 +152,6 @@ static int store_migrate(sqlite3 *db, const char *path, char *err, size_t errlen
 	sqlite3_int64 version = 0;
 	if (store_query(db, "PRAGMA user_version", &version, NULL, 0) != 0) {
 		store_fail_db(db, path, "cannot read the schema version", err, errlen);
-		return -1;
-	}
-	if (version < 0 || (size_t)version > migrations_count) {
-		store_errf(err, errlen,
-		           "database %s has schema version %lld, newer than this baedald (%zu); "
-		           "use a newer baedald", path, (long long)version, migrations_count);
 		return -1;
 	}
 	for (size_t i = (size_t)version; i < migrations_count; i++)

@@ -92,6 +92,9 @@ static void test_start_refuses_newer_schema(void **state)
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	expect_refused(f, f->db, "newer than this baedald");
+	/* Before anything changed: a newer baedald's file keeps its journal. */
+	assert_int_equal(support_sql_int(f->db, "select count(*) from pragma_journal_mode "
+	                                        "where journal_mode = 'delete'"), 1);
 }
 
 /* Another program's database is refused and left as it was: its tables
@@ -105,6 +108,15 @@ static void test_start_refuses_foreign_database(void **state)
 	                              NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	expect_refused(f, f->db, "is not baedal's: it has tables of its own");
+	assert_int_equal(support_sql_int(f->db, "select count(*) from sqlite_master"), 1);
+	assert_int_equal(support_sql_int(f->db, "select count(*) from pragma_journal_mode "
+	                                        "where journal_mode = 'delete'"), 1);
+	/* A schema version of baedal's range, but none of its tables. */
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	expect_refused(f, f->db, "is not baedal's: it has a schema version but no runs table");
+	assert_int_equal(support_sql_int(f->db, "PRAGMA user_version"), 3);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from sqlite_master"), 1);
 	assert_int_equal(support_sql_int(f->db, "select count(*) from pragma_journal_mode "
 	                                        "where journal_mode = 'delete'"), 1);
