@@ -297,12 +297,31 @@ static void http_route(struct http_req *hr, const char *path)
 		http_reply_error(hr->req, "not_found", "no such page: %s (see docs/http.md)", path);
 }
 
+#define HTTP_QUERY_KEYS_MAX 16   /* no route takes more than a few */
+
+/* A key given twice in the query (the routes read the first), "" for
+ * more keys than any route takes (the check is quadratic), or NULL. */
+static const char *http_query_repeat(const struct evkeyvalq *q)
+{
+	const struct evkeyval *a, *b;
+	int n = 0;
+	TAILQ_FOREACH(a, q, next)
+		if (++n > HTTP_QUERY_KEYS_MAX)
+			return "";
+	TAILQ_FOREACH(a, q, next)
+		for (b = TAILQ_NEXT(a, next); b; b = TAILQ_NEXT(b, next))
+			if (strcmp(a->key, b->key) == 0)
+				return a->key;
+	return NULL;
+}
+
 static void http_request_cb(struct evhttp_request *req, void *arg)
 {
 	struct http_req hr = { .req = req, .srv = arg };
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	const char *repeat;
 
 	TAILQ_INIT(&hr.query);
 	if (!path || (query && evhttp_parse_query_str(query, &hr.query) < 0)) {
@@ -310,6 +329,10 @@ static void http_request_cb(struct evhttp_request *req, void *arg)
 	} else if (query && strstr(query, "%00")) {
 		/* Decoded, it would end its value early, unseen. */
 		http_reply_error(req, "bad_args", "the request's URL has a NUL byte (%%00)");
+	} else if ((repeat = http_query_repeat(&hr.query)) && !*repeat) {
+		http_reply_error(req, "bad_args", "the URL has more than %d keys", HTTP_QUERY_KEYS_MAX);
+	} else if (repeat) {
+		http_reply_error(req, "bad_args", "%.64s= is given twice in the URL", repeat);
 	} else if (http_guard(&hr) == 0) {
 		http_route(&hr, path);
 	}

@@ -39,9 +39,19 @@ static void api_run_json(struct evbuffer *b, const struct export_run *r)
 		evbuffer_add(b, "null", 4);
 	evbuffer_add_printf(b, ",\"ideal_us\":%" PRIu64 ",\"sum_us\":%" PRIu64 ",\"max_us\":%"
 	                    PRIu64 ",\"cook_us\":%" PRIu64 ",\"blocked_us\":%" PRIu64
-	                    ",\"caused_us\":%" PRIu64 ",\"started_wall_us\":%" PRId64 "}",
+	                    ",\"caused_us\":%" PRIu64 ",\"started_wall_us\":%" PRId64,
 	                    r->ideal_us, r->sum_us, r->max_us, r->cook_us, r->blocked_us,
 	                    r->caused_us, r->started_wall_us);
+	/* null: none; a run's limits, and the orders it gave up on. */
+	if (r->riders)
+		evbuffer_add_printf(b, ",\"riders\":%" PRIu32, r->riders);
+	else
+		evbuffer_add_printf(b, ",\"riders\":null");
+	if (r->deadline_us)
+		evbuffer_add_printf(b, ",\"deadline_us\":%" PRIu64, r->deadline_us);
+	else
+		evbuffer_add_printf(b, ",\"deadline_us\":null");
+	evbuffer_add_printf(b, ",\"cancelled\":%" PRIu32 "}", r->cancelled);
 }
 
 static void api_reply_json(struct http_req *hr, struct evbuffer *b)

@@ -366,14 +366,43 @@ static int form_field(struct http_req *hr, struct evkeyvalq *form, const char *k
 	return 0;
 }
 
+/* Every field is one the form takes: one it does not would be dropped
+ * unseen (a deadline the run would not have). */
+static int form_known(struct http_req *hr, struct evkeyvalq *form)
+{
+	static const char *const keys[] = { "kind", "mode", "orders", "count", "meal", "prefix",
+	                                    "group", "riders", "deadline", "session" };
+	struct evkeyval *kv;
+	TAILQ_FOREACH(kv, form, next) {
+		size_t i = 0;
+		while (i < sizeof keys / sizeof keys[0] && strcmp(kv->key, keys[i]) != 0)
+			i++;
+		if (i == sizeof keys / sizeof keys[0]) {
+			http_reply_error(hr->req, "bad_args", "the form takes no field '%.64s' (docs/http.md)",
+			                 kv->key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* " key=value" onto line at n, if the form has the field. */
+static int form_option(int n, char *line, size_t cap, const char *key, const char *value)
+{
+	if (!value || n < 0 || (size_t)n >= cap)
+		return n;
+	return n + snprintf(line + n, cap - (size_t)n, " %s=%s", key, value);
+}
+
 /* The RUN or GEN line the form describes, or -1 after an error reply. */
 static int form_line(struct http_req *hr, struct evkeyvalq *form, char *line, size_t cap)
 {
-	const char *kind, *mode, *orders, *count, *meal, *prefix, *group;
-	if (form_field(hr, form, "kind", &kind) || form_field(hr, form, "mode", &mode) ||
-	    form_field(hr, form, "orders", &orders) || form_field(hr, form, "count", &count) ||
-	    form_field(hr, form, "meal", &meal) || form_field(hr, form, "prefix", &prefix) ||
-	    form_field(hr, form, "group", &group))
+	const char *kind, *mode, *orders, *count, *meal, *prefix, *group, *riders, *deadline;
+	if (form_known(hr, form) || form_field(hr, form, "kind", &kind) ||
+	    form_field(hr, form, "mode", &mode) || form_field(hr, form, "orders", &orders) ||
+	    form_field(hr, form, "count", &count) || form_field(hr, form, "meal", &meal) ||
+	    form_field(hr, form, "prefix", &prefix) || form_field(hr, form, "group", &group) ||
+	    form_field(hr, form, "riders", &riders) || form_field(hr, form, "deadline", &deadline))
 		return -1;
 	int gen = kind && strcmp(kind, "gen") == 0;
 	if (kind && !gen && strcmp(kind, "run") != 0) {
@@ -383,10 +412,10 @@ static int form_line(struct http_req *hr, struct evkeyvalq *form, char *line, si
 	int n = gen ? snprintf(line, cap, "GEN %s %s %s", mode ? mode : "", count ? count : "",
 	                       meal ? meal : "")
 	            : snprintf(line, cap, "RUN %s %s", mode ? mode : "", orders ? orders : "");
-	if (gen && prefix && n >= 0 && (size_t)n < cap)
-		n += snprintf(line + n, cap - (size_t)n, " prefix=%s", prefix);
-	if (group && n >= 0 && (size_t)n < cap)
-		n += snprintf(line + n, cap - (size_t)n, " group=%s", group);
+	n = form_option(n, line, cap, "prefix", gen ? prefix : NULL);
+	n = form_option(n, line, cap, "group", group);
+	n = form_option(n, line, cap, "riders", riders);
+	n = form_option(n, line, cap, "deadline", deadline);
 	if (n < 0 || (size_t)n >= cap) {
 		http_reply_error(hr->req, "too_large", "the orders make a line longer than %d bytes",
 		                 PROTO_MAX_LINE);
@@ -409,9 +438,12 @@ static int form_parse(struct http_req *hr, struct evkeyvalq *form)
 	evbuffer_copyout(in, text, len);
 	text[len] = '\0';
 	/* A %00 would end its value early once decoded, unseen. */
-	int rc = strlen(text) == len && !strstr(text, "%00") ? evhttp_parse_query_str(text, form) : -1;
+	int nul = strlen(text) != len || strstr(text, "%00");
+	int rc = nul ? -1 : evhttp_parse_query_str(text, form);
 	free(text);
-	if (rc < 0)
+	if (nul)
+		http_reply_error(hr->req, "bad_args", "the form has a NUL byte (%%00)");
+	else if (rc < 0)
 		http_reply_error(hr->req, "bad_args", "the body must be a form: "
 		                 "mode=async&orders=A:3s+B:3s+C:4s (docs/http.md)");
 	return rc;

@@ -22,18 +22,24 @@ static int start(struct support_e2e *e)
 	return support_server_start(&e->srv, e->db, "--http", "127.0.0.1:0", NULL);
 }
 
-/* Waits for run 1 to be stored as done (the store commits on its own
+/* Waits for run 1 to be stored with status (the store commits on its own
  * thread). */
-static void wait_run_done(int port)
+static void wait_run_status(int port, const char *status)
 {
 	static struct http_reply r;
+	char want[64];
+	snprintf(want, sizeof want, "\"status\":\"%s\"", status);
 	long long deadline = support_now_ms() + SUPPORT_WAIT_MS;
 	do {
 		http_do(port, "GET", "/api/runs/1", NULL, NULL, &r);
-	} while (!strstr(r.body, "\"status\":\"done\"") && support_now_ms() < deadline &&
-	         usleep(50000) == 0);
-	if (!strstr(r.body, "\"status\":\"done\""))
-		fail_msg("run 1 was not stored as done: %.300s", r.body);
+	} while (!strstr(r.body, want) && support_now_ms() < deadline && usleep(50000) == 0);
+	if (!strstr(r.body, want))
+		fail_msg("run 1 was not stored as %s: %.300s", status, r.body);
+}
+
+static void wait_run_done(int port)
+{
+	wait_run_status(port, "done");
 }
 
 /* The status line and headers of the next reply on c. */
@@ -157,9 +163,21 @@ static void test_nul_and_repeated_keys(void **state)
 	assert_non_null(strstr(r.body, "\"error\":\"bad_args\""));
 	http_do(port, "GET", "/api/runs?session=%00", NULL, NULL, &r);
 	assert_int_equal(r.status, 400);
+	snprintf(path, sizeof path, "/events?session=%s&session=%s", sid, sid);
+	http_do(port, "GET", path, NULL, NULL, &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.body, "session= is given twice in the URL"));
+	/* A field the form does not take is refused, not dropped. */
+	post_run(port, "mode=async&orders=A:1ms&dedline=1s", 400, body, sizeof body);
+	assert_non_null(strstr(body, "the form takes no field 'dedline'"));
 	/* Nothing was run. */
 	http_do(port, "GET", "/api/runs", NULL, NULL, &r);
 	assert_string_equal(r.body, "{\"runs\":[]}\n");
+	/* The ones it takes reach the run. */
+	post_run(port, "mode=async&orders=A:1ms+B:10m&riders=1&deadline=50ms", 201, NULL, 0);
+	wait_run_status(port, "timed_out");
+	http_do(port, "GET", "/api/runs/1", NULL, NULL, &r);
+	assert_non_null(strstr(r.body, "\"riders\":1,\"deadline_us\":50000,\"cancelled\":1}"));
 }
 
 /* A session id in upper case is the same session everywhere. */
