@@ -94,8 +94,8 @@ static void svg_run_head(struct evbuffer *out, int y, const struct export_run *r
 	svg_seconds(el, sizeof el, span);
 	svg_seconds(ideal, sizeof ideal, (int64_t)r->ideal_us);
 	evbuffer_add_printf(out, "<text class=\"run\" x=\"8\" y=\"%d\">run %" PRIu64 " · %s · %"
-	                    PRIu32 " orders · %s %s · ideal %s</text>\n", y + 17, r->id,
-	                    proto_mode_name(r->mode), r->orders,
+	                    PRIu32 " order%s · %s %s · ideal %s</text>\n", y + 17, r->id,
+	                    proto_mode_name(r->mode), r->orders, r->orders == 1 ? "" : "s",
 	                    r->status == RUN_DONE ? "elapsed" : proto_status_name(r->status), el,
 	                    ideal);
 }
