@@ -20,6 +20,7 @@ function el(tag, cls, text) {
   if (text !== undefined) e.textContent = text;
   return e;
 }
+function plural(n, word) { return n + ' ' + word + (n === 1 ? '' : 's'); }
 function withToken(url) {
   return token ? url + (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token) : url;
 }
@@ -121,7 +122,7 @@ function drawOrder(box, r, o, span, now) {
 function drawAggregate(box, r) {
   const p = el('p', 'agg');
   const parts = Object.entries(r.steps).map(([k, v]) => k + ' ' + v);
-  p.textContent = r.info.orders + ' orders: ' + (parts.join(', ') || 'none started');
+  p.textContent = plural(r.info.orders, 'order') + ': ' + (parts.join(', ') || 'none started');
   box.appendChild(p);
 }
 function stallText(st) {
@@ -167,7 +168,7 @@ function drawGroup(list, span) {
     const sec = el('section', 'run');
     sec.dataset.run = r.info.run;
     sec.dataset.status = r.info.status;
-    const h = el('h3', '', 'run ' + r.info.run + ' · ' + r.info.mode + ' · ' + r.info.orders + ' orders · ' + r.info.status);
+    const h = el('h3', '', 'run ' + r.info.run + ' · ' + r.info.mode + ' · ' + plural(r.info.orders, 'order') + ' · ' + r.info.status);
     h.appendChild(el('span', 'clock', secs(clockOf(r))));
     sec.appendChild(h);
     const now = clockOf(r);
