@@ -14,19 +14,6 @@ start_server "$dir/baedal.db" --http 127.0.0.1:0 --token-file "$dir/token" --max
 	--max-orders 2 --max-cook 100ms
 http=$(sed -n 's/^http on \(.*\)$/\1/p' "$dir/server.log")
 
-# check NAME FILE PATTERN: FILE has a line matching PATTERN.
-check() {
-	if grep -qE -- "$3" "$2"; then ok "$1"; else not_ok "$1"; echo "--- $2:"; cat "$2"; fi
-}
-# check_not NAME FILE PATTERN: no line of FILE matches PATTERN.
-check_not() {
-	if grep -qE -- "$3" "$2"; then not_ok "$1"; echo "--- $2:"; cat "$2"; else ok "$1"; fi
-}
-# status NAME WANT GOT
-status() {
-	if [ "$3" = "$2" ]; then ok "$1"; else not_ok "$1: exit $3, want $2"; fi
-}
-
 # 1. A command the server refuses ran nothing: no session to reattach to.
 for refused in "run async A:2s" "run async A:1ms B:1ms C:1ms" "run offload A:200ms:1ms" \
 	"compare A:2s"; do

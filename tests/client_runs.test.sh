@@ -12,19 +12,6 @@ unset BAEDAL_TOKEN
 start_server "$dir/baedal.db" --http off
 late="--deadline 350ms A:300ms B:300ms C:400ms"
 
-# check NAME FILE PATTERN: FILE has a line matching PATTERN.
-check() {
-	if grep -qE -- "$3" "$2"; then ok "$1"; else not_ok "$1"; echo "--- $2:"; cat "$2"; fi
-}
-# check_not NAME FILE PATTERN: no line of FILE matches PATTERN.
-check_not() {
-	if grep -qE -- "$3" "$2"; then not_ok "$1"; echo "--- $2:"; cat "$2"; else ok "$1"; fi
-}
-# status NAME WANT GOT
-status() {
-	if [ "$3" = "$2" ]; then ok "$1"; else not_ok "$1: exit $3, want $2"; fi
-}
-
 # 1. A run that times out fails, piped, as --json and side by side.
 # shellcheck disable=SC2086 # $late is words
 $client --plain run async $late >"$dir/out" 2>"$dir/err"

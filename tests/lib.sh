@@ -25,6 +25,18 @@ trap 'exit 1' INT TERM
 
 ok() { passed=$((passed + 1)); echo "ok: $1"; }
 not_ok() { failed=$((failed + 1)); echo "FAIL: $1"; }
+# check NAME FILE PATTERN: FILE has a line matching PATTERN.
+check() {
+	if grep -qE -- "$3" "$2"; then ok "$1"; else not_ok "$1"; echo "--- $2:"; cat "$2"; fi
+}
+# check_not NAME FILE PATTERN: no line of FILE matches PATTERN.
+check_not() {
+	if grep -qE -- "$3" "$2"; then not_ok "$1"; echo "--- $2:"; cat "$2"; else ok "$1"; fi
+}
+# status NAME WANT GOT: a command exited with WANT
+status() {
+	if [ "$3" = "$2" ]; then ok "$1"; else not_ok "$1: exit $3, want $2"; fi
+}
 # check_screen NAME FILE PATTERN: FILE (a captured screen) has a line
 # matching PATTERN; else the screen is shown.
 check_screen() {

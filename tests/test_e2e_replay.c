@@ -223,6 +223,18 @@ static long long metric(int http, const char *name)
 	return at ? atoll(at + strlen(key)) : -1;
 }
 
+/* The largest run a replay takes, run to its end on e->c: 10,000
+ * orders, 30,000 steps, about 2.6 MB of lines a replay. */
+static uint64_t gen_large_run(struct support_e2e *e)
+{
+	support_connect_greeted(&e->c, e->srv.port, NULL, 0);
+	assert_int_equal(support_send(&e->c, "WATCH ends\n"), 0);
+	support_expect_prefix(&e->c, "OK", NULL, 0);
+	uint64_t run = support_submit_run(&e->c, "GEN async 10000 1ms..20ms\n");
+	support_expect_prefix(&e->c, "DONE ", NULL, 0);
+	return run;
+}
+
 #define SLOW_READERS 8
 #define OUT_BASE (1 << 20)   /* CONN_OUT_HIGH */
 
@@ -236,12 +248,7 @@ static void test_replay_waits_for_reader(void **state)
 	char line[4096];
 	assert_int_equal(support_server_start(&e->srv, e->db, "--http", "127.0.0.1:0", NULL), 0);
 	int http = http_port(&e->srv);
-	support_connect_greeted(&e->c, e->srv.port, NULL, 0);
-	assert_int_equal(support_send(&e->c, "WATCH ends\n"), 0);
-	support_expect_prefix(&e->c, "OK", NULL, 0);
-	/* 30,000 steps: about 2.6 MB of lines a replay. */
-	uint64_t run = support_submit_run(&e->c, "GEN async 10000 1ms..20ms\n");
-	support_expect_prefix(&e->c, "DONE ", NULL, 0);
+	uint64_t run = gen_large_run(e);
 	for (int i = 0; i < SLOW_READERS; i++) {
 		assert_int_equal(support_connect_small(&slow[i], e->srv.port), 0);
 		support_expect_prefix(&slow[i], "HELLO ", NULL, 0);
@@ -292,11 +299,7 @@ static void test_unread_replay_times_out(void **state)
 	assert_int_equal(support_server_start(&e->srv, e->db, "--http", "127.0.0.1:0",
 	                                      "--idle-timeout", "1s", NULL), 0);
 	int http = http_port(&e->srv);
-	support_connect_greeted(&e->c, e->srv.port, NULL, 0);
-	assert_int_equal(support_send(&e->c, "WATCH ends\n"), 0);
-	support_expect_prefix(&e->c, "OK", NULL, 0);
-	uint64_t run = support_submit_run(&e->c, "GEN async 10000 1ms..20ms\n");
-	support_expect_prefix(&e->c, "DONE ", NULL, 0);
+	uint64_t run = gen_large_run(e);
 	snprintf(line, sizeof line, "REPLAY %llu speed=1000\n", (unsigned long long)run);
 	for (int i = 0; i < SLOW_READERS; i++) {
 		assert_int_equal(support_connect_small(&slow[i], e->srv.port), 0);
