@@ -110,10 +110,14 @@ int replay_paused(const struct conn *c)
 static int replay_ev_cmp(const void *x, const void *y)
 {
 	static const int rank[] = { [STEP_COOKED] = 0, [STEP_DELIVERED] = 1, [STEP_EATEN] = 2,
-	                            [STEP_COLLECTED] = 3, [STEP_CANCELLED] = 4, [REPLAY_STALL] = 5 };
+	                            [STEP_COLLECTED] = 3, [STEP_CANCELLED] = 4 };
 	const struct replay_ev *a = x, *b = y;
 	if (a->t_us != b->t_us)
 		return (a->t_us > b->t_us) - (a->t_us < b->t_us);
+	/* A stall is told after the steps of its time: live, its line came
+	 * once the callback that made them had returned. */
+	if ((a->step == REPLAY_STALL) != (b->step == REPLAY_STALL))
+		return a->step == REPLAY_STALL ? 1 : -1;
 	if (a->idx != b->idx)
 		return (a->idx > b->idx) - (a->idx < b->idx);
 	return rank[a->step] - rank[b->step];
