@@ -66,12 +66,15 @@ static int parse_session(struct proto_parser *p, const char *tok, size_t n)
 {
 	if (!proto_session_valid(tok, n))
 		return proto_fail(p->err, "bad_session", "'%t' is not a session id of 32 hex digits", tok, n);
-	for (size_t i = 0; i < n; i++) {
-		char c = tok[i];
-		p->out->session[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
-	}
-	p->out->session[n] = '\0';
+	proto_session_lower(p->out->session, tok);
 	return 0;
+}
+
+void proto_session_lower(char out[PROTO_SESSION_HEX + 1], const char *id)
+{
+	for (size_t i = 0; i < PROTO_SESSION_HEX; i++)
+		out[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] - 'A' + 'a' : id[i]);
+	out[PROTO_SESSION_HEX] = '\0';
 }
 
 static int parse_attach(struct proto_parser *p)

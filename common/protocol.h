@@ -95,6 +95,9 @@ extern const char *const proto_usage[];
 /* Whether s is a session id: exactly 32 lower- or upper-case hex digits.
  * Returns 1 if it is, else 0 (a predicate, unlike the 0/-1 functions). */
 int proto_session_valid(const char *s, size_t len);
+/* A valid session id (its 32 hex digits) in the lower case the server
+ * keeps, NUL-terminated. */
+void proto_session_lower(char out[PROTO_SESSION_HEX + 1], const char *id);
 
 /* GEN's orders, shared by the server's scheduler and its store so both
  * agree without storing a million names: the meal of order i (1-based)

@@ -142,9 +142,7 @@ static int parse_hello(const char *s, size_t len, struct server_line *out)
 	    field_word(s, len, "server", server, sizeof server) < 0 ||
 	    proto_find_field(s, len, "session", &v, &n) < 0 || !proto_session_valid(v, n))
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		out->u.hello.session[i] = (v[i] >= 'A' && v[i] <= 'F') ? (char)(v[i] - 'A' + 'a') : v[i];
-	out->u.hello.session[n] = '\0';
+	proto_session_lower(out->u.hello.session, v);
 	return 0;
 }
 

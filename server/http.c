@@ -183,8 +183,7 @@ int http_session_id(struct http_req *hr, const char *id, char out[PROTO_SESSION_
 		http_reply_error(hr->req, "bad_session", "session= must be a session id: 32 hex digits");
 		return -1;
 	}
-	for (size_t i = 0; i <= PROTO_SESSION_HEX; i++)
-		out[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] - 'A' + 'a' : id[i]);
+	proto_session_lower(out, id);
 	return 0;
 }
 
